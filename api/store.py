@@ -1,0 +1,158 @@
+"""Where the ledger lives: one URL (``memory://``, ``sqlite:///file``, ``postgresql://…``).
+
+This is the only module that knows the storage engines: it turns the URL into the
+library's settings, creates tables once, and answers the few questions the library's
+recorders do not (the log position of a stream's events).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+from domain.ledger import Ledger, utc_now
+
+POSTGRES_CREATE_LOCK = 0x7061726C6579  # "parley": serialises table creation across processes
+
+
+class StoreURLError(ValueError):
+    """The database URL names no store Parley knows."""
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    kind: str  # "memory" | "sqlite" | "postgres"
+    env: dict[str, str]
+    description: str
+
+
+def parse_database_url(url: str, *, cache_size: int = 1000) -> StoreConfig:
+    parts = urlsplit(url)
+    common = {"AGGREGATE_CACHE_MAXSIZE": str(cache_size)}
+    if parts.scheme == "memory":
+        return StoreConfig("memory", {**common, "PERSISTENCE_MODULE": "eventsourcing.popo"}, url)
+    if parts.scheme == "sqlite":
+        path = unquote(url.removeprefix("sqlite://").removeprefix("/")) if parts.netloc == "" else ""
+        if not path:
+            msg = f"{url!r}: a SQLite URL names a file, e.g. sqlite:///./parley.db"
+            raise StoreURLError(msg)
+        return StoreConfig(
+            "sqlite",
+            {
+                **common,
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": path,
+                "SQLITE_LOCK_TIMEOUT": "30",
+            },
+            f"sqlite file {Path(path).resolve()}",
+        )
+    if parts.scheme in ("postgresql", "postgres"):
+        dbname = parts.path.lstrip("/")
+        if not dbname:
+            msg = f"{url!r}: a PostgreSQL URL names a database, e.g. postgresql://postgres@127.0.0.1:5432/parley"
+            raise StoreURLError(msg)
+        env = {
+            **common,
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(dbname),
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_POOL_SIZE": "10",
+            "POSTGRES_MAX_OVERFLOW": "20",
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        }
+        host = parts.hostname or "127.0.0.1"
+        return StoreConfig("postgres", env, f"postgresql {host}:{parts.port or 5432}/{dbname}")
+    msg = f"{url!r}: use memory://, sqlite:///path/to/file.db or postgresql://user@host:port/db"
+    raise StoreURLError(msg)
+
+
+def prepare_store(config: StoreConfig) -> None:
+    """Creates the tables once, before any worker starts (workers then run without it).
+
+    On PostgreSQL an advisory lock serialises this, so several processes starting at once
+    do not race on ``CREATE TABLE``.
+    """
+    if config.kind == "memory":
+        return
+    if config.kind == "sqlite":
+        Path(config.env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(Ledger({**config.env, "CREATE_TABLE": "y"})):
+            return
+    import psycopg  # noqa: PLC0415 - only needed for PostgreSQL
+
+    env = config.env
+    with psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None,
+        autocommit=True, connect_timeout=10,
+    ) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (POSTGRES_CREATE_LOCK,))
+        try:
+            with contextlib.closing(Ledger({**env, "CREATE_TABLE": "y"})):
+                pass
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (POSTGRES_CREATE_LOCK,))
+
+
+def open_ledger(
+    config: StoreConfig, *, clock: Callable[[], datetime] = utc_now, create_tables: bool = False
+) -> Ledger:
+    """A ledger on the configured store, with tables created first when asked."""
+    if create_tables:
+        prepare_store(config)
+    create = "y" if config.kind == "memory" else "n"
+    ledger = Ledger({**config.env, "CREATE_TABLE": create}, clock=clock)
+    ledger.set_position_lookup(_position_lookup(ledger, config.kind))
+    return ledger
+
+
+def _position_lookup(ledger: Ledger, kind: str) -> Callable[[UUID, int, int], dict[int, int]]:
+    recorder: Any = ledger.recorder
+    if kind == "sqlite":
+        statement = (
+            f"SELECT rowid, originator_version FROM {recorder.events_table_name} "  # noqa: S608
+            "WHERE originator_id = ? AND originator_version BETWEEN ? AND ?"
+        )
+
+        def sqlite_lookup(nid: UUID, first: int, last: int) -> dict[int, int]:
+            with recorder.datastore.transaction(commit=False) as c:
+                c.execute(statement, (nid.hex, first, last))
+                return {row[1]: row[0] for row in c.fetchall()}
+
+        return sqlite_lookup
+    if kind == "postgres":
+        from psycopg.sql import SQL, Identifier  # noqa: PLC0415
+
+        pg_statement = SQL(
+            "SELECT notification_id, originator_version FROM {schema}.{table} "
+            "WHERE originator_id = %s AND originator_version BETWEEN %s AND %s"
+        ).format(
+            schema=Identifier(recorder.datastore.schema),
+            table=Identifier(recorder.events_table_name),
+        )
+
+        def postgres_lookup(nid: UUID, first: int, last: int) -> dict[int, int]:
+            with recorder.datastore.transaction(commit=False) as curs:
+                curs.execute(pg_statement, (nid, first, last))
+                return {
+                    row["originator_version"]: row["notification_id"] for row in curs.fetchall()
+                }
+
+        return postgres_lookup
+
+    def memory_lookup(nid: UUID, first: int, last: int) -> dict[int, int]:
+        index = recorder._stored_events_index[str(nid)]  # noqa: SLF001 - the POPO recorder has no query API
+        return {v: index[v] + 1 for v in range(first, last + 1) if v in index}
+
+    return memory_lookup

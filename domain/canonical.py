@@ -1,0 +1,91 @@
+"""The canonical encoding of a recorded event, and its SHA-256 hash (see docs/ledger-format.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from domain.facts import Fact
+
+GENESIS_HASH = "0" * 64
+"""The ``prev_hash`` of a negotiation's first event."""
+
+FACT_COMMON_FIELDS = ("occurred_at", "sources", "note")
+
+
+def to_json(value: Any) -> Any:
+    """Plain JSON data for a domain value: decimals as strings, dates as ISO 8601."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    msg = f"no canonical JSON form for {type(value).__name__}"
+    raise TypeError(msg)
+
+
+def fact_fields(fact_type: type[Fact]) -> tuple[str, ...]:
+    """The payload fields of a fact type, beyond the fields every fact has."""
+    own = [f.name for f in dataclasses.fields(fact_type) if f.name not in FACT_COMMON_FIELDS]
+    base = {f.name for f in dataclasses.fields(Fact)}
+    return tuple(name for name in own if name not in base)
+
+
+def payload_of(fact: Fact) -> dict[str, Any]:
+    """The contract's payload of a fact: its type-specific fields plus sources and note."""
+    names = [f.name for f in dataclasses.fields(Fact) if f.name != "occurred_at"]
+    names += fact_fields(type(fact))
+    return {name: to_json(getattr(fact, name)) for name in names}
+
+
+def format_recorded_at(recorded_at: datetime) -> str:
+    return recorded_at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def canonical_document(
+    *,
+    fact: Fact,
+    negotiation: str,
+    version: int,
+    event_id: UUID | str,
+    recorded_at: datetime,
+    recorded_by: str,
+    prev_hash: str,
+) -> dict[str, Any]:
+    return {
+        "event_id": str(event_id),
+        "negotiation": negotiation,
+        "occurred_at": fact.occurred_at.isoformat(),
+        "payload": payload_of(fact),
+        "prev_hash": prev_hash,
+        "recorded_at": format_recorded_at(recorded_at),
+        "recorded_by": recorded_by,
+        "type": fact.TYPE,
+        "version": version,
+    }
+
+
+def canonical_bytes(document: Mapping[str, Any]) -> bytes:
+    """Sorted keys, no insignificant white space, UTF-8, non-ASCII kept as is."""
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def event_hash(document: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(document)).hexdigest()

@@ -1,0 +1,209 @@
+"""What can happen in a negotiation: one frozen dataclass per fact, as the contract lists them.
+
+A fact is what a client asks the ledger to record (the command); the stored domain event of
+the same name (``Negotiation.OfferMade``…) is the fact plus the ledger's own metadata
+(event id, recording time, recorder, hash chain). Declaring the fields once keeps the
+command and the event from drifting apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+from domain.values import (
+    Delegation,
+    OccurredAt,
+    Participant,
+    Party,
+    Quantity,
+    Readout,
+    Source,
+    Term,
+)
+
+OfferKind = Literal["offer", "demand", "counteroffer", "final_offer"]
+AgreementStatus = Literal["tentative", "initialed", "signed", "ratified"]
+NegotiationStatus = Literal["open", "suspended", "concluded", "collapsed"]
+Channel = Literal["phone", "video"]
+
+OFFER_KINDS: tuple[str, ...] = ("offer", "demand", "counteroffer", "final_offer")
+AGREEMENT_STATUSES: tuple[str, ...] = ("tentative", "initialed", "signed", "ratified")
+NEGOTIATION_STATUSES: tuple[str, ...] = ("open", "suspended", "concluded", "collapsed")
+CHANNELS: tuple[str, ...] = ("phone", "video")
+CLOSING_STATUSES: frozenset[str] = frozenset({"concluded", "collapsed"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fact:
+    """Fields every fact has: when it happened, where that is known from, and a note."""
+
+    TYPE: ClassVar[str] = ""
+
+    occurred_at: OccurredAt
+    sources: tuple[Source, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NegotiationOpened(Fact):
+    TYPE: ClassVar[str] = "negotiation_opened"
+    slug: str
+    title: str
+    subject: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartyJoined(Fact):
+    TYPE: ClassVar[str] = "party_joined"
+    party: Party
+
+
+@dataclass(frozen=True, kw_only=True)
+class TermDefined(Fact):
+    TYPE: ClassVar[str] = "term_defined"
+    term: Term
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoundHeld(Fact):
+    TYPE: ClassVar[str] = "round_held"
+    number: int
+    ended_at: OccurredAt | None = None
+    location: str | None = None
+    delegations: tuple[Delegation, ...] = ()
+    outcome: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallHeld(Fact):
+    TYPE: ClassVar[str] = "call_held"
+    channel: Channel
+    initiated_by: str | None = None
+    participants: tuple[Participant, ...] = ()
+    duration_minutes: int | None = None
+    topics: tuple[str, ...] = ()
+    readouts: tuple[Readout, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeetingHeld(Fact):
+    TYPE: ClassVar[str] = "meeting_held"
+    location: str | None = None
+    participants: tuple[Participant, ...] = ()
+    topics: tuple[str, ...] = ()
+    readouts: tuple[Readout, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferMade(Fact):
+    TYPE: ClassVar[str] = "offer_made"
+    party: str
+    kind: OfferKind
+    values: dict[str, Quantity]
+    conditions: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferWithdrawn(Fact):
+    TYPE: ClassVar[str] = "offer_withdrawn"
+    party: str
+    offer_event_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferRejected(Fact):
+    TYPE: ClassVar[str] = "offer_rejected"
+    party: str
+    offer_event_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatementMade(Fact):
+    TYPE: ClassVar[str] = "statement_made"
+    party: str
+    speaker: str
+    summary: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssueRaised(Fact):
+    TYPE: ClassVar[str] = "issue_raised"
+    issue_id: str
+    title: str
+    raised_by: str
+    details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssueResolved(Fact):
+    TYPE: ClassVar[str] = "issue_resolved"
+    issue_id: str
+    resolution: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgreementReached(Fact):
+    TYPE: ClassVar[str] = "agreement_reached"
+    status: AgreementStatus
+    values: dict[str, Quantity]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgreementRejected(Fact):
+    TYPE: ClassVar[str] = "agreement_rejected"
+    party: str
+    agreement_event_id: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusChanged(Fact):
+    TYPE: ClassVar[str] = "status_changed"
+    status: NegotiationStatus
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExchangeRateRecorded(Fact):
+    TYPE: ClassVar[str] = "exchange_rate_recorded"
+    base: str
+    quote: str
+    rate: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventRetracted(Fact):
+    TYPE: ClassVar[str] = "event_retracted"
+    retracted_event_id: str
+    reason: str
+
+
+FACT_TYPES: dict[str, type[Fact]] = {
+    cls.TYPE: cls
+    for cls in (
+        NegotiationOpened,
+        PartyJoined,
+        TermDefined,
+        RoundHeld,
+        CallHeld,
+        MeetingHeld,
+        OfferMade,
+        OfferWithdrawn,
+        OfferRejected,
+        StatementMade,
+        IssueRaised,
+        IssueResolved,
+        AgreementReached,
+        AgreementRejected,
+        StatusChanged,
+        ExchangeRateRecorded,
+        EventRetracted,
+    )
+}
+
+#: Facts that may still be recorded as occurring after the negotiation concluded or collapsed.
+ALLOWED_AFTER_CLOSE: frozenset[str] = frozenset(
+    {"event_retracted", "status_changed", "agreement_reached", "agreement_rejected"}
+)

@@ -1,0 +1,403 @@
+"""The application service: one method per command, the library's errors translated into ours."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    OperationalError,
+    PersistenceError,
+)
+from eventsourcing.utils import get_topic
+
+from domain import errors, facts
+from domain.canonical import GENESIS_HASH, canonical_document, event_hash
+from domain.negotiation import EventMeta, Negotiation, negotiation_id
+from domain.transcodings import register_value_transcodings
+from domain.values import Party, Term
+
+T = TypeVar("T")
+
+ANONYMOUS = "anonymous"
+CONFLICT_RETRIES = 8
+SNAPSHOT_INTERVAL = 200
+
+
+def project_negotiation(
+    aggregate: Negotiation | None, events: Iterable[Negotiation.Event]
+) -> Negotiation | None:
+    """Folds events into a negotiation, without the library's per-event protocol check."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
+def utc_now() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """What the ledger tells a client about an event it has just stored."""
+
+    event_id: UUID
+    type: str
+    version: int
+    position: int | None
+    recorded_at: datetime
+    hash: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    negotiation: str
+    version: int
+    events: tuple[RecordedEvent, ...]
+    replayed: bool = False
+    """True when an idempotent repeat answered with the first request's events."""
+
+    @property
+    def position(self) -> int:
+        return max((e.position or 0) for e in self.events)
+
+
+PositionLookup = Callable[[UUID, int, int], dict[int, int]]
+"""(aggregate id, first version, last version) -> {version: notification id}."""
+
+
+class Ledger(Application[UUID]):
+    """Records negotiation events and reconstructs negotiations from them."""
+
+    name = "Parley"
+    snapshotting_intervals = {Negotiation: SNAPSHOT_INTERVAL}
+    snapshotting_projectors = {Negotiation: project_negotiation}
+    env = {"AGGREGATE_CACHE_MAXSIZE": "1000", "IS_SNAPSHOTTING_ENABLED": "y"}
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], UUID] = uuid4,
+        position_lookup: PositionLookup | None = None,
+    ) -> None:
+        super().__init__(env)
+        self._clock = clock
+        self._new_id = new_id
+        self._position_lookup = position_lookup
+        self._locks: dict[UUID, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_value_transcodings(transcoder)
+
+    def set_position_lookup(self, lookup: PositionLookup) -> None:
+        self._position_lookup = lookup
+
+    # ------------------------------------------------------------- commands
+
+    def open_negotiation(
+        self,
+        opened: facts.NegotiationOpened,
+        parties: Sequence[Party] = (),
+        terms: Sequence[Term] = (),
+        *,
+        recorded_by: str = ANONYMOUS,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+    ) -> Recorded:
+        """Opens a negotiation; its parties and terms become events of their own."""
+        scoped = _scoped(recorded_by, idempotency_key)
+        if scoped is not None:
+            with contextlib.suppress(errors.NegotiationNotFound):
+                repeat = self._repeat(self.get(opened.slug), scoped, fingerprint)
+                if repeat is not None:
+                    return repeat
+        recorded_at = self._clock()
+        common = {"occurred_at": opened.occurred_at, "sources": opened.sources}
+        followers: list[facts.Fact] = [facts.PartyJoined(party=p, **common) for p in parties]
+        followers += [facts.TermDefined(term=t, **common) for t in terms]
+        request = [scoped, fingerprint, 1] if scoped is not None else None
+        first_meta = self._meta(
+            None, opened, opened.slug, 1, recorded_at, recorded_by,
+            None if followers else request,
+        )
+        neg = Negotiation.open(opened, first_meta)
+        self._decide_and_record(neg, followers, recorded_at, recorded_by, request)
+        try:
+            recordings = self.save(neg)
+        except IntegrityError:
+            if scoped is not None:
+                repeat = self._repeat(self.get(opened.slug), scoped, fingerprint)
+                if repeat is not None:
+                    return repeat
+            msg = f"a negotiation with slug {opened.slug!r} already exists"
+            raise errors.NegotiationExists(msg) from None
+        except (OperationalError, PersistenceError) as e:
+            raise errors.StorageUnavailable(f"the store did not accept the write: {e}") from e
+        return self._recorded(neg, recordings, 1)
+
+    def record(
+        self,
+        slug: str,
+        new_facts: Sequence[facts.Fact],
+        *,
+        expected_version: int | None = None,
+        recorded_by: str = ANONYMOUS,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+    ) -> Recorded:
+        """Appends facts atomically: all of them are recorded, or none.
+
+        Without ``expected_version`` a clash with a concurrent writer is retried (reload,
+        decide again, save); with it, the caller asked for exactly that version, so a
+        clash is reported as :class:`StaleVersion`.
+        """
+        if not new_facts:
+            raise errors.InvalidValue("at least one event is needed", field="events")
+        scoped = _scoped(recorded_by, idempotency_key)
+        for _ in range(CONFLICT_RETRIES):
+            neg = self.get(slug)
+            if scoped is not None:
+                repeat = self._repeat(neg, scoped, fingerprint)
+                if repeat is not None:
+                    return repeat
+            if expected_version is not None and expected_version != neg.version:
+                raise errors.StaleVersion(
+                    f"expected version {expected_version}, the negotiation is at {neg.version}",
+                    expected=expected_version,
+                    actual=neg.version,
+                )
+            first_version = neg.version + 1
+            request = [scoped, fingerprint, first_version] if scoped is not None else None
+            self._decide_and_record(neg, new_facts, self._clock(), recorded_by, request)
+            try:
+                recordings = self.save(neg)
+            except IntegrityError:
+                if expected_version is not None:
+                    actual = self.get(slug).version
+                    raise errors.StaleVersion(
+                        f"expected version {expected_version}, another writer moved the "
+                        f"negotiation to {actual}",
+                        expected=expected_version,
+                        actual=actual,
+                    ) from None
+                self._evict(neg.id)
+                continue
+            except (OperationalError, PersistenceError) as e:
+                raise errors.StorageUnavailable(f"the store did not accept the write: {e}") from e
+            return self._recorded(neg, recordings, first_version)
+        raise errors.VersionConflict(
+            f"{slug}: concurrent writers kept changing the negotiation; try again"
+        )
+
+    # One method per fact, for callers that record one thing at a time.
+
+    def add_party(self, slug: str, fact: facts.PartyJoined, **kw: Any) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    def define_term(self, slug: str, fact: facts.TermDefined, **kw: Any) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    def hold_round(self, slug: str, fact: facts.RoundHeld, **kw: Any) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    def hold_call(self, slug: str, fact: facts.CallHeld, **kw: Any) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    def hold_meeting(self, slug: str, fact: facts.MeetingHeld, **kw: Any) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    def make_offer(self, slug: str, fact: facts.OfferMade, **kw: Any) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    def withdraw_offer(self, slug: str, fact: facts.OfferWithdrawn, **kw: Any) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    def reject_offer(self, slug: str, fact: facts.OfferRejected, **kw: Any) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    def make_statement(self, slug: str, fact: facts.StatementMade, **kw: Any) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    def raise_issue(self, slug: str, fact: facts.IssueRaised, **kw: Any) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    def resolve_issue(self, slug: str, fact: facts.IssueResolved, **kw: Any) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    def reach_agreement(self, slug: str, fact: facts.AgreementReached, **kw: Any) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    def reject_agreement(self, slug: str, fact: facts.AgreementRejected, **kw: Any) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    def change_status(self, slug: str, fact: facts.StatusChanged, **kw: Any) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    def record_exchange_rate(
+        self, slug: str, fact: facts.ExchangeRateRecorded, **kw: Any
+    ) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    def retract_event(self, slug: str, fact: facts.EventRetracted, **kw: Any) -> Recorded:
+        return self.record(slug, [fact], **kw)
+
+    # --------------------------------------------------------------- queries
+
+    def get(self, slug: str, version: int | None = None) -> Negotiation:
+        try:
+            with self._translate_storage_errors():
+                neg: Negotiation = self.repository.get(
+                    negotiation_id(slug), version=version, projector_func=project_negotiation
+                )
+        except AggregateNotFoundError:
+            raise errors.NegotiationNotFound(f"no negotiation {slug!r}") from None
+        return neg
+
+    def stream(
+        self, slug: str, *, after_version: int = 0, up_to_version: int | None = None,
+        limit: int | None = None,
+    ) -> list[Negotiation.Event]:
+        """The stored events of one negotiation, in recorded order."""
+        with self._translate_storage_errors():
+            found = self.events.get(
+                negotiation_id(slug), gt=after_version, lte=up_to_version, limit=limit
+            )
+            events: list[Negotiation.Event] = list(found)  # type: ignore[arg-type]
+        if not events and after_version == 0:
+            raise errors.NegotiationNotFound(f"no negotiation {slug!r}")
+        return events
+
+    def opened_negotiations(self, after_position: int = 0, limit: int = 100) -> list[tuple[int, str]]:
+        """(position, slug) of negotiations in the order they were opened."""
+        topic = get_topic(Negotiation.NegotiationOpened)
+        with self._translate_storage_errors():
+            notifications = self.recorder.select_notifications(
+                start=after_position + 1, limit=limit, topics=[topic]
+            )
+        found = []
+        for n in notifications:
+            event = self.mapper.to_domain_event(n)
+            found.append((n.id, event.slug))  # type: ignore[attr-defined]
+        return found
+
+    def head_position(self) -> int:
+        with self._translate_storage_errors():
+            return self.recorder.max_notification_id() or 0
+
+    # -------------------------------------------------------------- helpers
+
+    def _decide_and_record(
+        self, neg: Negotiation, new_facts: Sequence[facts.Fact], recorded_at: datetime,
+        recorded_by: str, request: list[Any] | None,
+    ) -> None:
+        last = len(new_facts) - 1
+        for index, fact in enumerate(new_facts):
+            try:
+                decided = neg.decide(fact, recorded_at)
+            except errors.ParleyError as e:
+                if e.field is not None:
+                    e.field = f"[{index}].{e.field}"
+                e.extra.setdefault("index", index)
+                raise
+            meta = self._meta(
+                neg, decided, neg.slug, neg.version + 1, recorded_at, recorded_by,
+                request if index == last else None,
+            )
+            neg.record(decided, meta)
+
+    def _meta(
+        self, neg: Negotiation | None, fact: facts.Fact, slug: str, version: int,
+        recorded_at: datetime, recorded_by: str, request: list[Any] | None,
+    ) -> EventMeta:
+        event_id = self._new_id()
+        prev_hash = neg.head_hash if neg is not None else GENESIS_HASH
+        document = canonical_document(
+            fact=fact, negotiation=slug, version=version, event_id=event_id,
+            recorded_at=recorded_at, recorded_by=recorded_by, prev_hash=prev_hash,
+        )
+        return EventMeta(
+            event_id, recorded_at, recorded_by, prev_hash, event_hash(document), request
+        )
+
+    def _repeat(self, neg: Negotiation, scoped: str, fingerprint: str) -> Recorded | None:
+        seen = neg.idempotency.get(scoped)
+        if seen is None:
+            return None
+        first_fingerprint, first_version, last_version = seen
+        if first_fingerprint != fingerprint:
+            raise errors.IdempotencyKeyReused(
+                "this Idempotency-Key was used for a different request"
+            )
+        events = self.stream(neg.slug, after_version=first_version - 1, up_to_version=last_version)
+        positions = self._positions(neg.id, first_version, last_version)
+        return Recorded(
+            negotiation=neg.slug,
+            version=last_version,
+            events=tuple(
+                RecordedEvent(
+                    e.event_id, e.TYPE, e.originator_version,  # type: ignore[attr-defined]
+                    positions.get(e.originator_version), e.timestamp, e.hash,
+                )
+                for e in events
+            ),
+            replayed=True,
+        )
+
+    def _positions(self, nid: UUID, first: int, last: int) -> dict[int, int]:
+        if self._position_lookup is None:
+            return {}
+        with self._translate_storage_errors():
+            return self._position_lookup(nid, first, last)
+
+    def _recorded(self, neg: Negotiation, recordings: Sequence[Any], first_version: int) -> Recorded:
+        stored = [
+            r for r in recordings if isinstance(r.domain_event, Negotiation.Event)
+        ]
+        return Recorded(
+            negotiation=neg.slug,
+            version=neg.version,
+            events=tuple(
+                RecordedEvent(
+                    r.domain_event.event_id, r.domain_event.TYPE, r.domain_event.originator_version,
+                    r.notification.id, r.domain_event.timestamp, r.domain_event.hash,
+                )
+                for r in stored
+                if r.domain_event.originator_version >= first_version
+            ),
+        )
+
+    def _evict(self, nid: UUID) -> None:
+        cache = self.repository.cache
+        if cache is not None:
+            with contextlib.suppress(KeyError):
+                cache.get(nid, evict=True)
+
+    @contextlib.contextmanager
+    def _translate_storage_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except OperationalError as e:
+            raise errors.StorageUnavailable(f"the store is unavailable: {e}") from e
+
+
+def _scoped(recorded_by: str, key: str | None) -> str | None:
+    """Idempotency keys are scoped to whoever recorded with them."""
+    return None if key is None else f"{recorded_by}\x1f{key}"
+
+
+def fingerprint_of(data: bytes) -> str:
+    """A stable fingerprint of a request body, to tell a repeat from a reuse of its key."""
+    return hashlib.sha256(data).hexdigest()

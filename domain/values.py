@@ -1,0 +1,195 @@
+"""Value objects of a negotiation: quantities, sources, parties, terms, and time points."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
+from functools import cache
+
+from domain.errors import InvalidValue
+
+SLUG_RE = re.compile(r"[a-z0-9-]{1,64}")
+PARTY_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+TERM_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+ISSUE_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+PLAIN_UNIT_RE = re.compile(r"[a-z][a-z_]{0,31}")
+
+#: Amounts beyond these bounds are refused: a bargained quantity never needs them,
+#: and unbounded exponents would let one request allocate huge strings.
+MAX_INTEGER_DIGITS = 30
+MAX_FRACTION_DIGITS = 18
+
+OccurredAt = date | datetime
+"""When a fact happened in the world: a date, or a datetime that carries its offset."""
+
+
+@cache
+def iso4217_codes() -> frozenset[str]:
+    """The active ISO 4217 currency codes (from pycountry's copy of the standard)."""
+    import pycountry  # noqa: PLC0415 - loaded once, on first use
+
+    return frozenset(c.alpha_3 for c in pycountry.currencies)
+
+
+def is_currency(unit: str) -> bool:
+    return unit in iso4217_codes()
+
+
+def check_unit(unit: str, field: str = "unit") -> str:
+    """A term's unit: an ISO 4217 code, or a plain lower-case word such as `percent`."""
+    if is_currency(unit) or PLAIN_UNIT_RE.fullmatch(unit):
+        return unit
+    raise InvalidValue(
+        f"unit {unit!r} is neither an ISO 4217 currency code nor a plain lower-case word",
+        field=field,
+    )
+
+
+def check_currency(code: str, field: str) -> str:
+    if not is_currency(code):
+        raise InvalidValue(f"{code!r} is not an ISO 4217 currency code", field=field)
+    return code
+
+
+def check_pattern(value: str, pattern: re.Pattern[str], what: str, field: str) -> str:
+    if not pattern.fullmatch(value):
+        raise InvalidValue(f"{what} {value!r} must match {pattern.pattern}", field=field)
+    return value
+
+
+def check_text(value: str, field: str, *, max_length: int = 10_000, required: bool = True) -> str:
+    """Free text: no control characters other than newline and tab, bounded in length."""
+    if required and not value.strip():
+        raise InvalidValue(f"{field} must not be blank", field=field)
+    if len(value) > max_length:
+        raise InvalidValue(f"{field} is longer than {max_length} characters", field=field)
+    for ch in value:
+        if (ord(ch) < 32 and ch not in "\n\t") or ord(ch) == 127:
+            raise InvalidValue(f"{field} contains a control character", field=field)
+        if 0xD800 <= ord(ch) <= 0xDFFF:
+            raise InvalidValue(f"{field} contains a lone surrogate", field=field)
+    return value
+
+
+def to_amount(value: Decimal | str | int, field: str = "amount") -> Decimal:
+    """A finite decimal in plain notation (``5E+9`` becomes ``5000000000``), within bounds."""
+    if isinstance(value, float):
+        raise InvalidValue("amounts are decimals, never binary floats", field=field)
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise InvalidValue(f"{value!r} is not a decimal number", field=field) from None
+    if not amount.is_finite():
+        raise InvalidValue("an amount must be a finite number", field=field)
+    sign, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)
+    integer_digits = len(digits) + exponent
+    fraction_digits = -exponent if exponent < 0 else 0
+    if integer_digits > MAX_INTEGER_DIGITS or fraction_digits > MAX_FRACTION_DIGITS:
+        raise InvalidValue(
+            f"an amount may have at most {MAX_INTEGER_DIGITS} integer and "
+            f"{MAX_FRACTION_DIGITS} fractional digits",
+            field=field,
+        )
+    plain = Decimal(format(amount, "f"))
+    return plain + 0 if plain == 0 else plain  # -0 becomes 0
+
+
+def sort_key(at: OccurredAt) -> str:
+    """Orders time points: a date sorts at 00:00 UTC of that day.
+
+    The key is a fixed-width UTC ISO string, so keys compare correctly as strings.
+    """
+    if isinstance(at, datetime):
+        moment = at.astimezone(UTC)
+    else:
+        moment = datetime.combine(at, time(0, 0), tzinfo=UTC)
+    return moment.isoformat(timespec="microseconds")
+
+
+def end_of_key(at: OccurredAt) -> str:
+    """The last key a time point covers: a whole day for a date, the instant for a datetime.
+
+    ``as_of=<date>`` includes everything that occurred on that date.
+    """
+    if isinstance(at, datetime):
+        return sort_key(at)
+    return datetime.combine(at, time.max, tzinfo=UTC).isoformat(timespec="microseconds")
+
+
+def parse_occurred_at(value: str | date | datetime, field: str = "occurred_at") -> OccurredAt:
+    """An ISO date, or an ISO datetime with an offset; the precision given is kept."""
+    if isinstance(value, datetime):
+        parsed: OccurredAt = value
+    elif isinstance(value, date):
+        return value
+    else:
+        text = value.strip()
+        try:
+            parsed = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidValue(
+                f"{value!r} is not an ISO 8601 date or datetime", field=field
+            ) from None
+    if isinstance(parsed, datetime) and parsed.utcoffset() is None:
+        raise InvalidValue(
+            "a datetime must carry its UTC offset (e.g. 2020-04-06T20:30:00+09:00)", field=field
+        )
+    return parsed
+
+
+def format_occurred_at(at: OccurredAt) -> str:
+    return at.isoformat()
+
+
+@dataclass(frozen=True)
+class Quantity:
+    amount: Decimal
+    unit: str
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    url: str | None = None
+    publisher: str | None = None
+    published_on: date | None = None
+
+
+@dataclass(frozen=True)
+class Party:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Term:
+    id: str
+    name: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class Delegation:
+    party: str
+    lead: str
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Participant:
+    party: str
+    name: str
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class Readout:
+    party: str
+    summary: str
+    sources: tuple[Source, ...] = ()
+
+
+VALUE_TYPES: tuple[type, ...] = (Quantity, Source, Party, Term, Delegation, Participant, Readout)
