@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
 from domain.ledger import Ledger, utc_now
@@ -71,6 +71,9 @@ def parse_database_url(url: str, *, cache_size: int = 1000) -> StoreConfig:
             "POSTGRES_MAX_OVERFLOW": "20",
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         }
+        schema = parse_qs(parts.query).get("schema", [""])[0]
+        if schema:
+            env["POSTGRES_SCHEMA"] = schema
         host = parts.hostname or "127.0.0.1"
         return StoreConfig("postgres", env, f"postgresql {host}:{parts.port or 5432}/{dbname}")
     msg = f"{url!r}: use memory://, sqlite:///path/to/file.db or postgresql://user@host:port/db"
@@ -90,6 +93,7 @@ def prepare_store(config: StoreConfig) -> None:
         with contextlib.closing(Ledger({**config.env, "CREATE_TABLE": "y"})):
             return
     import psycopg  # noqa: PLC0415 - only needed for PostgreSQL
+    from psycopg.sql import SQL, Identifier  # noqa: PLC0415
 
     env = config.env
     with psycopg.connect(
@@ -98,6 +102,10 @@ def prepare_store(config: StoreConfig) -> None:
         autocommit=True, connect_timeout=10,
     ) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (POSTGRES_CREATE_LOCK,))
+        if env.get("POSTGRES_SCHEMA"):
+            conn.execute(
+                SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(env["POSTGRES_SCHEMA"]))
+            )
         try:
             with contextlib.closing(Ledger({**env, "CREATE_TABLE": "y"})):
                 pass
