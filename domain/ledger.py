@@ -293,6 +293,10 @@ class Ledger(Application[UUID]):
             found.append((n.id, event.slug))  # type: ignore[attr-defined]
         return found
 
+    def positions(self, slug: str, first_version: int, last_version: int) -> dict[int, int]:
+        """{version: log position} for a range of one negotiation's events."""
+        return self._positions(negotiation_id(slug), first_version, last_version)
+
     def head_position(self) -> int:
         with self._translate_storage_errors():
             return self.recorder.max_notification_id() or 0
