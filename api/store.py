@@ -38,7 +38,9 @@ def parse_database_url(url: str, *, cache_size: int = 1000) -> StoreConfig:
     if parts.scheme == "memory":
         return StoreConfig("memory", {**common, "PERSISTENCE_MODULE": "eventsourcing.popo"}, url)
     if parts.scheme == "sqlite":
-        path = unquote(url.removeprefix("sqlite://").removeprefix("/")) if parts.netloc == "" else ""
+        path = (
+            unquote(url.removeprefix("sqlite://").removeprefix("/")) if parts.netloc == "" else ""
+        )
         if not path:
             msg = f"{url!r}: a SQLite URL names a file, e.g. sqlite:///./parley.db"
             raise StoreURLError(msg)
@@ -92,14 +94,18 @@ def prepare_store(config: StoreConfig) -> None:
         Path(config.env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
         with contextlib.closing(Ledger({**config.env, "CREATE_TABLE": "y"})):
             return
-    import psycopg  # noqa: PLC0415 - only needed for PostgreSQL
-    from psycopg.sql import SQL, Identifier  # noqa: PLC0415
+    import psycopg
+    from psycopg.sql import SQL, Identifier
 
     env = config.env
     with psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None,
-        autocommit=True, connect_timeout=10,
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"] or None,
+        autocommit=True,
+        connect_timeout=10,
     ) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (POSTGRES_CREATE_LOCK,))
         if env.get("POSTGRES_SCHEMA"):
@@ -140,7 +146,7 @@ def _position_lookup(ledger: Ledger, kind: str) -> Callable[[UUID, int, int], di
 
         return sqlite_lookup
     if kind == "postgres":
-        from psycopg.sql import SQL, Identifier  # noqa: PLC0415
+        from psycopg.sql import SQL, Identifier
 
         pg_statement = SQL(
             "SELECT notification_id, originator_version FROM {schema}.{table} "
@@ -160,7 +166,7 @@ def _position_lookup(ledger: Ledger, kind: str) -> Callable[[UUID, int, int], di
         return postgres_lookup
 
     def memory_lookup(nid: UUID, first: int, last: int) -> dict[int, int]:
-        index = recorder._stored_events_index[str(nid)]  # noqa: SLF001 - the POPO recorder has no query API
+        index = recorder._stored_events_index[str(nid)]
         return {v: index[v] + 1 for v in range(first, last + 1) if v in index}
 
     return memory_lookup

@@ -125,12 +125,19 @@ class Ledger(Application[UUID]):
                 if repeat is not None:
                     return repeat
         recorded_at = self._clock()
-        common = {"occurred_at": opened.occurred_at, "sources": opened.sources}
-        followers: list[facts.Fact] = [facts.PartyJoined(party=p, **common) for p in parties]
-        followers += [facts.TermDefined(term=t, **common) for t in terms]
+        at, sources = opened.occurred_at, opened.sources
+        followers: list[facts.Fact] = [
+            facts.PartyJoined(party=p, occurred_at=at, sources=sources) for p in parties
+        ]
+        followers += [facts.TermDefined(term=t, occurred_at=at, sources=sources) for t in terms]
         request = [scoped, fingerprint, 1] if scoped is not None else None
         first_meta = self._meta(
-            None, opened, opened.slug, 1, recorded_at, recorded_by,
+            None,
+            opened,
+            opened.slug,
+            1,
+            recorded_at,
+            recorded_by,
             None if followers else request,
         )
         neg = Negotiation.open(opened, first_meta)
@@ -267,7 +274,11 @@ class Ledger(Application[UUID]):
         return neg
 
     def stream(
-        self, slug: str, *, after_version: int = 0, up_to_version: int | None = None,
+        self,
+        slug: str,
+        *,
+        after_version: int = 0,
+        up_to_version: int | None = None,
         limit: int | None = None,
     ) -> list[Negotiation.Event]:
         """The stored events of one negotiation, in recorded order."""
@@ -280,7 +291,9 @@ class Ledger(Application[UUID]):
             raise errors.NegotiationNotFound(f"no negotiation {slug!r}")
         return events
 
-    def opened_negotiations(self, after_position: int = 0, limit: int = 100) -> list[tuple[int, str]]:
+    def opened_negotiations(
+        self, after_position: int = 0, limit: int = 100
+    ) -> list[tuple[int, str]]:
         """(position, slug) of negotiations in the order they were opened."""
         topic = get_topic(Negotiation.NegotiationOpened)
         with self._translate_storage_errors():
@@ -304,8 +317,12 @@ class Ledger(Application[UUID]):
     # -------------------------------------------------------------- helpers
 
     def _decide_and_record(
-        self, neg: Negotiation, new_facts: Sequence[facts.Fact], recorded_at: datetime,
-        recorded_by: str, request: list[Any] | None,
+        self,
+        neg: Negotiation,
+        new_facts: Sequence[facts.Fact],
+        recorded_at: datetime,
+        recorded_by: str,
+        request: list[Any] | None,
     ) -> None:
         last = len(new_facts) - 1
         for index, fact in enumerate(new_facts):
@@ -317,20 +334,36 @@ class Ledger(Application[UUID]):
                 e.extra.setdefault("index", index)
                 raise
             meta = self._meta(
-                neg, decided, neg.slug, neg.version + 1, recorded_at, recorded_by,
+                neg,
+                decided,
+                neg.slug,
+                neg.version + 1,
+                recorded_at,
+                recorded_by,
                 request if index == last else None,
             )
             neg.record(decided, meta)
 
     def _meta(
-        self, neg: Negotiation | None, fact: facts.Fact, slug: str, version: int,
-        recorded_at: datetime, recorded_by: str, request: list[Any] | None,
+        self,
+        neg: Negotiation | None,
+        fact: facts.Fact,
+        slug: str,
+        version: int,
+        recorded_at: datetime,
+        recorded_by: str,
+        request: list[Any] | None,
     ) -> EventMeta:
         event_id = self._new_id()
         prev_hash = neg.head_hash if neg is not None else GENESIS_HASH
         document = canonical_document(
-            fact=fact, negotiation=slug, version=version, event_id=event_id,
-            recorded_at=recorded_at, recorded_by=recorded_by, prev_hash=prev_hash,
+            fact=fact,
+            negotiation=slug,
+            version=version,
+            event_id=event_id,
+            recorded_at=recorded_at,
+            recorded_by=recorded_by,
+            prev_hash=prev_hash,
         )
         return EventMeta(
             event_id, recorded_at, recorded_by, prev_hash, event_hash(document), request
@@ -352,8 +385,12 @@ class Ledger(Application[UUID]):
             version=last_version,
             events=tuple(
                 RecordedEvent(
-                    e.event_id, e.TYPE, e.originator_version,  # type: ignore[attr-defined]
-                    positions.get(e.originator_version), e.timestamp, e.hash,
+                    e.event_id,
+                    e.TYPE,  # type: ignore[attr-defined]
+                    e.originator_version,
+                    positions.get(e.originator_version),
+                    e.timestamp,
+                    e.hash,
                 )
                 for e in events
             ),
@@ -366,17 +403,21 @@ class Ledger(Application[UUID]):
         with self._translate_storage_errors():
             return self._position_lookup(nid, first, last)
 
-    def _recorded(self, neg: Negotiation, recordings: Sequence[Any], first_version: int) -> Recorded:
-        stored = [
-            r for r in recordings if isinstance(r.domain_event, Negotiation.Event)
-        ]
+    def _recorded(
+        self, neg: Negotiation, recordings: Sequence[Any], first_version: int
+    ) -> Recorded:
+        stored = [r for r in recordings if isinstance(r.domain_event, Negotiation.Event)]
         return Recorded(
             negotiation=neg.slug,
             version=neg.version,
             events=tuple(
                 RecordedEvent(
-                    r.domain_event.event_id, r.domain_event.TYPE, r.domain_event.originator_version,
-                    r.notification.id, r.domain_event.timestamp, r.domain_event.hash,
+                    r.domain_event.event_id,
+                    r.domain_event.TYPE,
+                    r.domain_event.originator_version,
+                    r.notification.id,
+                    r.domain_event.timestamp,
+                    r.domain_event.hash,
                 )
                 for r in stored
                 if r.domain_event.originator_version >= first_version

@@ -344,7 +344,9 @@ class Negotiation(Aggregate):
                     f"{unit!r} (only money terms accept another ISO 4217 currency)",
                     field=where,
                 )
-            checked[term_id] = Quantity(to_amount(quantity.amount, where + ".amount"), quantity.unit)
+            checked[term_id] = Quantity(
+                to_amount(quantity.amount, where + ".amount"), quantity.unit
+            )
         return checked
 
     def _check_answer(
@@ -411,7 +413,9 @@ class Negotiation(Aggregate):
             raise errors.RoundNumberTaken(f"round {fact.number} is already on record")
         for number, (other_key, _) in self.rounds.items():
             other = int(number)
-            if (other < fact.number and other_key > key) or (other > fact.number and other_key < key):
+            if (other < fact.number and other_key > key) or (
+                other > fact.number and other_key < key
+            ):
                 raise errors.RoundOutOfOrder(
                     f"round {fact.number} would not follow round {other} in time: "
                     "round numbers increase with occurred_at"
@@ -423,7 +427,9 @@ class Negotiation(Aggregate):
             raise errors.InvalidValue(f"channel is one of {facts.CHANNELS}", field="channel")
         self._need_party(fact.initiated_by, "initiated_by")
         if fact.duration_minutes is not None and not 0 <= fact.duration_minutes <= 100_000:
-            raise errors.InvalidValue("duration_minutes is between 0 and 100000", field="duration_minutes")
+            raise errors.InvalidValue(
+                "duration_minutes is between 0 and 100000", field="duration_minutes"
+            )
         self._check_participants(fact.participants, "participants")
         _check_topics(fact.topics)
         self._check_readouts(fact.readouts, "readouts")
@@ -502,7 +508,9 @@ class Negotiation(Aggregate):
 
     def _decide_agreement_reached(self, fact: facts.AgreementReached) -> facts.Fact:
         if fact.status not in facts.AGREEMENT_STATUSES:
-            raise errors.InvalidValue(f"status is one of {facts.AGREEMENT_STATUSES}", field="status")
+            raise errors.InvalidValue(
+                f"status is one of {facts.AGREEMENT_STATUSES}", field="status"
+            )
         return dataclasses.replace(fact, values=self._check_values(fact.values, "values"))
 
     def _decide_agreement_rejected(self, fact: facts.AgreementRejected) -> facts.Fact:
@@ -517,7 +525,9 @@ class Negotiation(Aggregate):
 
     def _decide_status_changed(self, fact: facts.StatusChanged) -> facts.Fact:
         if fact.status not in facts.NEGOTIATION_STATUSES:
-            raise errors.InvalidValue(f"status is one of {facts.NEGOTIATION_STATUSES}", field="status")
+            raise errors.InvalidValue(
+                f"status is one of {facts.NEGOTIATION_STATUSES}", field="status"
+            )
         if fact.reason is not None:
             check_text(fact.reason, "reason")
         if fact.status in facts.CLOSING_STATUSES:
@@ -526,7 +536,11 @@ class Negotiation(Aggregate):
 
     def _check_nothing_after_close(self, close_key: str, status: str) -> None:
         """A backfilled close must not strand live events that occurred after it."""
-        reopenings = [c[0] for c in self.status_changes if c[0] > close_key and c[2] not in facts.CLOSING_STATUSES]
+        reopenings = [
+            c[0]
+            for c in self.status_changes
+            if c[0] > close_key and c[2] not in facts.CLOSING_STATUSES
+        ]
         reopen_key = min(reopenings) if reopenings else None
         for event_id, entry in self.entries.items():
             if entry["retracted_by"] is not None or entry["type"] in facts.ALLOWED_AFTER_CLOSE:
@@ -582,9 +596,11 @@ class Negotiation(Aggregate):
 
 Negotiation.EVENT_CLASSES.update(
     {
-        cls.TYPE: cls  # type: ignore[attr-defined]
+        cls.TYPE: cls
         for cls in vars(Negotiation).values()
-        if isinstance(cls, type) and issubclass(cls, facts.Fact)
+        if isinstance(cls, type)
+        and issubclass(cls, facts.Fact)
+        and issubclass(cls, Negotiation.Event)
     }
 )
 

@@ -28,7 +28,7 @@ OccurredAt = date | datetime
 @cache
 def iso4217_codes() -> frozenset[str]:
     """The active ISO 4217 currency codes (from pycountry's copy of the standard)."""
-    import pycountry  # noqa: PLC0415 - loaded once, on first use
+    import pycountry
 
     return frozenset(c.alpha_3 for c in pycountry.currencies)
 
@@ -83,8 +83,9 @@ def to_amount(value: Decimal | str | int, field: str = "amount") -> Decimal:
         raise InvalidValue(f"{value!r} is not a decimal number", field=field) from None
     if not amount.is_finite():
         raise InvalidValue("an amount must be a finite number", field=field)
-    sign, digits, exponent = amount.as_tuple()
-    assert isinstance(exponent, int)
+    _, digits, exponent = amount.as_tuple()
+    if not isinstance(exponent, int):  # only NaN and infinities have a letter exponent
+        raise InvalidValue("an amount must be a finite number", field=field)
     integer_digits = len(digits) + exponent
     fraction_digits = -exponent if exponent < 0 else 0
     if integer_digits > MAX_INTEGER_DIGITS or fraction_digits > MAX_FRACTION_DIGITS:

@@ -52,7 +52,7 @@ def _postgres_required() -> bool:
 def postgres_database() -> Iterator[str | None]:
     """A fresh database for this test run, dropped at the end; None when no server answers."""
     try:
-        import psycopg  # noqa: PLC0415
+        import psycopg
     except ImportError:
         if _postgres_required():
             pytest.fail("PARLEY_TEST_POSTGRES=required but psycopg is not installed")
@@ -61,8 +61,12 @@ def postgres_database() -> Iterator[str | None]:
     name = f"parley_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     try:
         admin = psycopg.connect(
-            dbname="postgres", host=PG_HOST, port=PG_PORT, user=PG_USER,
-            autocommit=True, connect_timeout=5,
+            dbname="postgres",
+            host=PG_HOST,
+            port=PG_PORT,
+            user=PG_USER,
+            autocommit=True,
+            connect_timeout=5,
         )
     except psycopg.OperationalError as e:
         if _postgres_required():
@@ -81,9 +85,7 @@ _schemas = itertools.count(1)
 
 
 @pytest.fixture(params=STORES)
-def store_url(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_database: str | None
-) -> str:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_database: str | None) -> str:
     """A database URL for an empty store, for each of the three stores."""
     kind = request.param
     if kind == "memory":
@@ -102,9 +104,7 @@ def store_config(store_url: str) -> StoreConfig:
 
 
 @pytest.fixture
-def ledger_factory(
-    store_config: StoreConfig, clock: FixedClock
-) -> Iterator[Callable[[], Ledger]]:
+def ledger_factory(store_config: StoreConfig, clock: FixedClock) -> Iterator[Callable[[], Ledger]]:
     """Makes ledgers on one store (several of them model several processes or restarts)."""
     made: list[Ledger] = []
     prepared = False
