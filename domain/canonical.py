@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from domain.facts import Fact
+from domain.facts import FACT_TYPES, Fact
 
 GENESIS_HASH = "0" * 64
 """The ``prev_hash`` of a negotiation's first event."""
@@ -47,9 +47,9 @@ def fact_fields(fact_type: type[Fact]) -> tuple[str, ...]:
 
 
 def payload_of(fact: Fact) -> dict[str, Any]:
-    """The contract's payload of a fact: its type-specific fields plus sources and note."""
+    """The contract's payload of a fact (or of a stored event: its metadata is left out)."""
     names = [f.name for f in dataclasses.fields(Fact) if f.name != "occurred_at"]
-    names += fact_fields(type(fact))
+    names += fact_fields(FACT_TYPES[fact.TYPE])
     return {name: to_json(getattr(fact, name)) for name in names}
 
 
