@@ -1,0 +1,246 @@
+"""Every error as RFC 9457 ``application/problem+json``, from one table of domain errors.
+
+The table names each domain error class explicitly (a test fails when a class is missing),
+so a new error gets a deliberate status rather than whatever its base class had.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain import errors
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://parley.dev/problems/"
+RETRY_AFTER_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class ProblemSpec:
+    status: int
+    title: str
+
+
+PROBLEM_TABLE: dict[type[errors.ParleyError], ProblemSpec] = {
+    errors.ParleyError: ProblemSpec(422, "The request cannot be carried out"),
+    errors.InvalidValue: ProblemSpec(422, "Invalid value"),
+    errors.RuleViolation: ProblemSpec(422, "A negotiation rule would be broken"),
+    errors.UnknownParty: ProblemSpec(422, "Unknown party"),
+    errors.UnknownTerm: ProblemSpec(422, "Unknown term"),
+    errors.UnitMismatch: ProblemSpec(422, "Unit does not fit the term"),
+    errors.DuplicateParty: ProblemSpec(422, "Party already joined"),
+    errors.DuplicateTerm: ProblemSpec(422, "Term already defined"),
+    errors.RoundNumberTaken: ProblemSpec(422, "Round number already on record"),
+    errors.RoundOutOfOrder: ProblemSpec(422, "Round numbers must increase with time"),
+    errors.NegotiationClosed: ProblemSpec(422, "Negotiation closed"),
+    errors.UnknownEvent: ProblemSpec(422, "Unknown event"),
+    errors.WrongEventType: ProblemSpec(422, "Wrong event type"),
+    errors.AlreadyRetracted: ProblemSpec(422, "Event already retracted"),
+    errors.NotRetractable: ProblemSpec(422, "Event cannot be retracted"),
+    errors.DefinitionInUse: ProblemSpec(422, "Definition still in use"),
+    errors.OfferNotLive: ProblemSpec(422, "Offer no longer live"),
+    errors.NotOwnOffer: ProblemSpec(422, "Not the party's own offer"),
+    errors.OwnOfferRejected: ProblemSpec(422, "A party cannot reject its own offer"),
+    errors.AgreementNotLive: ProblemSpec(422, "Agreement no longer live"),
+    errors.DuplicateIssue: ProblemSpec(422, "Issue already raised"),
+    errors.UnknownIssue: ProblemSpec(422, "Unknown issue"),
+    errors.IssueAlreadyResolved: ProblemSpec(422, "Issue already resolved"),
+    errors.AnswerBeforeEvent: ProblemSpec(422, "Answer dated before the event it answers"),
+    errors.NegotiationNotFound: ProblemSpec(404, "Negotiation not found"),
+    errors.NegotiationExists: ProblemSpec(409, "Negotiation already exists"),
+    errors.VersionConflict: ProblemSpec(409, "Version conflict"),
+    errors.StaleVersion: ProblemSpec(412, "Stale version"),
+    errors.IdempotencyKeyReused: ProblemSpec(422, "Idempotency-Key reused"),
+    errors.StorageUnavailable: ProblemSpec(503, "Storage unavailable"),
+}
+
+
+def spec_for(cls: type[errors.ParleyError]) -> ProblemSpec:
+    """The nearest mapped class decides: an unmapped subclass still gets its family's answer."""
+    for klass in cls.__mro__:
+        spec = PROBLEM_TABLE.get(klass)
+        if spec is not None:
+            return spec
+    return PROBLEM_TABLE[errors.ParleyError]
+
+
+class ProblemResponse(JSONResponse):
+    """problem+json in ASCII: details may quote client input, lone surrogates included."""
+
+    media_type = PROBLEM_JSON
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def problem_type(code: str) -> str:
+    return PROBLEM_BASE + code
+
+
+def problem_response(
+    status: int,
+    title: str,
+    *,
+    type_: str = "about:blank",
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **members: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    body.update({k: v for k, v in members.items() if v is not None})
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def _json_safe(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | str)
+
+
+def parley_error_response(exc: errors.ParleyError) -> JSONResponse:
+    spec = spec_for(type(exc))
+    extra = {k: v for k, v in exc.extra.items() if _json_safe(v)}
+    headers = None
+    if isinstance(exc, errors.StorageUnavailable):
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return problem_response(
+        spec.status,
+        spec.title,
+        type_=problem_type(exc.code),
+        detail=exc.detail,
+        headers=headers,
+        field=exc.field,
+        **extra,
+    )
+
+
+# --------------------------------------------------------------- validation
+
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+_TAG_ERRORS = ("union_tag_invalid", "union_tag_not_found")
+
+
+def field_path(loc: tuple[Any, ...] | list[Any], body: Any) -> str:
+    """``values.annual_contribution.amount`` or ``[2].party`` from a pydantic location.
+
+    Pydantic puts the tag of a discriminated union (``offer_made``) into the location;
+    it is dropped where the body really has an object of that ``type`` at that point.
+    """
+    parts: list[str] = []
+    node = body
+    for segment in loc:
+        if isinstance(node, dict) and isinstance(segment, str):
+            if segment not in node and node.get("type") == segment:
+                continue
+            node = node.get(segment)
+        elif isinstance(node, list) and isinstance(segment, int):
+            node = node[segment] if 0 <= segment < len(node) else None
+        else:
+            node = None
+        if isinstance(segment, int):
+            parts.append(f"[{segment}]")
+        else:
+            parts.append(("." if parts else "") + str(segment))
+    return "".join(parts)
+
+
+def _is_branch_label(segment: Any) -> bool:
+    """Pydantic names the branch of a plain union by its type, e.g. ``list[...]``."""
+    return isinstance(segment, str) and "[" in segment and segment.endswith("]")
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    """``[{field, message}]``, keeping only the union branch that matches the body's shape."""
+    raw = list(exc.errors())
+    body = exc.body
+    by_shape = []
+    for error in raw:
+        loc = tuple(error.get("loc", ()))
+        where, rest = (loc[0], loc[1:]) if loc and loc[0] in _LOCATIONS else ("body", loc)
+        if rest and _is_branch_label(rest[0]) and not (isinstance(body, dict) and rest[0] in body):
+            branch_is_list = str(rest[0]).startswith("list[")
+            if where == "body" and branch_is_list != isinstance(body, list):
+                continue
+            rest = rest[1:]
+        if error.get("type") in _TAG_ERRORS:
+            rest = (*rest, "type")  # the discriminator itself is what is wrong
+        by_shape.append((where, rest, error))
+    if not by_shape:  # every branch failed for a body of neither shape: say so once
+        by_shape = [("body", (), {"msg": "the body must be a JSON object or array"})]
+    found: list[dict[str, str]] = []
+    for where, rest, error in by_shape:
+        path = field_path(rest, body) if where == "body" else ".".join(str(s) for s in rest)
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        item = {"field": path or where, "message": message}
+        if item not in found:
+            found.append(item)
+    return found
+
+
+def _is_malformed_json(exc: RequestValidationError) -> bool:
+    return any(e.get("type") == "json_invalid" for e in exc.errors())
+
+
+# ------------------------------------------------------------------ handlers
+
+
+def handle_parley_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.ParleyError)  # noqa: S101 - registered for this class only
+    return parley_error_response(exc)
+
+
+def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this class only
+    if _is_malformed_json(exc):
+        error = exc.errors()[0]
+        reason = (error.get("ctx") or {}).get("error", "")
+        return problem_response(
+            400,
+            "Malformed JSON",
+            type_=problem_type("malformed-json"),
+            detail=f"the body is not valid JSON: {reason} at character {error['loc'][-1]}",
+        )
+    found = validation_errors(exc)
+    first = found[0]
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return problem_response(
+        422,
+        "Request validation failed",
+        type_=problem_type("validation"),
+        detail=f"{first['field']}: {first['message']}{more}",
+        errors=found,
+    )
+
+
+def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this class only
+    try:
+        title = HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        title = "Error"
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+    if exc.status_code == 404 and detail is None:
+        detail = f"nothing at {request.url.path}"
+    return problem_response(
+        exc.status_code, title, detail=detail, headers=dict(exc.headers or {}) or None
+    )
+
+
+def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A bug: a bare 500 problem, never a client error, never a trace (the server logs it)."""
+    return problem_response(500, "Internal Server Error", detail="an unexpected error occurred")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.ParleyError, handle_parley_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_exception)
+    app.add_exception_handler(Exception, handle_unexpected)

@@ -1,0 +1,160 @@
+"""A negotiation's events: append (one or a batch, atomically) and read the ledger."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, HTTPException, Query, Response, status
+from pydantic import TypeAdapter
+
+from api.deps import IdempotencyKeyHeader, LedgerDep, SettingsDep
+from api.schemas import (
+    EVENT_CREATE_MODELS,
+    EventCreate,
+    EventPage,
+    Problem,
+    RecordedPublic,
+    entry_of,
+    example_of,
+    fingerprint,
+    recorded_of,
+)
+from domain.errors import InvalidValue, ParleyError
+
+router = APIRouter(prefix="/negotiations/{slug}/events", tags=["events"])
+
+EventsBody = EventCreate | list[EventCreate]
+_BODY = TypeAdapter(EventsBody)
+IF_MATCH_RE = re.compile(r'^"(\d{1,18})"$')
+
+BODY_EXAMPLES: dict[str, Any] = {
+    model.__name__.removesuffix("Create"): {
+        "summary": example_of(model)["type"],
+        "value": example_of(model),
+    }
+    for model in EVENT_CREATE_MODELS
+}
+BODY_EXAMPLES["Batch"] = {
+    "summary": "several events, recorded atomically",
+    "value": [
+        {
+            "type": "exchange_rate_recorded",
+            "base": "USD",
+            "quote": "KRW",
+            "rate": "1223.5",
+            "occurred_at": "2020-04-06",
+        },
+        example_of(EVENT_CREATE_MODELS[3]),
+    ],
+}
+
+
+def parse_if_match(header: str | None) -> int | None:
+    """``"<version>"`` -> the version the client expects; ``*`` asks only that it exists."""
+    if header is None or header.strip() == "*":
+        return None
+    found = IF_MATCH_RE.match(header.strip())
+    if found is None:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            detail='If-Match must be the negotiation\'s ETag, a quoted version such as "7"',
+        )
+    return int(found.group(1))
+
+
+def _place(error: ParleyError, index: int, batch: bool) -> ParleyError:
+    """Points an item's error at its place in the body: ``[2].party`` in a batch, ``party`` alone."""
+    prefix = f"[{index}]"
+    if batch:
+        if error.field is not None and not error.field.startswith(prefix):
+            error.field = f"{prefix}.{error.field}"
+        error.extra.setdefault("index", index)
+    else:
+        if error.field is not None:
+            error.field = error.field.removeprefix(prefix + ".")
+        error.extra.pop("index", None)
+    return error
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record one event, or several atomically",
+    responses={
+        404: {"model": Problem, "description": "No negotiation has that slug"},
+        409: {"model": Problem, "description": "Concurrent writers kept colliding"},
+        412: {"model": Problem, "description": "If-Match names a version that is not current"},
+        422: {"model": Problem, "description": "Invalid, breaks a rule, or a reused key"},
+    },
+)
+def record_events(
+    slug: str,
+    body: Annotated[EventsBody, Body(openapi_examples=BODY_EXAMPLES)],
+    ledger: LedgerDep,
+    settings: SettingsDep,
+    response: Response,
+    if_match: Annotated[
+        str | None,
+        Header(alias="If-Match", description='The version the client saw, e.g. "7"'),
+    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> RecordedPublic:
+    batch = isinstance(body, list)
+    items = body if isinstance(body, list) else [body]
+    if len(items) > settings.max_batch:
+        raise InvalidValue(f"a request carries at most {settings.max_batch} events", field="events")
+    expected_version = parse_if_match(if_match)
+    new_facts = []
+    for index, item in enumerate(items):
+        try:
+            new_facts.append(item.to_fact())
+        except ParleyError as e:
+            raise _place(e, index, batch) from None
+    try:
+        recorded = ledger.record(
+            slug,
+            new_facts,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint(_BODY.dump_python(body, mode="json")),
+        )
+    except ParleyError as e:
+        where = e.extra.get("index")
+        if isinstance(where, int):
+            _place(e, where, batch)
+        raise
+    response.headers["ETag"] = f'"{recorded.version}"'
+    if recorded.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return recorded_of(recorded)
+
+
+@router.get(
+    "",
+    summary="The ledger of one negotiation, in recorded order",
+    responses={404: {"model": Problem, "description": "No negotiation has that slug"}},
+)
+def list_events(
+    slug: str,
+    ledger: LedgerDep,
+    after_version: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventPage:
+    neg = ledger.get(slug)
+    found = []
+    if after_version < neg.version:
+        found = ledger.stream(
+            slug, after_version=after_version, up_to_version=neg.version, limit=limit
+        )
+    positions = (
+        ledger.positions(slug, found[0].originator_version, found[-1].originator_version)
+        if found
+        else {}
+    )
+    last = found[-1].originator_version if found else None
+    return EventPage(
+        negotiation=neg.slug,
+        events=[entry_of(e, neg, positions.get(e.originator_version)) for e in found],
+        next_after_version=last if last is not None and last < neg.version else None,
+    )

@@ -1,0 +1,891 @@
+"""Request and response bodies of the HTTP API, named by role; requests build domain facts.
+
+Amounts are decimals written as JSON strings (JSON integers are accepted too); a JSON number
+with a fraction is a binary float by the time it is parsed, so it is refused rather than
+silently rounded. ``occurred_at`` stays a string here: the domain parses it and decides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictInt,
+    WithJsonSchema,
+)
+
+from domain import facts
+from domain.canonical import format_recorded_at, payload_of
+from domain.errors import InvalidValue
+from domain.ledger import Recorded
+from domain.negotiation import Negotiation
+from domain.values import (
+    Delegation,
+    Participant,
+    Party,
+    Quantity,
+    Readout,
+    Source,
+    Term,
+    parse_occurred_at,
+    to_amount,
+)
+
+FLOAT_REFUSED = (
+    'send decimals as strings (e.g. "1389000000000"): a JSON number with a fraction '
+    "is a binary float and would lose digits"
+)
+
+# Placeholder ids for the examples: a real request names events the ledger returned.
+EXAMPLE_OFFER_ID = "3f1c2a9e-8d4b-4c1a-9e7f-2b6d5a4c3e21"
+EXAMPLE_AGREEMENT_ID = "7a2e4c6b-1d3f-4b5a-8c9e-0f1a2b3c4d5e"
+EXAMPLE_EVENT_ID = "c0ffee00-1234-4abc-8def-0123456789ab"
+KOREA_HERALD: dict[str, Any] = {
+    "title": "Defense ministers of Seoul, Washington discuss defense cost-sharing deal",
+    "url": "https://www.koreaherald.com/view.php?ud=20200407000699",
+    "publisher": "The Korea Herald",
+    "published_on": "2020-04-07",
+}
+
+
+def _amount(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError('an amount is a decimal string such as "1389000000000"')
+    if isinstance(value, float):
+        raise ValueError(FLOAT_REFUSED)
+    if not isinstance(value, str | int | Decimal):
+        raise ValueError('an amount is a decimal string such as "1389000000000"')
+    try:
+        return to_amount(value)
+    except InvalidValue as e:
+        raise ValueError(e.detail) from None
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    PlainSerializer(_decimal_text, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^-?\d+(\.\d+)?$",
+            "description": "A decimal as a JSON string (JSON integers are accepted too).",
+            "examples": ["1389000000000"],
+        }
+    ),
+]
+
+
+def _iso_date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or len(value) != 10:
+        raise ValueError("a date is an ISO 8601 string such as 2020-04-07")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("a date is an ISO 8601 string such as 2020-04-07") from None
+
+
+IsoDate = Annotated[
+    date,
+    BeforeValidator(_iso_date),
+    WithJsonSchema({"type": "string", "format": "date", "examples": ["2020-04-07"]}),
+]
+
+OccurredAtText = Annotated[
+    str,
+    Field(
+        description="When it happened in the world: an ISO date, or a datetime with its offset.",
+        examples=["2020-04-06T20:30:00+09:00", "2020-04-06"],
+    ),
+]
+
+
+def _without_floats(value: Any, path: str = "details") -> Any:
+    """Free-form JSON where every number is an int: floats would put binary rounding on record."""
+    if isinstance(value, float):
+        raise ValueError(f"{path}: {FLOAT_REFUSED}")
+    if isinstance(value, dict):
+        return {k: _without_floats(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_floats(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+Details = Annotated[dict[str, Any], AfterValidator(_without_floats)]
+
+
+def _occurred(value: str, field: str = "occurred_at") -> Any:
+    return parse_occurred_at(value, field)
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused: a typo must not silently drop a fact's detail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------ value objects
+
+
+class SourceIn(Strict):
+    title: str
+    url: str | None = None
+    publisher: str | None = None
+    published_on: IsoDate | None = None
+
+    def to_value(self) -> Source:
+        return Source(self.title, self.url, self.publisher, self.published_on)
+
+
+class PartyIn(Strict):
+    id: str = Field(examples=["ROK"])
+    name: str = Field(examples=["Republic of Korea"])
+
+    def to_value(self) -> Party:
+        return Party(self.id, self.name)
+
+
+class TermIn(Strict):
+    id: str = Field(examples=["annual_contribution"])
+    name: str = Field(examples=["Annual contribution to USFK upkeep"])
+    unit: str = Field(examples=["KRW"])
+
+    def to_value(self) -> Term:
+        return Term(self.id, self.name, self.unit)
+
+
+class QuantityIn(Strict):
+    amount: Amount
+    unit: str = Field(examples=["KRW"])
+
+    def to_value(self) -> Quantity:
+        return Quantity(self.amount, self.unit)
+
+
+class DelegationIn(Strict):
+    party: str
+    lead: str
+    members: list[str] = []
+
+    def to_value(self) -> Delegation:
+        return Delegation(self.party, self.lead, tuple(self.members))
+
+
+class ParticipantIn(Strict):
+    party: str
+    name: str
+    role: str | None = None
+
+    def to_value(self) -> Participant:
+        return Participant(self.party, self.name, self.role)
+
+
+class ReadoutIn(Strict):
+    party: str
+    summary: str
+    sources: list[SourceIn] = []
+
+    def to_value(self) -> Readout:
+        return Readout(self.party, self.summary, tuple(s.to_value() for s in self.sources))
+
+
+# ------------------------------------------------------------------ requests
+
+
+class NegotiationCreate(Strict):
+    """Opens a negotiation; its parties and terms are recorded as events of their own."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "usa-rok-sma-2020",
+                    "title": "11th Special Measures Agreement (USA-ROK)",
+                    "subject": "Cost sharing for the upkeep of US Forces Korea",
+                    "parties": [
+                        {"id": "USA", "name": "United States"},
+                        {"id": "ROK", "name": "Republic of Korea"},
+                    ],
+                    "terms": [
+                        {
+                            "id": "annual_contribution",
+                            "name": "Korea's annual contribution",
+                            "unit": "KRW",
+                        }
+                    ],
+                    "occurred_at": "2019-09-24",
+                    "sources": [KOREA_HERALD],
+                }
+            ]
+        },
+    )
+
+    slug: str = Field(examples=["usa-rok-sma-2020"])
+    title: str
+    subject: str | None = None
+    parties: list[PartyIn] = []
+    terms: list[TermIn] = []
+    occurred_at: OccurredAtText
+    sources: list[SourceIn] = []
+    note: str | None = None
+
+    def to_fact(self) -> tuple[facts.NegotiationOpened, list[Party], list[Term]]:
+        opened = facts.NegotiationOpened(
+            slug=self.slug,
+            title=self.title,
+            subject=self.subject,
+            occurred_at=_occurred(self.occurred_at),
+            sources=tuple(s.to_value() for s in self.sources),
+            note=self.note,
+        )
+        return opened, [p.to_value() for p in self.parties], [t.to_value() for t in self.terms]
+
+
+class EventCreateBase(Strict):
+    """Fields every event has: when it happened, where that is known from, and a note."""
+
+    occurred_at: OccurredAtText
+    sources: list[SourceIn] = []
+    note: str | None = None
+
+    def _common(self) -> dict[str, Any]:
+        return {
+            "occurred_at": _occurred(self.occurred_at),
+            "sources": tuple(s.to_value() for s in self.sources),
+            "note": self.note,
+        }
+
+    def to_fact(self) -> facts.Fact:
+        raise NotImplementedError
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
+
+
+class PartyJoinedCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "party_joined",
+            "party": {"id": "USFK", "name": "United States Forces Korea"},
+            "occurred_at": "2019-09-24",
+        }
+    )
+    type: Literal["party_joined"]
+    party: PartyIn
+
+    def to_fact(self) -> facts.PartyJoined:
+        return facts.PartyJoined(party=self.party.to_value(), **self._common())
+
+
+class TermDefinedCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "term_defined",
+            "term": {"id": "duration", "name": "Duration of the agreement", "unit": "years"},
+            "occurred_at": "2019-09-24",
+        }
+    )
+    type: Literal["term_defined"]
+    term: TermIn
+
+    def to_fact(self) -> facts.TermDefined:
+        return facts.TermDefined(term=self.term.to_value(), **self._common())
+
+
+class RoundHeldCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "round_held",
+            "number": 7,
+            "occurred_at": "2020-03-17",
+            "ended_at": "2020-03-19",
+            "location": "Los Angeles",
+            "delegations": [
+                {"party": "ROK", "lead": "Jeong Eun-bo"},
+                {"party": "USA", "lead": "James DeHart"},
+            ],
+            "outcome": "No agreement; the sides disagree on the total amount.",
+        }
+    )
+    type: Literal["round_held"]
+    number: StrictInt = Field(ge=1)
+    ended_at: OccurredAtText | None = None
+    location: str | None = None
+    delegations: list[DelegationIn] = []
+    outcome: str | None = None
+
+    def to_fact(self) -> facts.RoundHeld:
+        ended_at = None if self.ended_at is None else _occurred(self.ended_at, "ended_at")
+        return facts.RoundHeld(
+            number=self.number,
+            ended_at=ended_at,
+            location=self.location,
+            delegations=tuple(d.to_value() for d in self.delegations),
+            outcome=self.outcome,
+            **self._common(),
+        )
+
+
+class CallHeldCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "call_held",
+            "occurred_at": "2020-04-06T20:30:00+09:00",
+            "channel": "phone",
+            "initiated_by": "USA",
+            "participants": [
+                {"party": "USA", "name": "Mark Esper", "role": "Secretary of Defense"},
+                {
+                    "party": "ROK",
+                    "name": "Jeong Kyeong-doo",
+                    "role": "Minister of National Defense",
+                },
+            ],
+            "duration_minutes": 20,
+            "topics": ["SMA negotiations", "USFK Korean employees on unpaid leave"],
+            "readouts": [
+                {
+                    "party": "USA",
+                    "summary": "It is critical that we get a fair, balanced and comprehensive "
+                    "agreement signed quickly.",
+                },
+                {
+                    "party": "ROK",
+                    "summary": "Minister Jeong reiterated the need to settle the issue of USFK "
+                    "Korean employees on unpaid leave as a priority.",
+                    "sources": [KOREA_HERALD],
+                },
+            ],
+            "sources": [KOREA_HERALD],
+        }
+    )
+    type: Literal["call_held"]
+    channel: facts.Channel
+    initiated_by: str | None = None
+    participants: list[ParticipantIn] = []
+    duration_minutes: StrictInt | None = Field(default=None, ge=0)
+    topics: list[str] = []
+    readouts: list[ReadoutIn] = []
+
+    def to_fact(self) -> facts.CallHeld:
+        return facts.CallHeld(
+            channel=self.channel,
+            initiated_by=self.initiated_by,
+            participants=tuple(p.to_value() for p in self.participants),
+            duration_minutes=self.duration_minutes,
+            topics=tuple(self.topics),
+            readouts=tuple(r.to_value() for r in self.readouts),
+            **self._common(),
+        )
+
+
+class MeetingHeldCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "meeting_held",
+            "occurred_at": "2020-03-31",
+            "location": "telephone conference",
+            "participants": [
+                {"party": "ROK", "name": "Kang Kyung-wha", "role": "Foreign Minister"},
+                {"party": "USA", "name": "Mike Pompeo", "role": "Secretary of State"},
+            ],
+            "topics": ["SMA negotiations"],
+        }
+    )
+    type: Literal["meeting_held"]
+    location: str | None = None
+    participants: list[ParticipantIn] = []
+    topics: list[str] = []
+    readouts: list[ReadoutIn] = []
+
+    def to_fact(self) -> facts.MeetingHeld:
+        return facts.MeetingHeld(
+            location=self.location,
+            participants=tuple(p.to_value() for p in self.participants),
+            topics=tuple(self.topics),
+            readouts=tuple(r.to_value() for r in self.readouts),
+            **self._common(),
+        )
+
+
+class OfferMadeCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "offer_made",
+            "party": "USA",
+            "kind": "demand",
+            "values": {"annual_contribution": {"amount": "5000000000", "unit": "USD"}},
+            "occurred_at": "2019-11-18",
+            "sources": [KOREA_HERALD],
+        }
+    )
+    type: Literal["offer_made"]
+    party: str
+    kind: facts.OfferKind
+    values: dict[str, QuantityIn]
+    conditions: str | None = None
+
+    def to_fact(self) -> facts.OfferMade:
+        return facts.OfferMade(
+            party=self.party,
+            kind=self.kind,
+            values={k: v.to_value() for k, v in self.values.items()},
+            conditions=self.conditions,
+            **self._common(),
+        )
+
+
+class OfferWithdrawnCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "offer_withdrawn",
+            "party": "USA",
+            "offer_event_id": EXAMPLE_OFFER_ID,
+            "occurred_at": "2020-03-01",
+        }
+    )
+    type: Literal["offer_withdrawn"]
+    party: str
+    offer_event_id: str
+
+    def to_fact(self) -> facts.OfferWithdrawn:
+        return facts.OfferWithdrawn(
+            party=self.party, offer_event_id=self.offer_event_id, **self._common()
+        )
+
+
+class OfferRejectedCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "offer_rejected",
+            "party": "ROK",
+            "offer_event_id": EXAMPLE_OFFER_ID,
+            "occurred_at": "2019-11-19",
+        }
+    )
+    type: Literal["offer_rejected"]
+    party: str
+    offer_event_id: str
+
+    def to_fact(self) -> facts.OfferRejected:
+        return facts.OfferRejected(
+            party=self.party, offer_event_id=self.offer_event_id, **self._common()
+        )
+
+
+class StatementMadeCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "statement_made",
+            "party": "ROK",
+            "speaker": "Choi Hyun-soo, Defense Ministry spokesperson",
+            "summary": "The two ministers agreed that they should reach a deal at a mutually "
+            "acceptable and fair level.",
+            "occurred_at": "2020-04-07",
+            "sources": [KOREA_HERALD],
+        }
+    )
+    type: Literal["statement_made"]
+    party: str
+    speaker: str
+    summary: str
+
+    def to_fact(self) -> facts.StatementMade:
+        return facts.StatementMade(
+            party=self.party, speaker=self.speaker, summary=self.summary, **self._common()
+        )
+
+
+class IssueRaisedCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "issue_raised",
+            "issue_id": "unpaid-leave",
+            "title": "USFK Korean employees on unpaid leave",
+            "raised_by": "ROK",
+            "details": {"workers": 4000, "since": "2020-04-01"},
+            "occurred_at": "2020-04-06T20:30:00+09:00",
+            "sources": [KOREA_HERALD],
+        }
+    )
+    type: Literal["issue_raised"]
+    issue_id: str
+    title: str
+    raised_by: str
+    details: Details | None = Field(
+        default=None,
+        description="Free-form JSON; numbers are integers or decimal strings, never floats.",
+    )
+
+    def to_fact(self) -> facts.IssueRaised:
+        return facts.IssueRaised(
+            issue_id=self.issue_id,
+            title=self.title,
+            raised_by=self.raised_by,
+            details=self.details,
+            **self._common(),
+        )
+
+
+class IssueResolvedCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "issue_resolved",
+            "issue_id": "unpaid-leave",
+            "resolution": "Seoul pays the wages of the furloughed workers in advance.",
+            "occurred_at": "2020-06-02",
+        }
+    )
+    type: Literal["issue_resolved"]
+    issue_id: str
+    resolution: str
+
+    def to_fact(self) -> facts.IssueResolved:
+        return facts.IssueResolved(
+            issue_id=self.issue_id, resolution=self.resolution, **self._common()
+        )
+
+
+class AgreementReachedCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "agreement_reached",
+            "status": "tentative",
+            "values": {"annual_contribution": {"amount": "1038900000000", "unit": "KRW"}},
+            "occurred_at": "2020-03-31",
+        }
+    )
+    type: Literal["agreement_reached"]
+    status: facts.AgreementStatus
+    values: dict[str, QuantityIn]
+
+    def to_fact(self) -> facts.AgreementReached:
+        return facts.AgreementReached(
+            status=self.status,
+            values={k: v.to_value() for k, v in self.values.items()},
+            **self._common(),
+        )
+
+
+class AgreementRejectedCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "agreement_rejected",
+            "party": "USA",
+            "agreement_event_id": EXAMPLE_AGREEMENT_ID,
+            "reason": "President Trump turned down the tentative deal.",
+            "occurred_at": "2020-04-10",
+        }
+    )
+    type: Literal["agreement_rejected"]
+    party: str
+    agreement_event_id: str
+    reason: str | None = None
+
+    def to_fact(self) -> facts.AgreementRejected:
+        return facts.AgreementRejected(
+            party=self.party,
+            agreement_event_id=self.agreement_event_id,
+            reason=self.reason,
+            **self._common(),
+        )
+
+
+class StatusChangedCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "status_changed",
+            "status": "suspended",
+            "reason": "Talks paused during the 2020 US presidential transition.",
+            "occurred_at": "2020-11-03",
+        }
+    )
+    type: Literal["status_changed"]
+    status: facts.NegotiationStatus
+    reason: str | None = None
+
+    def to_fact(self) -> facts.StatusChanged:
+        return facts.StatusChanged(status=self.status, reason=self.reason, **self._common())
+
+
+class ExchangeRateRecordedCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "exchange_rate_recorded",
+            "base": "USD",
+            "quote": "KRW",
+            "rate": "1223.5",
+            "occurred_at": "2020-04-06",
+        }
+    )
+    type: Literal["exchange_rate_recorded"]
+    base: str
+    quote: str
+    rate: Amount
+
+    def to_fact(self) -> facts.ExchangeRateRecorded:
+        return facts.ExchangeRateRecorded(
+            base=self.base, quote=self.quote, rate=self.rate, **self._common()
+        )
+
+
+class EventRetractedCreate(EventCreateBase):
+    model_config = _examples(
+        {
+            "type": "event_retracted",
+            "retracted_event_id": EXAMPLE_EVENT_ID,
+            "reason": "The call was on April 6, not April 7: corrected by a new event.",
+            "occurred_at": "2020-04-08",
+        }
+    )
+    type: Literal["event_retracted"]
+    retracted_event_id: str
+    reason: str
+
+    def to_fact(self) -> facts.EventRetracted:
+        return facts.EventRetracted(
+            retracted_event_id=self.retracted_event_id, reason=self.reason, **self._common()
+        )
+
+
+EVENT_CREATE_MODELS: tuple[type[EventCreateBase], ...] = (
+    PartyJoinedCreate,
+    TermDefinedCreate,
+    RoundHeldCreate,
+    CallHeldCreate,
+    MeetingHeldCreate,
+    OfferMadeCreate,
+    OfferWithdrawnCreate,
+    OfferRejectedCreate,
+    StatementMadeCreate,
+    IssueRaisedCreate,
+    IssueResolvedCreate,
+    AgreementReachedCreate,
+    AgreementRejectedCreate,
+    StatusChangedCreate,
+    ExchangeRateRecordedCreate,
+    EventRetractedCreate,
+)
+
+EventCreate = Annotated[
+    PartyJoinedCreate
+    | TermDefinedCreate
+    | RoundHeldCreate
+    | CallHeldCreate
+    | MeetingHeldCreate
+    | OfferMadeCreate
+    | OfferWithdrawnCreate
+    | OfferRejectedCreate
+    | StatementMadeCreate
+    | IssueRaisedCreate
+    | IssueResolvedCreate
+    | AgreementReachedCreate
+    | AgreementRejectedCreate
+    | StatusChangedCreate
+    | ExchangeRateRecordedCreate
+    | EventRetractedCreate,
+    Field(discriminator="type"),
+]
+"""One event to record; ``type`` selects its shape."""
+
+
+def example_of(model: type[BaseModel]) -> dict[str, Any]:
+    extra = model.model_config.get("json_schema_extra")
+    assert isinstance(extra, dict)  # noqa: S101 - every request model declares its examples
+    examples: list[dict[str, Any]] = extra["examples"]  # type: ignore[assignment]
+    return examples[0]
+
+
+# ------------------------------------------------------------------ responses
+
+
+class PartyPublic(BaseModel):
+    id: str
+    name: str
+
+
+class TermPublic(BaseModel):
+    id: str
+    name: str
+    unit: str
+
+
+class NegotiationSummary(BaseModel):
+    slug: str
+    title: str
+    subject: str | None
+    status: str
+    version: int
+    parties: list[PartyPublic]
+    terms: list[TermPublic]
+    counts: dict[str, int] = Field(description="How many events of each type are on record.")
+    head_hash: str = Field(description="The hash of the negotiation's latest event.")
+    created_at: str
+    updated_at: str
+
+
+class NegotiationPage(BaseModel):
+    items: list[NegotiationSummary]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+class RecordedEventPublic(BaseModel):
+    event_id: str
+    type: str
+    version: int
+    position: int | None
+    recorded_at: str
+    hash: str
+
+
+class RecordedPublic(BaseModel):
+    negotiation: str
+    version: int
+    events: list[RecordedEventPublic]
+
+
+class EventPublic(BaseModel):
+    """One ledger entry: the event's payload plus what the ledger knows about it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event_id: str
+    type: str
+    version: int
+    position: int | None
+    occurred_at: str
+    recorded_at: str
+    recorded_by: str
+    hash: str
+    prev_hash: str
+    retracted: bool
+    retracted_by: str | None
+
+
+class EventPage(BaseModel):
+    negotiation: str
+    events: list[EventPublic]
+    next_after_version: int | None = Field(
+        description="Pass as `after_version` for the next page; null at the end."
+    )
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok"]
+    store: str
+    head_position: int
+
+
+class ProblemField(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error is answered."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    field: str | None = None
+    index: int | None = None
+    errors: list[ProblemField] | None = None
+
+
+def fact_of(event: Any) -> facts.Fact:
+    """The fact a stored event records, without the ledger's metadata."""
+    fact_type = facts.FACT_TYPES[event.TYPE]
+    return fact_type(**{f.name: getattr(event, f.name) for f in dataclasses.fields(fact_type)})
+
+
+# ------------------------------------------------------------------ shaping
+
+
+def fingerprint(data: Any) -> str:
+    """SHA-256 of the canonical JSON of a parsed body: white space and key order do not count.
+
+    ASCII escapes keep a lone surrogate (valid JSON, not encodable) from failing here; the
+    domain refuses it with a proper error once the request is decided.
+    """
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def summary_of(neg: Negotiation) -> NegotiationSummary:
+    return NegotiationSummary(
+        slug=neg.slug,
+        title=neg.title,
+        subject=neg.subject,
+        status=neg.status,
+        version=neg.version,
+        parties=[PartyPublic(id=k, name=v) for k, v in neg.parties.items()],
+        terms=[TermPublic(id=k, name=name, unit=unit) for k, (name, unit) in neg.terms.items()],
+        counts=dict(sorted(neg.counts.items())),
+        head_hash=neg.head_hash,
+        created_at=format_recorded_at(neg.created_on),
+        updated_at=format_recorded_at(neg.modified_on),
+    )
+
+
+def recorded_of(recorded: Recorded) -> RecordedPublic:
+    return RecordedPublic(
+        negotiation=recorded.negotiation,
+        version=recorded.version,
+        events=[
+            RecordedEventPublic(
+                event_id=str(e.event_id),
+                type=e.type,
+                version=e.version,
+                position=e.position,
+                recorded_at=format_recorded_at(e.recorded_at),
+                hash=e.hash,
+            )
+            for e in recorded.events
+        ],
+    )
+
+
+def entry_of(event: Any, neg: Negotiation, position: int | None) -> EventPublic:
+    """A ledger entry: the contract payload plus the ledger's metadata and retraction status."""
+    fact = fact_of(event)
+    event_id = str(event.event_id)
+    state = neg.entries.get(event_id)
+    retracted_by = state["retracted_by"] if state is not None else None
+    return EventPublic(
+        event_id=event_id,
+        type=fact.TYPE,
+        version=event.originator_version,
+        position=position,
+        occurred_at=fact.occurred_at.isoformat(),
+        **payload_of(fact),
+        recorded_at=format_recorded_at(event.timestamp),
+        recorded_by=event.recorded_by,
+        hash=event.hash,
+        prev_hash=event.prev_hash,
+        retracted=retracted_by is not None,
+        retracted_by=retracted_by,
+    )

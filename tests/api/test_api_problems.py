@@ -1,0 +1,116 @@
+"""Every error is RFC 9457 problem+json, from one table that covers every domain error."""
+
+from __future__ import annotations
+
+import pytest
+from apitools import assert_problem, offer, post_events
+
+from api.problems import PROBLEM_TABLE, spec_for
+from domain import errors
+
+
+def test_every_domain_error_class_is_mapped():
+    """A new error class must be given a status here, not inherit one by accident."""
+    missing = [cls.__name__ for cls in errors.all_error_classes() if cls not in PROBLEM_TABLE]
+
+    assert missing == []
+
+
+def test_problem_types_name_the_rule_and_are_distinct():
+    codes = [cls.code for cls in errors.all_error_classes()]
+
+    assert len(codes) == len(set(codes))
+    for cls in errors.all_error_classes():
+        if issubclass(cls, errors.RuleViolation):
+            assert spec_for(cls).status == 422, cls
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (errors.InvalidValue, 422),
+        (errors.UnknownParty, 422),
+        (errors.NegotiationNotFound, 404),
+        (errors.NegotiationExists, 409),
+        (errors.VersionConflict, 409),
+        (errors.StaleVersion, 412),
+        (errors.IdempotencyKeyReused, 422),
+        (errors.StorageUnavailable, 503),
+    ],
+)
+def test_each_kind_of_domain_error_has_its_status(error, status):
+    assert spec_for(error).status == status
+
+
+def test_an_unmapped_subclass_answers_as_its_family():
+    class NewRule(errors.RuleViolation):
+        code = "new-rule"
+
+    assert spec_for(NewRule) == PROBLEM_TABLE[errors.RuleViolation]
+
+
+class BrokenStore:
+    """A ledger whose store fails in the ways a real one can, or has a bug."""
+
+    def __init__(self, failure: Exception) -> None:
+        self.failure = failure
+
+    def head_position(self) -> int:
+        raise self.failure
+
+    def record(self, *args: object, **kwargs: object) -> None:
+        raise self.failure
+
+
+def test_an_unavailable_store_answers_503_with_retry_after(client):
+    client.app.state.ledger = BrokenStore(errors.StorageUnavailable("connection refused"))
+
+    response = client.get("/health")
+
+    problem = assert_problem(response, 503, "storage-unavailable")
+    assert problem["detail"] == "connection refused"
+    assert int(response.headers["retry-after"]) > 0
+
+
+def test_writers_that_keep_colliding_are_a_conflict(sma):
+    sma.app.state.ledger = BrokenStore(errors.VersionConflict("writers kept colliding"))
+
+    assert_problem(post_events(sma, offer()), 409, "version-conflict")
+
+
+def test_a_bug_is_a_500_problem_without_a_trace(client_factory):
+    client = client_factory("memory://", raise_server_exceptions=False)  # as a server would
+    client.app.state.ledger = BrokenStore(RuntimeError("secret internals"))
+
+    response = client.get("/health")
+
+    problem = assert_problem(response, 500, "about:blank")
+    assert "secret" not in response.text
+    assert "Traceback" not in response.text
+    assert problem["title"] == "Internal Server Error"
+
+
+def test_an_unknown_route_is_a_404_problem(client):
+    assert_problem(client.get("/negotiation"), 404, "about:blank")
+
+
+def test_a_wrong_method_is_a_405_problem_that_names_the_allowed_ones(client):
+    response = client.delete("/health")
+
+    assert_problem(response, 405, "about:blank")
+    assert response.headers["allow"] == "GET"
+
+
+def test_health_reports_the_store_and_the_head_position(store_client, store_url):
+    kind = store_url.split(":")[0].replace("postgresql", "postgres")
+    assert store_client.get("/health").json() == {
+        "status": "ok",
+        "store": kind,
+        "head_position": 0,
+    }
+    store_client.post(
+        "/negotiations",
+        json={"slug": "sma", "title": "SMA", "occurred_at": "2019-09-24"},
+    )
+
+    assert store_client.get("/health").json()["head_position"] == 1
