@@ -1,0 +1,346 @@
+"""The projection runner: pulls the notification log in batches and applies it to the views.
+
+One loop for every store. It reads notifications after the views' tracked position
+(``select_notifications``: SQLite cannot ``subscribe()``), decodes the negotiation events
+with the ledger's mapper, and applies a batch to the views with their tracking position in
+one transaction. At the head it waits: the memory store and PostgreSQL (LISTEN) wake it
+when events arrive, the API can ``nudge()`` it after an append, and a short bounded poll
+covers everything else (a lost NOTIFY, another process writing to a SQLite file).
+
+It runs in a background thread (``start()``/``stop()``, or as a context manager) inside
+``parley serve``, or in the foreground (``run_forever()``) as ``parley project``. Several
+runners may race on one store: the views refuse a batch that another runner has applied
+(see ``projections.views``), and the loser resumes from the tracked position.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    InterfaceError,
+    Mapper,
+    OperationalError,
+)
+from eventsourcing.utils import get_topic
+
+from domain.negotiation import Negotiation
+from projections.views import VIEWS, EventRow, Views, check_views, event_row, open_views
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+REBUILD_BATCH_SIZE = 2000
+SLUG_CACHE_SIZE = 10_000
+RETRY_AFTER_ERROR = 1.0
+"""Seconds before trying again when the store is unavailable."""
+
+NEGOTIATION_TOPICS = frozenset(get_topic(cls) for cls in Negotiation.EVENT_CLASSES.values())
+
+Progress = Callable[[int, int], None]
+"""``(position reached, head position)``."""
+
+
+class ProjectionRunner:
+    """Keeps the read views up to date with the ledger's notification log."""
+
+    def __init__(
+        self,
+        app: Application[UUID],
+        views: Views | None = None,
+        *,
+        batch_size: int = BATCH_SIZE,
+        poll_interval: float | None = None,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """``on_batch(position, applied)`` is called after each committed batch."""
+        self.recorder: ApplicationRecorder = app.recorder
+        self.mapper: Mapper[UUID] = app.mapper
+        self.views = views if views is not None else open_views(self.recorder)
+        self.batch_size = batch_size
+        self.poll_interval = (
+            poll_interval if poll_interval is not None else self.views.poll_interval
+        )
+        self.on_batch = on_batch
+        self.applied = 0
+        """Events this runner applied (committed), across all batches."""
+        self.conflicts = 0
+        """Batches refused because another runner had moved the views on."""
+        self.error: BaseException | None = None
+        self._positions: dict[str, int] | None = None
+        self._slugs: OrderedDict[UUID, str] = OrderedDict()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._progress = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ reading
+
+    def read_batch(self, after: int, limit: int | None = None) -> tuple[list[EventRow], int]:
+        """The rows of the notifications after ``after``, and the last position read."""
+        notifications = self.recorder.select_notifications(
+            start=after + 1, limit=limit or self.batch_size
+        )
+        if not notifications:
+            return [], after
+        rows = []
+        for notification in notifications:
+            # Only negotiation events make rows; anything else is passed over (and tracked).
+            if notification.topic not in NEGOTIATION_TOPICS:
+                continue
+            event = self.mapper.to_domain_event(notification)
+            if not isinstance(event, Negotiation.Event):
+                msg = f"notification {notification.id} is not a negotiation event"
+                raise TypeError(msg)
+            rows.append(event_row(notification.id, self._slug_of(event), event))
+        return rows, notifications[-1].id
+
+    def _slug_of(self, event: Negotiation.Event) -> str:
+        """The slug of an event's negotiation: events carry only the aggregate id."""
+        nid = event.originator_id
+        if isinstance(event, Negotiation.NegotiationOpened):
+            slug = event.slug
+        elif nid in self._slugs:
+            self._slugs.move_to_end(nid)
+            return self._slugs[nid]
+        else:
+            stored = self.recorder.select_events(nid, lte=1, limit=1)
+            opened = self.mapper.to_domain_event(stored[0])
+            if not isinstance(opened, Negotiation.NegotiationOpened):
+                msg = f"the first event of {nid} is not an opening"
+                raise TypeError(msg)
+            slug = opened.slug
+        self._slugs[nid] = slug
+        if len(self._slugs) > SLUG_CACHE_SIZE:
+            self._slugs.popitem(last=False)
+        return slug
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    # ----------------------------------------------------------------- applying
+
+    def positions(self, *, refresh: bool = False) -> dict[str, int]:
+        if self._positions is None or refresh:
+            self._positions = self.views.tracked_positions()
+        return dict(self._positions)
+
+    def step(self) -> int | None:
+        """Applies one batch; returns how many events it applied, or None at the head."""
+        start = self.positions()
+        after = min(start.values())
+        rows, end = self.read_batch(after)
+        if end == after:
+            return None
+        try:
+            applied = self.views.apply(rows, start, end)
+        except IntegrityError:
+            # Another runner (or a rebuild) moved the views on: resume from where they are.
+            if self.positions(refresh=True) == start:
+                raise  # nobody moved them: the views disagree with their tracking
+            self.conflicts += 1
+            return 0
+        self._positions = {name: max(start[name], end) for name in start}
+        self.applied += applied
+        with self._progress:
+            self._progress.notify_all()
+        if self.on_batch is not None:
+            self.on_batch(end, applied)
+        return applied
+
+    def catch_up(self) -> int:
+        """Applies batches until the views reach the head; returns how many events it applied."""
+        total = 0
+        while not self._stopping.is_set():
+            applied = self.step()
+            if applied is None:
+                break
+            total += applied
+        return total
+
+    # ------------------------------------------------------------------ running
+
+    def run_forever(self) -> None:
+        """Keeps the views up to date until ``stop()``; store outages are waited out."""
+        stop_listening = self.views.listen(self._wake)
+        try:
+            while not self._stopping.is_set():
+                self._wake.clear()
+                try:
+                    self.catch_up()
+                except (OperationalError, InterfaceError) as e:
+                    log.warning("projections: the store is unavailable (%s); retrying", e)
+                    self._positions = None
+                    self._stopping.wait(RETRY_AFTER_ERROR)
+                    continue
+                self._wake.wait(timeout=self.poll_interval)
+        finally:
+            stop_listening()
+
+    def _run_in_thread(self) -> None:
+        try:
+            self.run_forever()
+        except BaseException as e:
+            self.error = e
+            log.exception("projections: the runner stopped")
+            with self._progress:
+                self._progress.notify_all()
+
+    def start(self) -> Self:
+        """Runs in a background thread."""
+        if self._thread is not None:
+            msg = "the runner is already started"
+            raise RuntimeError(msg)
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._run_in_thread, name="parley-projections", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+            self._thread = None
+
+    def nudge(self) -> None:
+        """Tells the runner new events are there (the API calls this after an append)."""
+        self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- observing
+
+    def wait_for(self, position: int | None = None, timeout: float = 5.0) -> bool:
+        """Whether every view reached ``position`` (default: the head now) within ``timeout``.
+
+        Polls the tracked positions (another process may be the runner); a batch committed
+        by this runner wakes the wait at once.
+        """
+        target = self.head() if position is None else position
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        while True:
+            known = self._positions
+            if known is not None and min(known.values()) >= target:
+                return True
+            if min(self.positions(refresh=True).values()) >= target:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.nudge()
+            with self._progress:
+                self._progress.wait(timeout=min(delay, remaining))
+            delay = min(delay * 2, 0.05)
+
+    def lag(self) -> dict[str, int]:
+        """For each view: how many log positions it is behind the head."""
+        positions = self.positions(refresh=True)
+        head = self.head()
+        return {name: max(0, head - positions[name]) for name in VIEWS}
+
+    # ---------------------------------------------------------------- rebuilding
+
+    def rebuild(
+        self,
+        view: str | Sequence[str] | None = None,
+        progress: Progress | None = None,
+        *,
+        batch_size: int = REBUILD_BATCH_SIZE,
+    ) -> dict[str, int]:
+        """Rebuilds views from zero into fresh tables and swaps them in.
+
+        Readers keep reading the old tables until the swap; the log is streamed in batches,
+        so memory stays flat. Returns the position reached, the events applied and the rows
+        of each rebuilt view.
+        """
+        named = [view] if isinstance(view, str) else view
+        chosen = VIEWS if named is None else check_views(named)
+        head = self.head()
+        self.views.start_rebuild(chosen)
+        position = 0
+        events = 0
+        while True:
+            rows, last = self.read_batch(position, batch_size)
+            if last == position:
+                break
+            self.views.apply_rebuild(chosen, rows)
+            events += len(rows)
+            position = last
+            if progress is not None:
+                progress(position, max(head, position))
+
+        def read(after: int) -> tuple[list[EventRow], int]:
+            nonlocal events
+            rows, last = self.read_batch(after, batch_size)
+            events += len(rows)
+            return rows, last
+
+        position = self.views.finish_rebuild(chosen, position, read)
+        self.positions(refresh=True)
+        with self._progress:
+            self._progress.notify_all()
+        if progress is not None:
+            progress(position, max(head, position))
+        counts = {"position": position, "events": events}
+        for name in chosen:
+            counts[name] = self.views.row_count(name)
+        return counts
+
+
+@contextmanager
+def rich_progress(description: str = "rebuilding views") -> Iterator[Progress]:
+    """A progress callback that draws a rich progress bar."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import (
+        Progress as RichProgress,
+    )
+
+    with RichProgress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(position: int, head: int) -> None:
+            bar.update(task, completed=position, total=head)
+
+        yield update
+
+
+def open_runner(app: Application[UUID], **kwargs: Any) -> ProjectionRunner:
+    """A runner over the views of the app's store (tables created if missing)."""
+    return ProjectionRunner(app, open_views(app.recorder), **kwargs)

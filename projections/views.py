@@ -1,0 +1,1117 @@
+"""Materialised read views, kept with tracking records written in the same transaction.
+
+Two views, each tracked under its own name (eventsourcing's ``Tracking``):
+
+- ``parley_view_events``: one row per stored negotiation event, keyed by its log position
+  (the notification id). ``retracted_by`` is filled when the retraction is applied.
+- ``parley_view_negotiations``: one row per negotiation (title, status, parties, terms,
+  counts…), for the list and the summaries.
+
+A batch of events is applied to a view and its tracking row advanced in one transaction.
+Before writing, the transaction locks the view's tracking row and checks that it still
+holds the position the runner started from; the library's tracking insert (which only
+moves forward) is the second guard. So a batch that another runner has already applied
+fails and rolls back: each event lands once, and a restart resumes from the tracked
+position. Views live next to the events: the same SQLite file, the same PostgreSQL
+schema; on ``memory://`` an in-process store keeps the same interface.
+
+Rebuild writes fresh tables (``<view>_new``) from zero, then, in one transaction, applies
+whatever arrived meanwhile, drops the old table, renames the new one into place and sets
+its tracking position; readers keep reading the old table until that commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import json
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, cast
+
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    OperationalError,
+    PersistenceError,
+    Tracking,
+)
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
+
+from domain.canonical import fact_fields, format_recorded_at, to_json
+from domain.facts import FACT_TYPES, Fact
+from domain.negotiation import Negotiation
+from domain.values import sort_key
+
+EVENTS_VIEW = "parley_view_events"
+INDEX_VIEW = "parley_view_negotiations"
+VIEWS: tuple[str, ...] = (EVENTS_VIEW, INDEX_VIEW)
+REBUILD_SUFFIX = "_new"
+POSTGRES_TRACKING_TABLE = "parley_view_tracking"
+POSTGRES_CREATE_LOCK = 0x7061726C6576  # serialises creating the view tables across processes
+
+#: Parameters per ``IN (…)`` list, well under SQLite's limit.
+IN_CHUNK = 500
+
+ReadBatch = Callable[[int], tuple[list["EventRow"], int]]
+"""``after position -> (rows, last position read)``: how a rebuild catches up at the swap."""
+
+
+class ViewMovedError(IntegrityError):
+    """The view's tracked position is not where this batch started: someone else applied it."""
+
+
+def check_views(views: Iterable[str]) -> tuple[str, ...]:
+    chosen = tuple(views)
+    unknown = [v for v in chosen if v not in VIEWS]
+    if unknown or not chosen:
+        msg = f"unknown view(s) {unknown}; the views are {', '.join(VIEWS)}"
+        raise ValueError(msg)
+    return chosen
+
+
+# ------------------------------------------------------------------------------ rows
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One stored negotiation event, as the events view keeps it."""
+
+    position: int
+    negotiation: str
+    version: int
+    event_id: str
+    type: str
+    occurred_at: str
+    """As given: an ISO date or a datetime with its offset."""
+    sort_key: str
+    recorded_at: datetime
+    recorded_by: str
+    party: str | None
+    payload: dict[str, Any]
+    """The contract's payload (``domain.canonical.payload_of``): decimals as strings."""
+    hash: str
+    prev_hash: str
+    retracted_by: str | None = None
+
+
+@dataclass(frozen=True)
+class NegotiationRow:
+    """One negotiation, as the index view keeps it."""
+
+    slug: str
+    negotiation_id: str
+    title: str
+    subject: str | None
+    status: str
+    """The latest live ``status_changed`` by occurred_at (ties by version); ``open`` without."""
+    parties: list[dict[str, str]]
+    """Live parties in joining order: ``{id, name, event_id}``."""
+    terms: list[dict[str, str]]
+    """Live terms in defining order: ``{id, name, unit, event_id}``."""
+    counts: dict[str, int]
+    """Recorded events by type (retracted ones and retractions included, like the aggregate)."""
+    version: int
+    last_occurred_at: str
+    last_occurred_key: str
+    last_recorded_at: datetime
+    opened_position: int
+    status_changes: list[list[Any]]
+    """Live status changes, sorted: ``[sort key, version, status, event_id]``."""
+
+
+@functools.cache
+def _payload_names(event_type: type[Any]) -> tuple[str, ...]:
+    """The payload's field names of a stored event class, in ``payload_of`` order."""
+    fact_type = FACT_TYPES[event_type.TYPE]
+    common = [f.name for f in dataclasses.fields(Fact) if f.name != "occurred_at"]
+    return (*common, *fact_fields(fact_type))
+
+
+def event_row(position: int, slug: str, event: Negotiation.Event) -> EventRow:
+    """The events-view row of a stored event at a log position.
+
+    The payload is ``payload_of(fact)`` without building the fact first (this runs for
+    every event on every rebuild); the tests hold the two equal.
+    """
+    fact = cast(Fact, event)
+    party = getattr(event, "party", None)
+    if party is not None and not isinstance(party, str):
+        party = party.id  # party_joined carries the whole party
+    if party is None:
+        raised_by = getattr(event, "raised_by", None)
+        party = raised_by if isinstance(raised_by, str) else None
+    occurred_at = fact.occurred_at
+    return EventRow(
+        position=position,
+        negotiation=slug,
+        version=event.originator_version,
+        event_id=str(event.event_id),
+        type=fact.TYPE,
+        occurred_at=occurred_at.isoformat(),
+        sort_key=sort_key(occurred_at),
+        recorded_at=event.timestamp.astimezone(UTC),
+        recorded_by=event.recorded_by,
+        party=party,
+        payload={name: to_json(getattr(event, name)) for name in _payload_names(type(event))},
+        hash=event.hash,
+        prev_hash=event.prev_hash,
+    )
+
+
+def fold_negotiation(
+    row: NegotiationRow | None, event: EventRow, negotiation_id: str
+) -> NegotiationRow:
+    """The index row after one more event of its negotiation (events arrive in log order)."""
+    payload = event.payload
+    if row is None:
+        if event.type != "negotiation_opened":
+            msg = f"{event.negotiation}: event {event.event_id} arrived before the opening"
+            raise ValueError(msg)
+        row = NegotiationRow(
+            slug=event.negotiation,
+            negotiation_id=negotiation_id,
+            title=payload["title"],
+            subject=payload.get("subject"),
+            status="open",
+            parties=[],
+            terms=[],
+            counts={},
+            version=0,
+            last_occurred_at=event.occurred_at,
+            last_occurred_key=event.sort_key,
+            last_recorded_at=event.recorded_at,
+            opened_position=event.position,
+            status_changes=[],
+        )
+    parties, terms, changes = row.parties, row.terms, row.status_changes
+    if event.type == "party_joined":
+        party = payload["party"]
+        parties = [*parties, {"id": party["id"], "name": party["name"], "event_id": event.event_id}]
+    elif event.type == "term_defined":
+        term = payload["term"]
+        entry = {"id": term["id"], "name": term["name"], "unit": term["unit"]}
+        terms = [*terms, {**entry, "event_id": event.event_id}]
+    elif event.type == "status_changed":
+        change = [event.sort_key, event.version, payload["status"], event.event_id]
+        changes = sorted([*changes, change])
+    elif event.type == "event_retracted":
+        target = payload["retracted_event_id"]
+        parties = [p for p in parties if p["event_id"] != target]
+        terms = [t for t in terms if t["event_id"] != target]
+        changes = [c for c in changes if c[3] != target]
+    # A retraction corrects the record; it is not activity in the world.
+    later = event.sort_key > row.last_occurred_key and event.type != "event_retracted"
+    # The constructor, not dataclasses.replace(): this runs once per event.
+    return NegotiationRow(
+        slug=row.slug,
+        negotiation_id=row.negotiation_id,
+        title=row.title,
+        subject=row.subject,
+        opened_position=row.opened_position,
+        status=changes[-1][2] if changes else "open",
+        parties=parties,
+        terms=terms,
+        status_changes=changes,
+        counts={**row.counts, event.type: row.counts.get(event.type, 0) + 1},
+        version=max(row.version, event.version),
+        last_occurred_at=event.occurred_at if later else row.last_occurred_at,
+        last_occurred_key=event.sort_key if later else row.last_occurred_key,
+        last_recorded_at=max(row.last_recorded_at, event.recorded_at),
+    )
+
+
+def fold_negotiations(
+    rows: dict[str, NegotiationRow],
+    events: Iterable[EventRow],
+    negotiation_ids: Mapping[str, str],
+) -> set[str]:
+    """Folds events into ``rows`` in place; returns the slugs it changed."""
+    changed: set[str] = set()
+    for event in events:
+        slug = event.negotiation
+        rows[slug] = fold_negotiation(rows.get(slug), event, negotiation_ids.get(slug, ""))
+        changed.add(slug)
+    return changed
+
+
+# ----------------------------------------------------------------------- interface
+
+
+class Views(ABC):
+    """The read views of one store, their tracking positions, and their rebuild."""
+
+    kind: ClassVar[str] = ""
+    poll_interval: float = 1.0
+    """How long the runner waits for new events before looking again (a bounded poll)."""
+
+    @abstractmethod
+    def create_tables(self) -> None:
+        """Creates the view tables and tracking rows (idempotent)."""
+
+    @abstractmethod
+    def tracked_positions(self) -> dict[str, int]:
+        """Each view's tracked log position (0 before any event)."""
+
+    def tracked_position(self, view: str) -> int:
+        return self.tracked_positions()[check_views([view])[0]]
+
+    @abstractmethod
+    def apply(self, rows: Sequence[EventRow], start: Mapping[str, int], end: int) -> int:
+        """Applies the rows after ``start[view]`` to each view, tracking ``end``, in one transaction.
+
+        Raises ``IntegrityError`` (``ViewMovedError``) when a view is no longer at ``start``;
+        nothing is then written. Returns how many rows were applied (to any view).
+        """
+
+    # Reading.
+
+    @abstractmethod
+    def events_of(
+        self, slug: str, after_version: int = 0, limit: int | None = None
+    ) -> list[EventRow]:
+        """A negotiation's events in recorded order (by version)."""
+
+    @abstractmethod
+    def events_in_occurred_order(self, slug: str) -> list[EventRow]:
+        """A negotiation's events by occurred_at, ties in recording order."""
+
+    @abstractmethod
+    def negotiation_row(self, slug: str) -> NegotiationRow | None: ...
+
+    @abstractmethod
+    def list_negotiations(self, after_position: int = 0, limit: int = 100) -> list[NegotiationRow]:
+        """Negotiations in the order they were opened, after a cursor (an opened position)."""
+
+    @abstractmethod
+    def event_rows(self, after_position: int = 0, limit: int = 1000) -> list[EventRow]:
+        """Rows of the events view by position, a page at a time."""
+
+    @abstractmethod
+    def row_count(self, view: str) -> int: ...
+
+    def dump(self, view: str) -> list[EventRow] | list[NegotiationRow]:
+        """The whole content of a view, in key order (for comparing views in tests)."""
+        if check_views([view])[0] == EVENTS_VIEW:
+            rows: list[EventRow] = []
+            while page := self.event_rows(rows[-1].position if rows else 0, 1000):
+                rows.extend(page)
+            return rows
+        found: list[NegotiationRow] = []
+        while page2 := self.list_negotiations(found[-1].opened_position if found else 0, 1000):
+            found.extend(page2)
+        return found
+
+    # Rebuilding.
+
+    @abstractmethod
+    def start_rebuild(self, views: Sequence[str]) -> None:
+        """Creates empty fresh tables for the views."""
+
+    @abstractmethod
+    def apply_rebuild(self, views: Sequence[str], rows: Sequence[EventRow]) -> None:
+        """Applies rows to the fresh tables (no tracking: nobody reads them yet)."""
+
+    @abstractmethod
+    def finish_rebuild(self, views: Sequence[str], position: int, read: ReadBatch) -> int:
+        """Catches the fresh tables up and swaps them in with their tracking; returns the position."""
+
+    def listen(self, wake: threading.Event) -> Callable[[], None]:
+        """Sets ``wake`` when new events may have arrived; returns how to stop listening."""
+        return lambda: None
+
+
+def open_views(recorder: ApplicationRecorder, *, create_tables: bool = True) -> Views:
+    """The views of the store the ledger's recorder writes to."""
+    from eventsourcing.popo import POPOApplicationRecorder
+    from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+    views: Views
+    if isinstance(recorder, POPOApplicationRecorder):
+        views = MemoryViews(recorder)
+    elif isinstance(recorder, SQLiteApplicationRecorder):
+        views = SQLiteViews(recorder.datastore)
+    else:
+        from eventsourcing.postgres import PostgresApplicationRecorder
+
+        if not isinstance(recorder, PostgresApplicationRecorder):
+            msg = f"no views for a {type(recorder).__name__}"
+            raise TypeError(msg)
+        views = cast(Any, postgres_views_class())(recorder.datastore, channel=recorder.channel_name)
+    if create_tables:
+        views.create_tables()
+    return views
+
+
+# -------------------------------------------------------------------------- memory
+
+
+@dataclass
+class _MemoryTables:
+    events: dict[int, EventRow] = dataclasses.field(default_factory=dict)
+    by_event_id: dict[str, int] = dataclasses.field(default_factory=dict)
+    by_slug: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    negotiations: dict[str, NegotiationRow] = dataclasses.field(default_factory=dict)
+    ids: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+class MemoryViews(Views):
+    """The views of a ``memory://`` store, in this process, fed by the same runner loop."""
+
+    kind = "memory"
+    poll_interval = 1.0
+
+    def __init__(self, recorder: Any = None) -> None:
+        self._recorder = recorder
+        self._lock = threading.RLock()
+        self._live = _MemoryTables()
+        self._fresh: _MemoryTables | None = None
+        self._tracking: dict[str, int] = dict.fromkeys(VIEWS, 0)
+
+    def create_tables(self) -> None:
+        return
+
+    def tracked_positions(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._tracking)
+
+    def apply(self, rows: Sequence[EventRow], start: Mapping[str, int], end: int) -> int:
+        with self._lock:
+            names = [v for v in check_views(start) if start[v] < end]
+            for name in names:
+                if self._tracking[name] != start[name]:
+                    msg = f"{name} is at {self._tracking[name]}, not {start[name]}"
+                    raise ViewMovedError(msg)
+            applied: set[int] = set()
+            for name in names:
+                chosen = [r for r in rows if r.position > start[name]]
+                self._apply(self._live, [name], chosen)
+                applied.update(r.position for r in chosen)
+            for name in names:
+                self._tracking[name] = end
+            return len(applied)
+
+    def _apply(self, tables: _MemoryTables, views: Sequence[str], rows: Sequence[EventRow]) -> None:
+        if EVENTS_VIEW in views:
+            for row in rows:
+                if row.event_id in tables.by_event_id or row.position in tables.events:
+                    msg = f"event {row.event_id} at {row.position} is already in the view"
+                    raise IntegrityError(msg)
+            for row in rows:
+                tables.events[row.position] = row
+                tables.by_event_id[row.event_id] = row.position
+                tables.by_slug.setdefault(row.negotiation, []).append(row.position)
+                if row.type == "event_retracted":
+                    target = tables.by_event_id.get(row.payload["retracted_event_id"])
+                    if target is not None:
+                        old = tables.events[target]
+                        tables.events[target] = dataclasses.replace(old, retracted_by=row.event_id)
+        if INDEX_VIEW in views:
+            for row in rows:
+                if row.type == "negotiation_opened":
+                    tables.ids[row.negotiation] = _negotiation_id(row)
+            fold_negotiations(tables.negotiations, rows, tables.ids)
+
+    def events_of(
+        self, slug: str, after_version: int = 0, limit: int | None = None
+    ) -> list[EventRow]:
+        with self._lock:
+            tables = self._live
+            found = [tables.events[p] for p in tables.by_slug.get(slug, ())]
+        found = [r for r in found if r.version > after_version]
+        return found if limit is None else found[:limit]
+
+    def events_in_occurred_order(self, slug: str) -> list[EventRow]:
+        return sorted(self.events_of(slug), key=lambda r: (r.sort_key, r.version))
+
+    def negotiation_row(self, slug: str) -> NegotiationRow | None:
+        with self._lock:
+            return self._live.negotiations.get(slug)
+
+    def list_negotiations(self, after_position: int = 0, limit: int = 100) -> list[NegotiationRow]:
+        with self._lock:
+            rows = list(self._live.negotiations.values())
+        found = sorted((r for r in rows if r.opened_position > after_position), key=_opened)
+        return found[:limit]
+
+    def event_rows(self, after_position: int = 0, limit: int = 1000) -> list[EventRow]:
+        with self._lock:
+            rows = list(self._live.events.values())
+        return [r for r in rows if r.position > after_position][:limit]
+
+    def row_count(self, view: str) -> int:
+        with self._lock:
+            if check_views([view])[0] == EVENTS_VIEW:
+                return len(self._live.events)
+            return len(self._live.negotiations)
+
+    def start_rebuild(self, views: Sequence[str]) -> None:
+        check_views(views)
+        with self._lock:
+            self._fresh = _MemoryTables()
+
+    def apply_rebuild(self, views: Sequence[str], rows: Sequence[EventRow]) -> None:
+        with self._lock:
+            if self._fresh is None:
+                msg = "start_rebuild() first"
+                raise RuntimeError(msg)
+            self._apply(self._fresh, check_views(views), rows)
+
+    def finish_rebuild(self, views: Sequence[str], position: int, read: ReadBatch) -> int:
+        chosen = check_views(views)
+        with self._lock:
+            fresh = self._fresh
+            if fresh is None:
+                msg = "start_rebuild() first"
+                raise RuntimeError(msg)
+            while True:
+                rows, last = read(position)
+                if last == position:
+                    break
+                self._apply(fresh, chosen, rows)
+                position = last
+            live = self._live
+            if EVENTS_VIEW in chosen:
+                live.events, live.by_event_id, live.by_slug = (
+                    fresh.events,
+                    fresh.by_event_id,
+                    fresh.by_slug,
+                )
+            if INDEX_VIEW in chosen:
+                live.negotiations, live.ids = fresh.negotiations, fresh.ids
+            for name in chosen:
+                self._tracking[name] = max(self._tracking[name], position)
+            self._fresh = None
+            return position
+
+    def listen(self, wake: threading.Event) -> Callable[[], None]:
+        recorder = self._recorder
+        if recorder is None or not hasattr(recorder, "listen"):
+            return lambda: None
+        recorder.listen(wake)
+        return lambda: recorder.unlisten(wake)
+
+
+def _opened(row: NegotiationRow) -> int:
+    return row.opened_position
+
+
+def _negotiation_id(row: EventRow) -> str:
+    from domain.negotiation import negotiation_id
+
+    return str(negotiation_id(row.negotiation))
+
+
+# ----------------------------------------------------------------------------- SQL
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+EVENT_COLUMNS = (
+    "position",
+    "negotiation",
+    "version",
+    "event_id",
+    "type",
+    "occurred_at",
+    "sort_key",
+    "recorded_at",
+    "recorded_by",
+    "party",
+    "payload",
+    "hash",
+    "prev_hash",
+    "retracted_by",
+)
+INDEX_COLUMNS = (
+    "slug",
+    "negotiation_id",
+    "title",
+    "subject",
+    "status",
+    "parties",
+    "terms",
+    "counts",
+    "version",
+    "last_occurred_at",
+    "last_occurred_key",
+    "last_recorded_at",
+    "opened_position",
+    "status_changes",
+)
+
+
+def _event_params(row: EventRow) -> tuple[Any, ...]:
+    return (
+        row.position,
+        row.negotiation,
+        row.version,
+        row.event_id,
+        row.type,
+        row.occurred_at,
+        row.sort_key,
+        format_recorded_at(row.recorded_at),
+        row.recorded_by,
+        row.party,
+        _dumps(row.payload),
+        row.hash,
+        row.prev_hash,
+        row.retracted_by,
+    )
+
+
+def _event_from(found: Mapping[str, Any]) -> EventRow:
+    return EventRow(
+        position=int(found["position"]),
+        negotiation=found["negotiation"],
+        version=int(found["version"]),
+        event_id=found["event_id"],
+        type=found["type"],
+        occurred_at=found["occurred_at"],
+        sort_key=found["sort_key"],
+        recorded_at=datetime.fromisoformat(found["recorded_at"]),
+        recorded_by=found["recorded_by"],
+        party=found["party"],
+        payload=json.loads(found["payload"]),
+        hash=found["hash"],
+        prev_hash=found["prev_hash"],
+        retracted_by=found["retracted_by"],
+    )
+
+
+def _index_params(row: NegotiationRow) -> tuple[Any, ...]:
+    return (
+        row.slug,
+        row.negotiation_id,
+        row.title,
+        row.subject,
+        row.status,
+        _dumps(row.parties),
+        _dumps(row.terms),
+        _dumps(row.counts),
+        row.version,
+        row.last_occurred_at,
+        row.last_occurred_key,
+        format_recorded_at(row.last_recorded_at),
+        row.opened_position,
+        _dumps(row.status_changes),
+    )
+
+
+def _index_from(found: Mapping[str, Any]) -> NegotiationRow:
+    return NegotiationRow(
+        slug=found["slug"],
+        negotiation_id=found["negotiation_id"],
+        title=found["title"],
+        subject=found["subject"],
+        status=found["status"],
+        parties=json.loads(found["parties"]),
+        terms=json.loads(found["terms"]),
+        counts=json.loads(found["counts"]),
+        version=int(found["version"]),
+        last_occurred_at=found["last_occurred_at"],
+        last_occurred_key=found["last_occurred_key"],
+        last_recorded_at=datetime.fromisoformat(found["last_recorded_at"]),
+        opened_position=int(found["opened_position"]),
+        status_changes=json.loads(found["status_changes"]),
+    )
+
+
+def table_ddl(view: str, table: str, quote: Callable[[str], str], big: str) -> list[str]:
+    """The statements that create a view's table under a name (constraints named after it).
+
+    Every index is a named constraint, so a rebuilt table carries its indexes through the
+    rename (SQLite renames its automatic indexes; PostgreSQL constraints are renamed).
+    """
+    name, ident = quote(table), _ident
+    if view == EVENTS_VIEW:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {name} ("
+            f"position {big} NOT NULL, "
+            "negotiation TEXT NOT NULL, "
+            f"version {big} NOT NULL, "
+            "event_id TEXT NOT NULL, "
+            "type TEXT NOT NULL, "
+            "occurred_at TEXT NOT NULL, "
+            "sort_key TEXT NOT NULL, "
+            "recorded_at TEXT NOT NULL, "
+            "recorded_by TEXT NOT NULL, "
+            "party TEXT, "
+            "payload TEXT NOT NULL, "
+            "hash TEXT NOT NULL, "
+            "prev_hash TEXT NOT NULL, "
+            "retracted_by TEXT, "
+            f"CONSTRAINT {ident(table + '_c1')} PRIMARY KEY (position), "
+            f"CONSTRAINT {ident(table + '_c2')} UNIQUE (event_id), "
+            f"CONSTRAINT {ident(table + '_c3')} UNIQUE (negotiation, version), "
+            # (negotiation, version) is unique, so this is too: the occurred-order index.
+            f"CONSTRAINT {ident(table + '_c4')} UNIQUE (negotiation, sort_key, version))"
+        ]
+    return [
+        f"CREATE TABLE IF NOT EXISTS {name} ("
+        "slug TEXT NOT NULL, "
+        "negotiation_id TEXT NOT NULL, "
+        "title TEXT NOT NULL, "
+        "subject TEXT, "
+        "status TEXT NOT NULL, "
+        "parties TEXT NOT NULL, "
+        "terms TEXT NOT NULL, "
+        "counts TEXT NOT NULL, "
+        f"version {big} NOT NULL, "
+        "last_occurred_at TEXT NOT NULL, "
+        "last_occurred_key TEXT NOT NULL, "
+        "last_recorded_at TEXT NOT NULL, "
+        f"opened_position {big} NOT NULL, "
+        "status_changes TEXT NOT NULL, "
+        f"CONSTRAINT {ident(table + '_c1')} PRIMARY KEY (slug), "
+        f"CONSTRAINT {ident(table + '_c2')} UNIQUE (opened_position), "
+        f"CONSTRAINT {ident(table + '_c3')} UNIQUE (negotiation_id))"
+    ]
+
+
+CONSTRAINTS = {EVENTS_VIEW: 4, INDEX_VIEW: 3}
+
+
+class SQLViews(Views):
+    """What the SQLite and PostgreSQL views share: the statements and the apply logic."""
+
+    placeholder = "%s"
+
+    @abstractmethod
+    def quote(self, name: str) -> str:
+        """A table name, quoted and qualified as the store needs."""
+
+    @abstractmethod
+    def _writing(self) -> contextlib.AbstractContextManager[Any]:
+        """A write transaction's cursor (serialised with other writers)."""
+
+    @abstractmethod
+    def _reading(self) -> contextlib.AbstractContextManager[Any]:
+        """A read-only transaction's cursor."""
+
+    @abstractmethod
+    def _lock_tracking(self, cursor: Any, names: Sequence[str]) -> dict[str, int]:
+        """Locks the named tracking rows until commit; returns their positions."""
+
+    @abstractmethod
+    def _track(self, cursor: Any, name: str, position: int) -> None:
+        """Advances a tracking row (the library's insert: fails unless it moves forward)."""
+
+    @abstractmethod
+    def _set_tracking(self, cursor: Any, name: str, position: int) -> None:
+        """Sets a tracking row to a position (the rebuild's swap)."""
+
+    @abstractmethod
+    def _rename(self, cursor: Any, view: str, fresh: str) -> None:
+        """Drops the live table and renames the fresh one (and its constraints) into place."""
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.placeholder == "%s" else statement.replace("%s", self.placeholder)
+
+    def ddl(self, view: str, table: str) -> list[str]:
+        return table_ddl(view, table, self.quote, self.big_integer)
+
+    big_integer = "INTEGER"
+
+    # Writing.
+
+    def apply(self, rows: Sequence[EventRow], start: Mapping[str, int], end: int) -> int:
+        names = [v for v in check_views(start) if start[v] < end]
+        if not names:
+            return 0
+        with self._writing() as cursor:
+            current = self._lock_tracking(cursor, names)
+            for name in names:
+                if current[name] != start[name]:
+                    msg = f"{name} is at {current[name]}, not {start[name]}"
+                    raise ViewMovedError(msg)
+            applied: set[int] = set()
+            for name in names:
+                chosen = [r for r in rows if r.position > start[name]]
+                self._apply(cursor, {name: name}, chosen)
+                applied.update(r.position for r in chosen)
+                self._track(cursor, name, end)
+            return len(applied)
+
+    def _apply(self, cursor: Any, tables: Mapping[str, str], rows: Sequence[EventRow]) -> None:
+        """Applies rows to the tables named for each view (``{view: table}``)."""
+        if not rows:
+            return
+        events = tables.get(EVENTS_VIEW)
+        if events is not None:
+            table = self.quote(events)
+            marks = ", ".join(["%s"] * len(EVENT_COLUMNS))
+            cursor.executemany(
+                self._sql(f"INSERT INTO {table} ({', '.join(EVENT_COLUMNS)}) VALUES ({marks})"),  # noqa: S608
+                [_event_params(r) for r in rows],
+            )
+            retractions = [
+                (r.event_id, r.payload["retracted_event_id"])
+                for r in rows
+                if r.type == "event_retracted"
+            ]
+            if retractions:
+                cursor.executemany(
+                    self._sql(f"UPDATE {table} SET retracted_by = %s WHERE event_id = %s"),  # noqa: S608
+                    retractions,
+                )
+        index = tables.get(INDEX_VIEW)
+        if index is not None:
+            table = self.quote(index)
+            slugs = sorted({r.negotiation for r in rows})
+            current: dict[str, NegotiationRow] = {}
+            for at in range(0, len(slugs), IN_CHUNK):
+                chunk = slugs[at : at + IN_CHUNK]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(
+                    self._sql(f"SELECT * FROM {table} WHERE slug IN ({marks})"),  # noqa: S608
+                    chunk,
+                )
+                current.update((found["slug"], _index_from(found)) for found in cursor.fetchall())
+            ids = {
+                r.negotiation: _negotiation_id(r) for r in rows if r.type == "negotiation_opened"
+            }
+            changed = fold_negotiations(current, rows, ids)
+            marks = ", ".join(["%s"] * len(INDEX_COLUMNS))
+            updates = ", ".join(f"{c} = excluded.{c}" for c in INDEX_COLUMNS[1:])
+            cursor.executemany(
+                self._sql(
+                    f"INSERT INTO {table} ({', '.join(INDEX_COLUMNS)}) VALUES ({marks}) "  # noqa: S608
+                    f"ON CONFLICT (slug) DO UPDATE SET {updates}"
+                ),
+                [_index_params(current[s]) for s in sorted(changed)],
+            )
+
+    # Reading.
+
+    def _select(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        with self._reading() as cursor:
+            cursor.execute(self._sql(statement), params)
+            return list(cursor.fetchall())
+
+    def events_of(
+        self, slug: str, after_version: int = 0, limit: int | None = None
+    ) -> list[EventRow]:
+        statement = (
+            f"SELECT * FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
+            "WHERE negotiation = %s AND version > %s ORDER BY version"
+        )
+        params: list[Any] = [slug, after_version]
+        if limit is not None:
+            statement += " LIMIT %s"
+            params.append(limit)
+        return [_event_from(r) for r in self._select(statement, params)]
+
+    def events_in_occurred_order(self, slug: str) -> list[EventRow]:
+        statement = (
+            f"SELECT * FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
+            "WHERE negotiation = %s ORDER BY sort_key, version"
+        )
+        return [_event_from(r) for r in self._select(statement, [slug])]
+
+    def negotiation_row(self, slug: str) -> NegotiationRow | None:
+        statement = f"SELECT * FROM {self.quote(INDEX_VIEW)} WHERE slug = %s"  # noqa: S608
+        found = self._select(statement, [slug])
+        return _index_from(found[0]) if found else None
+
+    def list_negotiations(self, after_position: int = 0, limit: int = 100) -> list[NegotiationRow]:
+        statement = (
+            f"SELECT * FROM {self.quote(INDEX_VIEW)} "  # noqa: S608
+            "WHERE opened_position > %s ORDER BY opened_position LIMIT %s"
+        )
+        return [_index_from(r) for r in self._select(statement, [after_position, limit])]
+
+    def event_rows(self, after_position: int = 0, limit: int = 1000) -> list[EventRow]:
+        statement = (
+            f"SELECT * FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
+            "WHERE position > %s ORDER BY position LIMIT %s"
+        )
+        return [_event_from(r) for r in self._select(statement, [after_position, limit])]
+
+    def row_count(self, view: str) -> int:
+        table = self.quote(check_views([view])[0])
+        return int(self._select(f"SELECT COUNT(*) AS n FROM {table}", [])[0]["n"])  # noqa: S608
+
+    # Rebuilding.
+
+    def start_rebuild(self, views: Sequence[str]) -> None:
+        with self._writing() as cursor:
+            for view in check_views(views):
+                fresh = view + REBUILD_SUFFIX
+                cursor.execute(f"DROP TABLE IF EXISTS {self.quote(fresh)}")
+                for statement in self.ddl(view, fresh):
+                    cursor.execute(statement)
+
+    def apply_rebuild(self, views: Sequence[str], rows: Sequence[EventRow]) -> None:
+        tables = {v: v + REBUILD_SUFFIX for v in check_views(views)}
+        with self._writing() as cursor:
+            self._apply(cursor, tables, rows)
+
+    def finish_rebuild(self, views: Sequence[str], position: int, read: ReadBatch) -> int:
+        chosen = check_views(views)
+        tables = {v: v + REBUILD_SUFFIX for v in chosen}
+        with self._writing() as cursor:
+            # The tracking rows stay locked until the swap commits: a live runner waits, then
+            # finds its view moved on and resumes from the rebuilt position.
+            self._lock_tracking(cursor, chosen)
+            while True:
+                rows, last = read(position)
+                if last == position:
+                    break
+                self._apply(cursor, tables, rows)
+                position = last
+            for view in chosen:
+                self._rename(cursor, view, tables[view])
+                self._set_tracking(cursor, view, position)
+        return position
+
+
+# -------------------------------------------------------------------------- SQLite
+
+
+class SQLiteViews(SQLViews, SQLiteTrackingRecorder):
+    """The views in the ledger's SQLite file, tracked in the library's ``tracking`` table."""
+
+    kind = "sqlite"
+    placeholder = "?"
+    poll_interval = 0.05
+
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        super().__init__(datastore)
+
+    def quote(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = super().construct_create_table_statements()
+        for view in VIEWS:
+            statements += self.ddl(view, view)
+        return statements
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        for name in VIEWS:
+            c.execute(
+                "INSERT INTO tracking (application_name, notification_id) VALUES (?, 0) "
+                "ON CONFLICT (application_name) DO NOTHING",
+                (name,),
+            )
+
+    def create_tables(self) -> None:
+        self.create_table()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[SQLiteCursor]:
+        # BEGIN IMMEDIATE takes the write lock first: a deferred transaction that reads
+        # and then writes fails with SQLITE_BUSY when another process wrote in between.
+        with self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cursor
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+            except sqlite3.IntegrityError as e:
+                raise IntegrityError(e) from e
+            except sqlite3.OperationalError as e:
+                raise OperationalError(e) from e
+            except sqlite3.Error as e:
+                raise PersistenceError(e) from e
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[SQLiteCursor]:
+        with self.datastore.transaction(commit=False) as cursor:
+            yield cursor
+
+    def tracked_positions(self) -> dict[str, int]:
+        marks = ", ".join("?" * len(VIEWS))
+        found = self._select(
+            f"SELECT application_name, notification_id FROM tracking "  # noqa: S608
+            f"WHERE application_name IN ({marks})",
+            VIEWS,
+        )
+        positions = dict.fromkeys(VIEWS, 0)
+        positions.update({r["application_name"]: int(r["notification_id"]) for r in found})
+        return positions
+
+    def _lock_tracking(self, cursor: Any, names: Sequence[str]) -> dict[str, int]:
+        # BEGIN IMMEDIATE already holds the database's only write lock.
+        marks = ", ".join("?" * len(names))
+        cursor.execute(
+            "SELECT application_name, notification_id FROM tracking "  # noqa: S608
+            f"WHERE application_name IN ({marks})",
+            list(names),
+        )
+        positions = dict.fromkeys(names, 0)
+        positions.update(
+            {r["application_name"]: int(r["notification_id"]) for r in cursor.fetchall()}
+        )
+        return positions
+
+    def _track(self, cursor: Any, name: str, position: int) -> None:
+        self._insert_tracking(cast(SQLiteCursor, cursor), Tracking(name, position))
+
+    def _set_tracking(self, cursor: Any, name: str, position: int) -> None:
+        cursor.execute(
+            "INSERT INTO tracking (application_name, notification_id) VALUES (?, ?) "
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = excluded.notification_id",
+            (name, position),
+        )
+
+    def _rename(self, cursor: Any, view: str, fresh: str) -> None:
+        cursor.execute(f"DROP TABLE IF EXISTS {self.quote(view)}")
+        cursor.execute(f"ALTER TABLE {self.quote(fresh)} RENAME TO {self.quote(view)}")
+
+
+# ---------------------------------------------------------------------- PostgreSQL
+
+
+@functools.cache
+def postgres_views_class() -> type[SQLViews]:
+    """The PostgreSQL views (built on first use: psycopg is an optional dependency)."""
+    import psycopg
+    from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+    from psycopg.sql import SQL, Identifier
+
+    class PostgresViews(SQLViews, PostgresTrackingRecorder):
+        """The views in the ledger's PostgreSQL schema, tracked in ``parley_view_tracking``."""
+
+        kind = "postgres"
+        big_integer = "BIGINT"
+        poll_interval = 1.0
+        """LISTEN wakes the runner; the bounded poll covers a lost NOTIFY."""
+
+        def __init__(self, datastore: PostgresDatastore, *, channel: str) -> None:
+            super().__init__(datastore, tracking_table_name=POSTGRES_TRACKING_TABLE)
+            self.channel = channel
+            self.schema = datastore.schema
+            for view in VIEWS:
+                self.sql_create_statements += [SQL(s).format() for s in self.ddl(view, view)]
+
+        def quote(self, name: str) -> str:
+            def ident(part: str) -> str:
+                return '"' + part.replace('"', '""') + '"'
+
+            return ident(self.schema) + "." + ident(name)
+
+        def _create_table(self, curs: Any) -> None:
+            # CREATE TABLE IF NOT EXISTS races between processes; the lock serialises it.
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (POSTGRES_CREATE_LOCK,))
+            super()._create_table(curs)
+            for name in VIEWS:
+                curs.execute(
+                    f"INSERT INTO {self.quote(self.tracking_table_name)} "  # noqa: S608
+                    "(application_name, notification_id) VALUES (%s, 0) "
+                    "ON CONFLICT (application_name) DO NOTHING",
+                    (name,),
+                )
+
+        def create_tables(self) -> None:
+            try:
+                self.create_table()
+            except IntegrityError:
+                # Another process created the tracking table between our check and our
+                # lock, and its migration row is already there: the tables exist now.
+                self.create_table()
+
+        @contextlib.contextmanager
+        def _writing(self) -> Iterator[Any]:
+            with self.datastore.transaction(commit=True) as cursor:
+                yield cursor
+
+        @contextlib.contextmanager
+        def _reading(self) -> Iterator[Any]:
+            with self.datastore.transaction(commit=False) as cursor:
+                yield cursor
+
+        def tracked_positions(self) -> dict[str, int]:
+            found = self._select(
+                "SELECT application_name, notification_id FROM "  # noqa: S608
+                f"{self.quote(self.tracking_table_name)} WHERE application_name = ANY(%s)",
+                [list(VIEWS)],
+            )
+            positions = dict.fromkeys(VIEWS, 0)
+            positions.update({r["application_name"]: int(r["notification_id"]) for r in found})
+            return positions
+
+        def _lock_tracking(self, cursor: Any, names: Sequence[str]) -> dict[str, int]:
+            cursor.execute(
+                "SELECT application_name, notification_id FROM "  # noqa: S608
+                f"{self.quote(self.tracking_table_name)} WHERE application_name = ANY(%s) "
+                "ORDER BY application_name FOR UPDATE",
+                [list(names)],
+            )
+            positions = dict.fromkeys(names, 0)
+            positions.update(
+                {r["application_name"]: int(r["notification_id"]) for r in cursor.fetchall()}
+            )
+            return positions
+
+        def _track(self, cursor: Any, name: str, position: int) -> None:
+            self._insert_tracking(cursor, Tracking(name, position))
+
+        def _set_tracking(self, cursor: Any, name: str, position: int) -> None:
+            cursor.execute(
+                f"INSERT INTO {self.quote(self.tracking_table_name)} "  # noqa: S608
+                "(application_name, notification_id) VALUES (%s, %s) "
+                "ON CONFLICT (application_name) DO UPDATE "
+                "SET notification_id = excluded.notification_id",
+                (name, position),
+            )
+
+        def _rename(self, cursor: Any, view: str, fresh: str) -> None:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.quote(view)}")
+            cursor.execute(
+                SQL("ALTER TABLE {} RENAME TO {}").format(
+                    SQL(self.quote(fresh)),
+                    Identifier(view),
+                )
+            )
+            for i in range(1, CONSTRAINTS[view] + 1):
+                cursor.execute(
+                    SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+                        SQL(self.quote(view)),
+                        Identifier(f"{fresh}_c{i}"),
+                        Identifier(f"{view}_c{i}"),
+                    )
+                )
+
+        def listen(self, wake: threading.Event) -> Callable[[], None]:
+            stopping = threading.Event()
+
+            def run() -> None:
+                while not stopping.is_set():
+                    try:
+                        with self.datastore.get_connection() as conn:
+                            conn.execute(SQL("LISTEN {}").format(Identifier(self.channel)))
+                            while not stopping.is_set():
+                                for _ in conn.notifies(timeout=0.2, stop_after=1):
+                                    wake.set()
+                    except (PersistenceError, psycopg.Error):
+                        # The bounded poll keeps the runner going; listen again shortly.
+                        stopping.wait(1.0)
+
+            thread = threading.Thread(target=run, name="parley-views-listen", daemon=True)
+            thread.start()
+
+            def stop() -> None:
+                stopping.set()
+                thread.join(timeout=5)
+
+            return stop
+
+    return PostgresViews
