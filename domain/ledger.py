@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from domain.transcodings import register_value_transcodings
 from domain.values import Party, Term
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 ANONYMOUS = "anonymous"
 CONFLICT_RETRIES = 8
@@ -102,6 +104,17 @@ class Ledger(Application[UUID]):
         super().register_transcodings(transcoder)
         register_value_transcodings(transcoder)
 
+    def _take_snapshots(self, processing_event: Any) -> None:
+        """Snapshots only speed up loading: failing to take one must not fail a command.
+
+        The events are already committed when this runs; raising here would tell the client
+        its write failed (and invite a duplicate), and would re-enter ``record``'s retry.
+        """
+        try:
+            super()._take_snapshots(processing_event)
+        except (IntegrityError, OperationalError, PersistenceError) as e:
+            log.warning("snapshot not taken (loading stays correct, only slower): %s", e)
+
     def set_position_lookup(self, lookup: PositionLookup) -> None:
         self._position_lookup = lookup
 
@@ -174,37 +187,42 @@ class Ledger(Application[UUID]):
         if not new_facts:
             raise errors.InvalidValue("at least one event is needed", field="events")
         scoped = _scoped(recorded_by, idempotency_key)
-        for _ in range(CONFLICT_RETRIES):
-            neg = self.get(slug)
-            if scoped is not None:
-                repeat = self._repeat(neg, scoped, fingerprint)
-                if repeat is not None:
-                    return repeat
-            if expected_version is not None and expected_version != neg.version:
-                raise errors.StaleVersion(
-                    f"expected version {expected_version}, the negotiation is at {neg.version}",
-                    expected=expected_version,
-                    actual=neg.version,
-                )
-            first_version = neg.version + 1
-            request = [scoped, fingerprint, first_version] if scoped is not None else None
-            self._decide_and_record(neg, new_facts, self._clock(), recorded_by, request)
-            try:
-                recordings = self.save(neg)
-            except IntegrityError:
-                if expected_version is not None:
-                    actual = self.get(slug).version
+        # Writers in this process take turns on a negotiation: left to retry each other's
+        # conflicts, some of them would run out of retries. Other processes still conflict.
+        with self._writer_lock(slug):
+            for _ in range(CONFLICT_RETRIES):
+                neg = self.get(slug)
+                if scoped is not None:
+                    repeat = self._repeat(neg, scoped, fingerprint)
+                    if repeat is not None:
+                        return repeat
+                if expected_version is not None and expected_version != neg.version:
                     raise errors.StaleVersion(
-                        f"expected version {expected_version}, another writer moved the "
-                        f"negotiation to {actual}",
+                        f"expected version {expected_version}, the negotiation is at {neg.version}",
                         expected=expected_version,
-                        actual=actual,
-                    ) from None
-                self._evict(neg.id)
-                continue
-            except (OperationalError, PersistenceError) as e:
-                raise errors.StorageUnavailable(f"the store did not accept the write: {e}") from e
-            return self._recorded(neg, recordings, first_version)
+                        actual=neg.version,
+                    )
+                first_version = neg.version + 1
+                request = [scoped, fingerprint, first_version] if scoped is not None else None
+                self._decide_and_record(neg, new_facts, self._clock(), recorded_by, request)
+                try:
+                    recordings = self.save(neg)
+                except IntegrityError:
+                    if expected_version is not None:
+                        actual = self.get(slug).version
+                        raise errors.StaleVersion(
+                            f"expected version {expected_version}, another writer moved the "
+                            f"negotiation to {actual}",
+                            expected=expected_version,
+                            actual=actual,
+                        ) from None
+                    self._evict(neg.id)
+                    continue
+                except (OperationalError, PersistenceError) as e:
+                    raise errors.StorageUnavailable(
+                        f"the store did not accept the write: {e}"
+                    ) from e
+                return self._recorded(neg, recordings, first_version)
         raise errors.VersionConflict(
             f"{slug}: concurrent writers kept changing the negotiation; try again"
         )
@@ -423,6 +441,10 @@ class Ledger(Application[UUID]):
                 if r.domain_event.originator_version >= first_version
             ),
         )
+
+    def _writer_lock(self, slug: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(negotiation_id(slug), threading.Lock())
 
     def _evict(self, nid: UUID) -> None:
         cache = self.repository.cache
