@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from domain import facts
-from domain.ledger import SNAPSHOT_INTERVAL, Ledger
+from domain.ledger import SNAPSHOT_INTERVAL, Ledger, snapshot_due
 from domain.values import Party
 
 
@@ -43,7 +44,7 @@ def test_append_that_reaches_a_snapshot_succeeds_even_when_the_snapshot_cannot_b
     assert len(ledger.stream("sma")) == SNAPSHOT_INTERVAL + 2
 
 
-def test_a_snapshot_is_stored_at_the_interval_when_the_store_accepts_it() -> None:
+def test_a_batch_crossing_a_snapshot_point_stores_one_snapshot_of_the_saved_state() -> None:
     ledger = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
     ledger.open_negotiation(
         facts.NegotiationOpened(occurred_at=date(2019, 9, 24), slug="sma", title="SMA"),
@@ -51,5 +52,17 @@ def test_a_snapshot_is_stored_at_the_interval_when_the_store_accepts_it() -> Non
     )
     ledger.record("sma", _statements(SNAPSHOT_INTERVAL))
     assert ledger.snapshots is not None
-    stored = list(ledger.snapshots.get(ledger.get("sma").id))
-    assert [s.originator_version for s in stored] == [SNAPSHOT_INTERVAL]
+    neg = ledger.get("sma")
+    stored = list(ledger.snapshots.get(neg.id))
+    assert [s.originator_version for s in stored] == [SNAPSHOT_INTERVAL + 2]
+    assert stored[0].state == {
+        k: v for k, v in vars(neg).items() if k not in ("_id", "_version", "_pending_events")
+    }
+
+
+def test_snapshots_thin_out_as_a_negotiation_grows() -> None:
+    due = [v for v in range(1, 20_001) if snapshot_due(v - 1, v)]
+    assert due[:3] == [SNAPSHOT_INTERVAL, 2 * SNAPSHOT_INTERVAL, 3 * SNAPSHOT_INTERVAL]
+    gaps = [b - a for a, b in itertools.pairwise(due)]
+    assert all(gap <= max(SNAPSHOT_INTERVAL, v // 8) for gap, v in zip(gaps, due[1:], strict=True))
+    assert len(due) < 20_000 // SNAPSHOT_INTERVAL
