@@ -165,6 +165,7 @@ class Ledger(Application[UUID]):
                 if repeat is not None:
                     return repeat
         recorded_at = self._clock()
+        opened = Negotiation.decide_opening(opened, recorded_at)
         at, sources = opened.occurred_at, opened.sources
         followers: list[facts.Fact] = [
             facts.PartyJoined(party=p, occurred_at=at, sources=sources) for p in parties

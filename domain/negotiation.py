@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from copy import copy
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -24,6 +25,7 @@ from domain import errors, facts
 from domain.canonical import GENESIS_HASH
 from domain.values import (
     ISSUE_ID_RE,
+    MAX_INTEGER_DIGITS,
     PARTY_ID_RE,
     SLUG_RE,
     TERM_ID_RE,
@@ -44,8 +46,13 @@ from domain.values import (
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://parley.invalid/negotiations")
 
-#: How far ahead of the recording clock an ``occurred_at`` may lie (the widest UTC offset).
+#: How far ahead of the recording clock a date may lie (the widest UTC offset): the day has
+#: begun somewhere on Earth.
 FUTURE_TOLERANCE = timedelta(hours=14)
+#: How far ahead of the recording clock a datetime may lie: it names an instant, so only the
+#: clocks' disagreement is tolerated.
+CLOCK_SKEW = timedelta(minutes=5)
+MAX_DETAILS_DEPTH = 16
 MAX_LIST_LENGTH = 200
 
 
@@ -100,7 +107,7 @@ class Negotiation(Aggregate):
             if self.idempotency is not None:
                 key, fingerprint, first_version = self.idempotency
                 seen = [fingerprint, first_version, self.originator_version]
-                neg.idempotency = {**neg.idempotency, key: seen}
+                neg.idempotency[key] = seen
             fact: facts.Fact = self  # type: ignore[assignment]
             neg.counts = {**neg.counts, fact.TYPE: neg.counts.get(fact.TYPE, 0) + 1}
             neg._index(self.event_id, fact, self.originator_version)
@@ -175,7 +182,8 @@ class Negotiation(Aggregate):
         pass
 
     class AgreementRejected(facts.AgreementRejected, Event):
-        pass
+        def fold(self, neg: Negotiation) -> None:
+            neg._set_entry(self.agreement_event_id, rejected_by=str(self.event_id))
 
     class StatusChanged(facts.StatusChanged, Event):
         def fold(self, neg: Negotiation) -> None:
@@ -211,10 +219,13 @@ class Negotiation(Aggregate):
             "retracted_by": None,
             "withdrawn_by": None,
         }
-        self.entries = {**self.entries, str(event_id): entry}
+        # In place: the index holds an entry per event, and copying it per event made
+        # appends cost O(stream). Copies of the aggregate own their top-level containers.
+        self.entries[str(event_id)] = entry
 
     def _set_entry(self, event_id: str, **changes: Any) -> None:
-        self.entries = {**self.entries, event_id: {**self.entries[event_id], **changes}}
+        # The entry itself is replaced, never changed: copies share entries.
+        self.entries[event_id] = {**self.entries[event_id], **changes}
 
     def _undo(self, target_id: str, retraction_id: str) -> None:
         """A retracted fact counts nowhere: undo what it did to the state."""
@@ -234,6 +245,11 @@ class Negotiation(Aggregate):
         elif kind == "offer_withdrawn":
             offer = next(r.removeprefix("event:") for r in target["refs"] if r.startswith("event:"))
             self._set_entry(offer, withdrawn_by=None)
+        elif kind == "agreement_rejected":
+            agreement = next(
+                r.removeprefix("event:") for r in target["refs"] if r.startswith("event:")
+            )
+            self._set_entry(agreement, rejected_by=None)
         elif kind == "issue_raised":
             self.issues = {k: v for k, v in self.issues.items() if v["raised"] != target_id}
         elif kind == "issue_resolved":
@@ -267,12 +283,20 @@ class Negotiation(Aggregate):
     # ---------------------------------------------------------------- decide
 
     @classmethod
-    def open(cls, fact: facts.NegotiationOpened, meta: EventMeta) -> Negotiation:
+    def decide_opening(
+        cls, fact: facts.NegotiationOpened, recorded_at: datetime
+    ) -> facts.NegotiationOpened:
+        """Checks an opening; returns it normalised (``occurred_at`` parsed), or raises."""
         check_pattern(fact.slug, SLUG_RE, "slug", "slug")
         check_text(fact.title, "title", max_length=500)
         if fact.subject is not None:
             check_text(fact.subject, "subject", max_length=5_000)
-        fact = _checked_common(fact, meta.recorded_at)
+        checked: facts.NegotiationOpened = _checked_common(fact, recorded_at)
+        return checked
+
+    @classmethod
+    def open(cls, fact: facts.NegotiationOpened, meta: EventMeta) -> Negotiation:
+        """Starts the stream with an opening already decided by :meth:`decide_opening`."""
         return cls._create(
             cls.NegotiationOpened,
             id=negotiation_id(fact.slug),
@@ -302,12 +326,7 @@ class Negotiation(Aggregate):
         )
 
     def _status_before(self, key: str) -> str:
-        status = "open"
-        for change_key, _, change_status, _ in self.status_changes:
-            if change_key >= key:
-                break
-            status = change_status
-        return status
+        return _status_before(self.status_changes, key)
 
     def _need_party(self, party: str | None, field: str) -> None:
         if party is not None and party not in self.parties:
@@ -491,7 +510,12 @@ class Negotiation(Aggregate):
         self._need_party(fact.raised_by, "raised_by")
         if fact.issue_id in self.issues:
             raise errors.DuplicateIssue(f"issue {fact.issue_id!r} is already on record")
-        return fact
+        if fact.details is None:
+            return fact
+        details = _checked_json(fact.details, "details", 0)
+        if not isinstance(details, dict):
+            raise errors.InvalidValue("details is an object", field="details")
+        return dataclasses.replace(fact, details=details)
 
     def _decide_issue_resolved(self, fact: facts.IssueResolved) -> facts.Fact:
         issue = self.issues.get(fact.issue_id)
@@ -516,9 +540,15 @@ class Negotiation(Aggregate):
     def _decide_agreement_rejected(self, fact: facts.AgreementRejected) -> facts.Fact:
         self._need_party(fact.party, "party")
         agreement_id = _event_ref(fact.agreement_event_id, "agreement_event_id")
-        self._check_answer(
+        agreement = self._check_answer(
             agreement_id, "agreement_event_id", ("agreement_reached",), sort_key(fact.occurred_at)
         )
+        # .get: entries in snapshots taken before this key existed lack it
+        if agreement.get("rejected_by") is not None:
+            raise errors.AgreementNotLive(
+                f"that agreement was already rejected by {agreement['rejected_by']}",
+                field="agreement_event_id",
+            )
         if fact.reason is not None:
             check_text(fact.reason, "reason")
         return dataclasses.replace(fact, agreement_event_id=agreement_id)
@@ -553,6 +583,17 @@ class Negotiation(Aggregate):
                     f"be {status}; retract it or record the status change later"
                 )
 
+    def _first_stranded(self, changes: list[list[Any]]) -> str | None:
+        """The first live event that would occur inside a closed period under ``changes``."""
+        for event_id, entry in self.entries.items():
+            if entry["retracted_by"] is not None or entry["type"] in facts.ALLOWED_AFTER_CLOSE:
+                continue
+            if entry["type"] == "negotiation_opened":
+                continue
+            if _status_before(changes, entry["key"]) in facts.CLOSING_STATUSES:
+                return event_id
+        return None
+
     def _decide_exchange_rate_recorded(self, fact: facts.ExchangeRateRecorded) -> facts.Fact:
         check_currency(fact.base, "base")
         check_currency(fact.quote, "quote")
@@ -584,6 +625,15 @@ class Negotiation(Aggregate):
                         f"{ref} is used by live event {other_id}; retract that first",
                         field="retracted_event_id",
                     )
+        if target["type"] == "status_changed":
+            remaining = [c for c in self.status_changes if c[3] != target_id]
+            stranded = self._first_stranded(remaining)
+            if stranded is not None:
+                raise errors.NegotiationClosed(
+                    f"without it, event {stranded} would occur after the negotiation closed; "
+                    "retract that first",
+                    field="retracted_event_id",
+                )
         if target["type"] == "issue_raised":
             issue = next(i for i in self.issues.values() if i["raised"] == target_id)
             if issue["resolved"] is not None:
@@ -647,6 +697,51 @@ def _references(fact: facts.Fact) -> set[str]:
     return refs
 
 
+def _status_before(changes: list[list[Any]], key: str) -> str:
+    """The status in effect just before ``key`` under a sorted list of status changes."""
+    status = "open"
+    for change_key, _, change_status, _ in changes:
+        if change_key >= key:
+            break
+        status = change_status
+    return str(status)
+
+
+def _checked_json(value: Any, field: str, depth: int) -> Any:
+    """Free-form JSON data, normalised; refuses what storage or the hash would not keep."""
+    if depth > MAX_DETAILS_DEPTH:
+        raise errors.InvalidValue(f"{field} is nested too deeply", field=field)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return check_text(value, field, required=False)
+    if isinstance(value, int):
+        if abs(value) >= 10**MAX_INTEGER_DIGITS:
+            raise errors.InvalidValue(f"{field} is too large", field=field)
+        return value
+    if isinstance(value, Decimal):
+        return to_amount(value, field)
+    if isinstance(value, list | tuple):
+        _check_length(value, field)
+        return [_checked_json(v, f"{field}[{i}]", depth + 1) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        _check_length(list(value), field)
+        checked: dict[str, Any] = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise errors.InvalidValue(f"{field}: keys are strings", field=field)
+            check_text(k, f"{field}.{k}", max_length=500)
+            # the store marks its own encoded values with this key
+            if k == "_type_":
+                raise errors.InvalidValue(f"{field}: the key '_type_' is reserved", field=field)
+            checked[k] = _checked_json(v, f"{field}.{k}", depth + 1)
+        return checked
+    what = "binary floats are not accepted, use decimals" if isinstance(value, float) else ""
+    raise errors.InvalidValue(
+        f"{field}: {what or type(value).__name__ + ' is not JSON data'}", field=field
+    )
+
+
 def _event_ref(value: str, field: str) -> str:
     try:
         return str(UUID(value))
@@ -680,7 +775,8 @@ def _check_sources(sources: tuple[Source, ...], field: str) -> None:
 def _checked_common(fact: facts.Fact, recorded_at: datetime) -> Any:
     """Checks the fields every fact has; returns the fact with a parsed ``occurred_at``."""
     occurred_at: OccurredAt = parse_occurred_at(fact.occurred_at)
-    if sort_key(occurred_at) > sort_key(recorded_at.astimezone(UTC) + FUTURE_TOLERANCE):
+    tolerance = CLOCK_SKEW if isinstance(occurred_at, datetime) else FUTURE_TOLERANCE
+    if sort_key(occurred_at) > sort_key(recorded_at.astimezone(UTC) + tolerance):
         raise errors.InvalidValue(
             f"occurred_at {occurred_at.isoformat()} is in the future", field="occurred_at"
         )
