@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from api import problems
-from api.routes import events, health, negotiations
+from api.deps import ViewLaggingError
+from api.routes import analytics, events, health, negotiations
 from api.settings import Settings
 from api.store import open_ledger, parse_database_url
+from projections.runner import open_runner
 
 DESCRIPTION = """\
 An event-sourced negotiation ledger: who offered what, when, and how far apart the parties are.
@@ -32,9 +35,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 from api.demo import ensure_demo  # written separately; only needed when asked
 
                 ensure_demo(ledger)
+            # The runner object is needed either way: reads wait on the views' positions,
+            # which another process (`parley project`) may be moving.
+            runner = open_runner(ledger)
             app.state.ledger = ledger
+            app.state.runner = runner
             app.state.store_kind = config.kind
-            yield
+            if settings.project_in_process:
+                runner.start()
+            try:
+                yield
+            finally:
+                runner.stop()
         finally:
             ledger.close()
 
@@ -46,7 +58,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
+    app.add_exception_handler(ViewLaggingError, handle_view_lagging)
     app.include_router(negotiations.router)
     app.include_router(events.router)
+    app.include_router(analytics.router)
     app.include_router(health.router)
     return app
+
+
+def handle_view_lagging(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ViewLaggingError)  # noqa: S101 - registered for this class only
+    return problems.problem_response(
+        503,
+        "Read views lagging",
+        type_=problems.problem_type(exc.code),
+        detail=f"{exc}; try again shortly",
+        headers={"Retry-After": str(exc.retry_after)},
+        position=exc.target,
+        view_position=exc.reached,
+    )

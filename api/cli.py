@@ -1,10 +1,13 @@
-"""The ``parley`` command: serve the API, load JSON Lines files, load the demo negotiation."""
+"""The ``parley`` command: serve the API, load JSON Lines and the demo, keep and rebuild views."""
 
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -12,10 +15,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from api.demo import DEMO_SLUG, LoadError, LoadReport, count_lines, load_demo, load_jsonl
+from api.deps import view_storage_errors
 from api.settings import Settings
 from api.store import StoreURLError, open_ledger, parse_database_url, prepare_store
 from domain import errors
 from domain.ledger import Ledger
+from projections.runner import ProjectionRunner, open_runner, rich_progress
+from projections.views import VIEWS, check_views
 
 app = typer.Typer(
     name="parley",
@@ -160,6 +166,90 @@ def demo() -> None:
                 return
             raise _fail(f"demo data, line {e.line}: {e.message}") from None
     _summary(report)
+
+
+@contextlib.contextmanager
+def _runner(ledger: Ledger) -> Iterator[ProjectionRunner]:
+    """The projection runner over the ledger's store, its view tables created if missing."""
+    try:
+        with view_storage_errors():
+            yield open_runner(ledger)
+    except errors.StorageUnavailable as e:
+        raise _fail(e.detail) from None
+
+
+@app.command()
+def project() -> None:
+    """Keep the read views up to date, in the foreground, until SIGTERM or Ctrl-C.
+
+    For deployments where the API runs several workers (PARLEY_PROJECT_IN_PROCESS=false):
+    one or more of these keep the views; runners racing on one store each apply an event once.
+    """
+    settings = _settings()
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with _ledger(settings) as ledger, _runner(ledger) as runner:
+            positions = runner.positions(refresh=True)
+            out.print(
+                f"projecting: views at {min(positions.values())}, the ledger at {runner.head()}"
+                " (SIGTERM or Ctrl-C stops)",
+                highlight=False,
+            )
+            runner.start()
+            try:
+                # The thread does the work; this one waits for a signal or the runner's end.
+                while not stop.wait(timeout=0.5) and runner.running:
+                    pass
+            finally:
+                runner.stop()
+            if runner.error is not None:
+                raise _fail(f"the projection runner stopped: {runner.error!r}")
+            reached = min(runner.positions(refresh=True).values())
+            out.print(
+                f"stopped at position {reached}: {runner.applied} events applied",
+                highlight=False,
+            )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@app.command()
+def rebuild(
+    view: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--view",
+            help=f"A view to rebuild (repeatable) [default: all: {', '.join(VIEWS)}]",
+        ),
+    ] = None,
+) -> None:
+    """Rebuild read views from zero into fresh tables and swap them in.
+
+    The API keeps serving the old tables until the swap; events recorded meanwhile are
+    applied before it.
+    """
+    settings = _settings()
+    try:
+        chosen = check_views(view) if view else VIEWS
+    except ValueError as e:
+        raise _fail(str(e), code=2) from None
+    with (
+        _ledger(settings) as ledger,
+        _runner(ledger) as runner,
+        rich_progress(f"rebuilding {', '.join(chosen)}") as progress,
+    ):
+        counts = runner.rebuild(chosen, progress)
+    rows = ", ".join(f"{name}: {counts[name]} rows" for name in chosen)
+    out.print(
+        f"[green]rebuilt[/] at position {counts['position']} from {counts['events']} events ({rows})",
+        highlight=False,
+    )
 
 
 if __name__ == "__main__":

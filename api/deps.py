@@ -1,13 +1,24 @@
-"""Dependencies of the routes, as ``Annotated`` aliases."""
+"""Dependencies of the routes, as ``Annotated`` aliases, and the read views' waiting rule."""
 
 from __future__ import annotations
 
+import contextlib
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from eventsourcing.persistence import InterfaceError, OperationalError
+from fastapi import Depends, Header, Query, Request
 
 from api.settings import Settings
+from domain.errors import InvalidValue, StorageUnavailable
 from domain.ledger import Ledger
+from domain.values import OccurredAt, parse_occurred_at
+from projections.runner import ProjectionRunner
+from projections.views import Views
 
 
 def get_ledger(request: Request) -> Ledger:
@@ -20,8 +31,20 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_runner(request: Request) -> ProjectionRunner:
+    runner: ProjectionRunner = request.app.state.runner
+    return runner
+
+
+def get_today() -> date:
+    """The reference date of ``days_since_last_move`` when a request gives no ``as_of``."""
+    return datetime.now(UTC).date()
+
+
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+RunnerDep = Annotated[ProjectionRunner, Depends(get_runner)]
+TodayDep = Annotated[date, Depends(get_today)]
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -33,3 +56,122 @@ IdempotencyKeyHeader = Annotated[
         description="A repeat with the same key and body returns the first response.",
     ),
 ]
+
+
+# ------------------------------------------------------------------ read views
+
+
+class ViewLaggingError(Exception):
+    """The read views did not reach the ledger's head in time: answer 503, never stale data."""
+
+    code = "view-lagging"
+
+    def __init__(self, target: int, reached: int, waited: float) -> None:
+        super().__init__(f"the read views are at position {reached}, the ledger at {target}")
+        self.target = target
+        self.reached = reached
+        self.retry_after = max(1, math.ceil(waited))
+
+
+@contextlib.contextmanager
+def view_storage_errors() -> Iterator[None]:
+    """A store that does not answer is 503 for the views too, as for the ledger."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as e:
+        raise StorageUnavailable(f"the store is unavailable: {e}") from e
+
+
+def fresh_views(ledger: Ledger, runner: ProjectionRunner, settings: Settings) -> Views:
+    """The views once they hold every event recorded before this call (read-your-writes).
+
+    Waits, bounded by ``read_wait_seconds``, for the views to reach the ledger's head.
+    """
+    target = ledger.head_position()
+    with view_storage_errors():
+        if not runner.wait_for(target, timeout=settings.read_wait_seconds):
+            reached = min(runner.positions(refresh=True).values())
+            raise ViewLaggingError(target, reached, settings.read_wait_seconds)
+    return runner.views
+
+
+# ------------------------------------------------------------------ time travel
+
+# A ``+`` in a query string reads as a space: ``as_of=2020-04-06T20:30:00+09:00`` unencoded.
+_SPACED_OFFSET = re.compile(r" (\d{2}(:?\d{2})?)$")
+
+
+def unspaced_offset(text: str) -> str:
+    """Puts back the ``+`` of a UTC offset that an unencoded query string turned into a space."""
+    return _SPACED_OFFSET.sub(r"+\1", text.strip())
+
+
+def parse_as_of(value: str | None) -> OccurredAt | None:
+    """``as_of``: a date (its whole day) or a datetime with its offset."""
+    return None if value is None else parse_occurred_at(unspaced_offset(value), "as_of")
+
+
+def parse_as_of_recorded(value: str | None) -> datetime | None:
+    """``as_of_recorded``: a moment on the ledger's clock, a datetime with its offset."""
+    if value is None:
+        return None
+    text = unspaced_offset(value)
+    try:
+        moment = datetime.fromisoformat(text) if len(text) > 10 else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.utcoffset() is None:
+        raise InvalidValue(
+            f"{value!r} is not an ISO 8601 datetime with its UTC offset "
+            "(e.g. 2020-04-07T09:00:00+00:00)",
+            field="as_of_recorded",
+        )
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class TimeTravel:
+    """Which state a read shows: after the first N events, as recorded then, as of a moment."""
+
+    as_of_version: int | None = None
+    as_of_recorded: datetime | None = None
+    as_of: OccurredAt | None = None
+
+    @property
+    def rewinds(self) -> bool:
+        """Whether the read looks at an earlier state of the ledger (not only of the world)."""
+        return self.as_of_version is not None or self.as_of_recorded is not None
+
+
+def time_travel(
+    as_of_version: Annotated[
+        int | None,
+        Query(ge=1, description="The state after the stream's first N events."),
+    ] = None,
+    as_of_recorded: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="What the ledger said at that moment (a datetime with its offset), "
+            "including facts retracted later.",
+            examples=["2026-01-01T12:00:00+00:00"],
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="What had happened in the world by then, by occurred_at, as now "
+            "known: a date (the whole day) or a datetime with its offset.",
+            examples=["2020-04-07"],
+        ),
+    ] = None,
+) -> TimeTravel:
+    return TimeTravel(
+        as_of_version=as_of_version,
+        as_of_recorded=parse_as_of_recorded(as_of_recorded),
+        as_of=parse_as_of(as_of),
+    )
+
+
+TimeTravelDep = Annotated[TimeTravel, Depends(time_travel)]

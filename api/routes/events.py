@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Response, status
 from pydantic import TypeAdapter
 
-from api.deps import IdempotencyKeyHeader, LedgerDep, SettingsDep
+from api.deps import IdempotencyKeyHeader, LedgerDep, RunnerDep, SettingsDep
 from api.schemas import (
     EVENT_CREATE_MODELS,
     EventCreate,
@@ -92,6 +92,7 @@ def record_events(
     slug: str,
     body: Annotated[EventsBody, Body(openapi_examples=BODY_EXAMPLES)],
     ledger: LedgerDep,
+    runner: RunnerDep,
     settings: SettingsDep,
     response: Response,
     if_match: Annotated[
@@ -124,6 +125,7 @@ def record_events(
         if isinstance(where, int):
             _place(e, where, batch)
         raise
+    runner.nudge()  # the views pick the new events up now, not at their next poll
     response.headers["ETag"] = f'"{recorded.version}"'
     if recorded.replayed:
         response.headers["Idempotent-Replayed"] = "true"

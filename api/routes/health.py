@@ -1,17 +1,34 @@
-"""Liveness: is the store answering, and how far has the ledger got."""
+"""Liveness: is the store answering, how far has the ledger got, how far behind are the views."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.deps import LedgerDep
-from api.schemas import HealthPublic
+from api.deps import LedgerDep, RunnerDep, SettingsDep, view_storage_errors
+from api.schemas import HealthPublic, ViewHealth
 
 router = APIRouter(prefix="/health", tags=["health"])
 
 
-@router.get("", summary="Liveness and the ledger's head position")
-def health(ledger: LedgerDep, request: Request) -> HealthPublic:
+@router.get("", summary="Liveness, the ledger's head position and each view's lag")
+def health(
+    ledger: LedgerDep, runner: RunnerDep, settings: SettingsDep, request: Request
+) -> HealthPublic:
+    head = ledger.head_position()
+    with view_storage_errors():
+        positions = runner.views.tracked_positions()
+    error: BaseException | None = runner.error
+    if error is None and settings.project_in_process and not runner.running:
+        error = RuntimeError("not running")
     return HealthPublic(
-        status="ok", store=request.app.state.store_kind, head_position=ledger.head_position()
+        status="ok" if error is None else "degraded",
+        store=request.app.state.store_kind,
+        head_position=head,
+        projections="in-process" if settings.project_in_process else "external",
+        views={
+            name: ViewHealth(position=position, lag=max(0, head - position))
+            for name, position in positions.items()
+        },
+        # The class only: the message may quote SQL or paths, and /health is open to anyone.
+        error=None if error is None else f"the projection runner stopped: {type(error).__name__}",
     )

@@ -1,29 +1,60 @@
-"""Negotiations: open one, list them, read one's summary."""
+"""Negotiations: open one, list them (from the index view), read one's summary.
+
+The summary's ``version`` and ``ETag`` are the aggregate's; its positions and headline gaps
+are folded from the events view, cut at that same version so the two always agree.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from api.deps import IdempotencyKeyHeader, LedgerDep
+from api.deps import (
+    IdempotencyKeyHeader,
+    LedgerDep,
+    RunnerDep,
+    SettingsDep,
+    TimeTravelDep,
+    TodayDep,
+    fresh_views,
+    view_storage_errors,
+)
+from api.routes.analytics import headlines_of, stream_of_view
 from api.schemas import (
     NegotiationCreate,
+    NegotiationListItem,
     NegotiationPage,
     NegotiationSummary,
+    PartyPublic,
     Problem,
+    TermPublic,
     fingerprint,
     summary_of,
 )
+from domain.canonical import format_recorded_at
 from domain.errors import InvalidValue
+from domain.negotiation import Negotiation
+from domain.values import OccurredAt
+from projections.records import Stream, stream_of
+from projections.views import NegotiationRow
 
 router = APIRouter(prefix="/negotiations", tags=["negotiations"])
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No negotiation has that slug"},
     422: {"model": Problem, "description": "The request is invalid or breaks a rule"},
+}
+READ_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    **PROBLEMS,
+    503: {
+        "model": Problem,
+        "description": "The read views lag behind the ledger (view-lagging, with Retry-After), "
+        "or the store is unavailable",
+    },
 }
 CURSOR_PREFIX = "p:"
 MAX_POSITION = 2**63 - 1  # a log position is a signed 64-bit integer in every store
@@ -73,6 +104,8 @@ def etag_matches(header: str, etag: str) -> bool:
 def open_negotiation(
     body: NegotiationCreate,
     ledger: LedgerDep,
+    runner: RunnerDep,
+    today: TodayDep,
     response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> NegotiationSummary:
@@ -84,45 +117,108 @@ def open_negotiation(
         idempotency_key=idempotency_key,
         fingerprint=fingerprint(body.model_dump(mode="json")),
     )
-    # The state as of this request, so that a replayed answer equals the first one.
+    runner.nudge()
+    # The state as of this request, so that a replayed answer equals the first one. The
+    # views may not have the new stream yet: its few events are folded straight from the ledger.
     neg = ledger.get(recorded.negotiation, version=recorded.version)
+    stream = stream_of(ledger.stream(neg.slug, up_to_version=recorded.version))
     response.headers["Location"] = f"/negotiations/{neg.slug}"
     response.headers["ETag"] = etag_of(recorded.version)
     if recorded.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return summary_of(neg)
+    return full_summary(neg, stream, None, today)
 
 
-@router.get("", summary="List negotiations in the order they were opened")
+def full_summary(
+    neg: Negotiation, stream: Stream, as_of: OccurredAt | None, today: date
+) -> NegotiationSummary:
+    summary = summary_of(neg)
+    summary.positions, summary.gaps = headlines_of(stream, as_of, today)
+    summary.as_of = None if as_of is None else as_of.isoformat()
+    return summary
+
+
+def list_item_of(row: NegotiationRow) -> NegotiationListItem:
+    return NegotiationListItem(
+        slug=row.slug,
+        title=row.title,
+        subject=row.subject,
+        status=row.status,
+        version=row.version,
+        parties=[PartyPublic(id=p["id"], name=p["name"]) for p in row.parties],
+        terms=[TermPublic(id=t["id"], name=t["name"], unit=t["unit"]) for t in row.terms],
+        counts=dict(sorted(row.counts.items())),
+        last_occurred_at=row.last_occurred_at,
+        updated_at=format_recorded_at(row.last_recorded_at),
+    )
+
+
+@router.get(
+    "",
+    summary="List negotiations in the order they were opened",
+    responses={422: PROBLEMS[422], 503: READ_PROBLEMS[503]},
+)
 def list_negotiations(
     ledger: LedgerDep,
+    runner: RunnerDep,
+    settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> NegotiationPage:
     after = decode_cursor(cursor) if cursor else 0
-    found = ledger.opened_negotiations(after_position=after, limit=limit + 1)
+    views = fresh_views(ledger, runner, settings)
+    with view_storage_errors():
+        found = views.list_negotiations(after_position=after, limit=limit + 1)
     page = found[:limit]
-    next_cursor = encode_cursor(page[-1][0]) if len(found) > limit else None
-    return NegotiationPage(
-        items=[summary_of(ledger.get(slug)) for _, slug in page], next_cursor=next_cursor
-    )
+    next_cursor = encode_cursor(page[-1].opened_position) if len(found) > limit else None
+    return NegotiationPage(items=[list_item_of(row) for row in page], next_cursor=next_cursor)
 
 
 @router.get(
     "/{slug}",
     response_model=NegotiationSummary,
     summary="A negotiation's summary",
-    responses={304: {"description": "Not modified since the version in If-None-Match"}, **PROBLEMS},
+    description="Parties, terms, status, version and counts (the aggregate's: the `ETag` is its "
+    "version), with current positions and headline gaps. `as_of_version` and `as_of_recorded` "
+    "show the negotiation as it stood then; `as_of` moves only the positions and gaps.",
+    responses={
+        304: {"description": "Not modified since the version in If-None-Match"},
+        **READ_PROBLEMS,
+    },
 )
 def get_negotiation(
     slug: str,
     ledger: LedgerDep,
+    runner: RunnerDep,
+    settings: SettingsDep,
+    travel: TimeTravelDep,
+    today: TodayDep,
     response: Response,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response | NegotiationSummary:
+    # The aggregate first, then the views: waiting for the head read after it means the
+    # view holds every event up to the aggregate's version.
     neg = ledger.get(slug)
-    etag = etag_of(neg.version)
-    if if_none_match is not None and etag_matches(if_none_match, etag):
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-    response.headers["ETag"] = etag
-    return summary_of(neg)
+    version = neg.version
+    if travel.as_of_version is not None:
+        version = min(version, travel.as_of_version)
+    if travel.as_of_recorded is None and not_modified(if_none_match, version):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=etag_headers(version))
+    views = fresh_views(ledger, runner, settings)
+    stream = stream_of_view(views, slug, travel).up_to_version(version)
+    if travel.as_of_recorded is not None and not_modified(if_none_match, stream.version):
+        return Response(
+            status_code=status.HTTP_304_NOT_MODIFIED, headers=etag_headers(stream.version)
+        )
+    if stream.version != neg.version:
+        neg = ledger.get(slug, version=stream.version)
+    response.headers["ETag"] = etag_of(neg.version)
+    return full_summary(neg, stream, travel.as_of, today)
+
+
+def not_modified(if_none_match: str | None, version: int) -> bool:
+    return if_none_match is not None and etag_matches(if_none_match, etag_of(version))
+
+
+def etag_headers(version: int) -> dict[str, str]:
+    return {"ETag": etag_of(version)}

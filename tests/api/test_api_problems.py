@@ -103,7 +103,8 @@ def test_a_wrong_method_is_a_405_problem_that_names_the_allowed_ones(client):
 
 def test_health_reports_the_store_and_the_head_position(store_client, store_url):
     kind = store_url.split(":")[0].replace("postgresql", "postgres")
-    assert store_client.get("/health").json() == {
+    health = store_client.get("/health").json()
+    assert {k: health[k] for k in ("status", "store", "head_position")} == {
         "status": "ok",
         "store": kind,
         "head_position": 0,
