@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Reinstalls only when pyproject.toml changes, so `make test` stays quick once installed.
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean browser
 
 install: $(STAMP)
 
@@ -25,7 +25,12 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+# Debian's chromium drives the dashboard's browser tests; without it they are skipped, loudly.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	  || echo "!!! NO BROWSER: could not install chromium; the dashboard's browser tests will be SKIPPED !!!"
+
+test: lint browser
 	$(BIN)/pytest
 
 format: install

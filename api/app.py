@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api import problems
 from api.deps import ViewLaggingError
-from api.routes import analytics, events, health, negotiations
+from api.routes import analytics, audit, dashboard, events, health, ledger, negotiations
 from api.settings import Settings
 from api.store import open_ledger, parse_database_url
 from projections.runner import open_runner
@@ -63,6 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(analytics.router)
     app.include_router(health.router)
+    app.include_router(ledger.router)
+    app.include_router(audit.router)
+    app.include_router(dashboard.router)
     return app
 
 

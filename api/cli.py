@@ -254,3 +254,15 @@ def rebuild(
 
 if __name__ == "__main__":
     app()
+
+
+def _register_more_commands() -> None:
+    # Imported here: these modules import helpers from this one.
+    from api import cli_ledger, cli_transfer, terminal
+
+    cli_ledger.register(app)
+    cli_transfer.register(app)
+    terminal.register(app)
+
+
+_register_more_commands()

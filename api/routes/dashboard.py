@@ -1,0 +1,154 @@
+"""The dashboard: read-only pages at ``/`` and ``/n/{slug}``, their assets, and the charts.
+
+The pages are static HTML and plain JavaScript that read the JSON API; the charts are drawn
+by plotly.js served from the installed ``plotly`` package, so nothing is fetched from a CDN.
+``/negotiations/{slug}/chart.json`` is the dance the page draws and ``chart.svg`` the same
+dance rendered on the server for reports.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import FileResponse
+
+from api.charts import Dance, UnknownTerm, dance, render
+from api.deps import (
+    LedgerDep,
+    RunnerDep,
+    SettingsDep,
+    TimeTravel,
+    TimeTravelDep,
+    TodayDep,
+    fresh_views,
+)
+from api.routes.analytics import RESPONSES, stream_of_view
+from api.settings import Settings
+from domain.errors import InvalidValue
+from domain.ledger import Ledger
+from projections.runner import ProjectionRunner
+
+router = APIRouter()
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+# Pages change with each release while their URLs do not: revalidate, never guess.
+NO_STALE = {"Cache-Control": "no-cache"}
+
+
+def plotly_js() -> Path:
+    """plotly.js as the ``plotly`` Python package ships it (the maintained, offline bundle)."""
+    return Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(STATIC / name, media_type=MEDIA_TYPES[".html"], headers=NO_STALE)
+
+
+@router.get("/", include_in_schema=False)
+def index_page() -> FileResponse:
+    return _page("index.html")
+
+
+@router.get("/n/{slug}", include_in_schema=False)
+def negotiation_page(slug: str) -> FileResponse:
+    # One page for every slug: its script reads the slug from the URL and asks the API.
+    return _page("negotiation.html")
+
+
+@router.get("/static/vendor/plotly.min.js", include_in_schema=False)
+def plotly_asset() -> FileResponse:
+    return FileResponse(plotly_js(), media_type=MEDIA_TYPES[".js"], headers=NO_STALE)
+
+
+@router.get("/static/{name}", include_in_schema=False)
+def static_asset(name: str) -> Response:
+    path = (STATIC / name).resolve()
+    media_type = MEDIA_TYPES.get(path.suffix)
+    # Only files directly in api/static, of the kinds the pages use.
+    if path.parent != STATIC or media_type is None or not path.is_file():
+        return Response(status_code=404)
+    return FileResponse(path, media_type=media_type, headers=NO_STALE)
+
+
+TermQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="The term to chart (default: the first defined).",
+        examples=["annual_contribution"],
+    ),
+]
+
+
+def _dance(
+    slug: str,
+    term: str | None,
+    ledger: Ledger,
+    runner: ProjectionRunner,
+    settings: Settings,
+    travel: TimeTravel,
+    today: date,
+) -> Dance:
+    views = fresh_views(ledger, runner, settings)
+    stream = stream_of_view(views, slug, travel)
+    try:
+        return dance(stream, term=term, as_of=travel.as_of, today=today)
+    except UnknownTerm as e:
+        raise InvalidValue(str(e), field="term") from None
+
+
+@router.get(
+    "/negotiations/{slug}/chart.json",
+    tags=["charts"],
+    summary="The negotiation dance as chart data",
+    description="Per party the step line of its position on one term (in occurred_at order), "
+    "every live offer as a point (with the amount as originally stated), agreements, "
+    "rejections and withdrawals, the midpoint and gap over time of the first pair, closed "
+    "share and forecast. Decimals are strings; x values are UTC date-times.",
+    responses=RESPONSES,
+)
+def chart_json(
+    slug: str,
+    ledger: LedgerDep,
+    runner: RunnerDep,
+    settings: SettingsDep,
+    travel: TimeTravelDep,
+    today: TodayDep,
+    term: TermQuery = None,
+) -> dict[str, Any]:
+    return _dance(slug, term, ledger, runner, settings, travel, today).to_json()
+
+
+@router.get(
+    "/negotiations/{slug}/chart.svg",
+    tags=["charts"],
+    summary="The negotiation dance as a static SVG",
+    description="The same dance as the dashboard's, for embedding in reports: one step line "
+    "per party, offers as points, agreements and rejections marked, the midpoint dashed.",
+    responses={
+        **RESPONSES,
+        200: {"content": {"image/svg+xml": {}}, "description": "The chart"},
+    },
+    response_class=Response,
+)
+def chart_svg(
+    slug: str,
+    ledger: LedgerDep,
+    runner: RunnerDep,
+    settings: SettingsDep,
+    travel: TimeTravelDep,
+    today: TodayDep,
+    term: TermQuery = None,
+) -> Response:
+    chart = _dance(slug, term, ledger, runner, settings, travel, today)
+    return Response(render(chart, "svg"), media_type="image/svg+xml")

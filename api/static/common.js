@@ -1,0 +1,138 @@
+// Parley dashboard helpers: fetch the JSON API, build DOM safely, format amounts and dates.
+// Text from the ledger only ever goes in through textContent, never as HTML.
+"use strict";
+
+const Parley = (() => {
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const SCALES = [[1e12, "trillion"], [1e9, "billion"], [1e6, "million"]];
+  const CURRENCY = /^[A-Z]{3}$/;
+
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+      this.status = status;
+      this.problem = problem;
+    }
+  }
+
+  async function api(path, params) {
+    const url = new URL(path, window.location.origin);
+    for (const [k, v] of Object.entries(params || {})) {
+      if (v !== null && v !== undefined && v !== "") url.searchParams.append(k, v);
+    }
+    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    const body = await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, body);
+    return body;
+  }
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  // "1175000000000" KRW -> "1.175 trillion KRW"; the exact digits stay in exactAmount().
+  function amount(text, unit) {
+    if (text === null || text === undefined) return "—";
+    const n = Number(text);
+    if (unit === "percent") return `${trim(n)}%`;
+    if (CURRENCY.test(unit || "")) {
+      for (const [factor, word] of SCALES) {
+        if (Math.abs(n) >= factor) return `${trim(n / factor, 3)} ${word} ${unit}`;
+      }
+    }
+    return `${trim(n)} ${unit || ""}`.trim();
+  }
+
+  function exactAmount(text, unit) {
+    if (text === null || text === undefined) return "";
+    const [whole, fraction] = String(text).split(".");
+    const sign = whole.startsWith("-") ? "-" : "";
+    const digits = whole.replace("-", "").replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    const frac = fraction && /[1-9]/.test(fraction) ? "." + fraction.replace(/0+$/, "") : "";
+    return `${sign}${digits}${frac} ${unit || ""}`.trim();
+  }
+
+  function trim(n, digits = 4) {
+    return n.toLocaleString("en-US", { maximumFractionDigits: digits });
+  }
+
+  function share(text) {
+    if (text === null || text === undefined) return "—";
+    return `${(Number(text) * 100).toLocaleString("en-US", { maximumFractionDigits: 1 })}%`;
+  }
+
+  // An occurred_at as written: a date, or a datetime shown with its own offset.
+  function when(text) {
+    if (!text) return "—";
+    const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?/.exec(text);
+    if (!m) return text;
+    const day = `${Number(m[3])} ${MONTHS[Number(m[2]) - 1]} ${m[1]}`;
+    if (!m[4]) return day;
+    const zone = m[6] ? (m[6] === "Z" ? " UTC" : ` (UTC${m[6]})`) : "";
+    return `${day}, ${m[4]}:${m[5]}${zone}`;
+  }
+
+  // The UTC calendar date an occurred_at falls on (what as_of=<date> includes).
+  function utcDate(text) {
+    if (!text) return null;
+    if (text.length === 10) return text;
+    const d = new Date(text);
+    return Number.isNaN(d.getTime()) ? text.slice(0, 10) : d.toISOString().slice(0, 10);
+  }
+
+  function sourceList(sources) {
+    if (!sources || !sources.length) return null;
+    return el(
+      "ul",
+      { class: "sources" },
+      sources.map((s) => {
+        const bits = [s.publisher, s.published_on ? when(s.published_on) : null].filter(Boolean);
+        const label = s.title + (bits.length ? ` — ${bits.join(", ")}` : "");
+        return el("li", {}, s.url ? el("a", { href: s.url, rel: "noopener noreferrer", target: "_blank" }, label) : label);
+      }),
+    );
+  }
+
+  function statusBadge(status) {
+    return el("span", { class: `badge status-${status}`, text: status });
+  }
+
+  // HOOK: the ledger's integrity badge. GET /ledger/verify and /ledger/checkpoint are not
+  // served yet; while they answer 404 (or fail) the badge stays hidden and shows nothing.
+  async function integrityBadge(node) {
+    if (!node) return;
+    let verify;
+    try {
+      verify = await api("/ledger/verify");
+    } catch (e) {
+      node.hidden = true;
+      return;
+    }
+    let root = null;
+    try {
+      root = (await api("/ledger/checkpoint")).root;
+    } catch (e) {
+      root = null;
+    }
+    node.textContent = verify.ok
+      ? `✔ ledger verified: ${verify.events_checked} events` + (root ? `, root ${String(root).slice(0, 12)}…` : "")
+      : `✘ ledger verification failed` + (verify.first_bad ? ` at ${JSON.stringify(verify.first_bad)}` : "");
+    node.className = `integrity ${verify.ok ? "ok" : "bad"}`;
+    node.title = root ? `checkpoint root ${root}` : "";
+    node.hidden = false;
+  }
+
+  return { api, ApiError, el, amount, exactAmount, share, when, utcDate, sourceList, statusBadge, integrityBadge };
+})();

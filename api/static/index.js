@@ -1,0 +1,73 @@
+// The index: every negotiation with status, parties, last activity and its headline gap.
+"use strict";
+
+(() => {
+  const { api, el, amount, share, when, statusBadge } = Parley;
+
+  async function allNegotiations() {
+    const items = [];
+    let cursor = null;
+    do {
+      const page = await api("/negotiations", { limit: 100, cursor });
+      items.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    return items;
+  }
+
+  function headline(summary) {
+    const term = (summary.gaps || [])[0];
+    const pair = term && term.pairs[0];
+    if (!pair) return el("span", { class: "muted", text: "no terms with two parties yet" });
+    if (pair.gap === null) return el("span", { class: "muted", text: pair.reason || "no gap yet" });
+    const [p, q] = pair.parties;
+    return el(
+      "span",
+      {},
+      el("strong", { text: amount(pair.gap, term.unit) }),
+      ` between ${p} and ${q} on ${term.term}`,
+      pair.closed_share !== null ? el("span", { class: "muted" }, ` · ${share(pair.closed_share)} of the initial gap closed`) : null,
+    );
+  }
+
+  function row(item, summary) {
+    const link = el("a", { href: `/n/${encodeURIComponent(item.slug)}` }, item.title);
+    return el(
+      "tr",
+      { "data-slug": item.slug },
+      el("td", {}, link, el("div", { class: "muted", text: item.slug })),
+      el("td", { "data-label": "Status" }, statusBadge(item.status)),
+      el("td", { "data-label": "Parties" }, item.parties.map((p) => `${p.name} (${p.id})`).join(" · ")),
+      el(
+        "td",
+        { "data-label": "Last activity" },
+        when(item.last_occurred_at),
+        el("div", { class: "muted", text: `recorded ${when(item.updated_at)}` }),
+      ),
+      el("td", { "data-label": "Headline gap", class: "gap" }, summary ? headline(summary) : "—"),
+    );
+  }
+
+  async function main() {
+    const table = document.getElementById("negotiations");
+    const body = table.querySelector("tbody");
+    Parley.integrityBadge(document.getElementById("integrity"));
+    try {
+      const items = await allNegotiations();
+      const summaries = await Promise.all(
+        items.map((item) => api(`/negotiations/${encodeURIComponent(item.slug)}`).catch(() => null)),
+      );
+      body.replaceChildren(...items.map((item, i) => row(item, summaries[i])));
+      if (!items.length) {
+        body.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "muted" },
+          "No negotiations yet. Load the demo with `parley demo`, or POST /negotiations.")));
+      }
+    } catch (e) {
+      body.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "error", text: `Could not load: ${e.message}` })));
+    } finally {
+      table.setAttribute("aria-busy", "false");
+    }
+  }
+
+  main();
+})();

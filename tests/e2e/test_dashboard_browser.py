@@ -1,0 +1,248 @@
+"""The dashboard in a real headless browser (Debian's chromium driven by Playwright).
+
+The app runs on the in-memory store with the demo loaded, served by uvicorn on a free
+127.0.0.1 port. Screenshots land in ``test-output/`` for a person to look at.
+
+Without a browser these tests are skipped, loudly; ``PARLEY_TEST_BROWSER=required`` (CI)
+turns a missing browser into a failure instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from test_dashboard_http import dashboard_app
+
+from api.demo import DEMO_SLUG
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+TERM = "annual_contribution"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+pytestmark = pytest.mark.slow
+
+
+def chromium_path() -> str | None:
+    found = os.environ.get("PARLEY_CHROMIUM") or shutil.which("chromium")
+    return found if found and Path(found).exists() else None
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    """The demo app served on a socket bound before the server starts: no waiting to connect."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(dashboard_app(), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    path = chromium_path()
+    if path is None:
+        message = (
+            "NO BROWSER: the dashboard's browser tests did not run. Install Debian's chromium "
+            "(apt-get install -y chromium) or set PARLEY_CHROMIUM to a chromium binary."
+        )
+        if os.environ.get("PARLEY_TEST_BROWSER") == "required":
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, base_url: str) -> Iterator[Any]:
+    """A fresh page that may only reach the app: any other request is refused and noted."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(base_url):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert outside == [], f"the page reached outside the app: {outside}"
+    assert errors == [], f"script errors on the page: {errors}"
+
+
+def api(base_url: str, path: str, **params: str) -> Any:
+    response = httpx.get(f"{base_url}{path}", params=params, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def open_demo(page: Any, base_url: str, query: str = "") -> None:
+    page.goto(f"{base_url}/n/{DEMO_SLUG}{query}")
+    page.wait_for_selector('#page[aria-busy="false"][data-term]')
+
+
+def shown_positions(page: Any) -> dict[str, str]:
+    rows = page.locator(f'#positions tr[data-term="{TERM}"]')
+    return {
+        rows.nth(i).get_attribute("data-party"): rows.nth(i)
+        .locator("td.amount")
+        .get_attribute("data-amount")
+        for i in range(rows.count())
+    }
+
+
+def api_positions(base_url: str, **params: str) -> dict[str, str]:
+    doc = api(base_url, f"/negotiations/{DEMO_SLUG}/positions", **params)
+    term = next(t for t in doc["terms"] if t["term"] == TERM)
+    return {p["party"]: p["value"]["amount"] for p in term["positions"]}
+
+
+def test_demo_page_draws_one_dance_point_per_offer_the_api_returns(
+    page: Any, base_url: str
+) -> None:
+    open_demo(page, base_url)
+    timeline = api(base_url, f"/negotiations/{DEMO_SLUG}/timeline", type="offer_made")
+    offers = sorted(
+        e["event_id"]
+        for e in timeline["events"]
+        if not e["retracted"] and TERM in e["payload"]["values"]
+    )
+    assert len(offers) == 4
+    drawn = page.evaluate(
+        """() => {
+            const gd = document.getElementById('dance');
+            const traces = [...document.querySelectorAll('#dance .scatterlayer .trace')];
+            return gd.data.map((t, i) => ({
+                role: t.meta && t.meta.role,
+                ids: t.ids || [],
+                points: traces[i] ? traces[i].querySelectorAll('path.point').length : 0,
+            })).filter(t => t.role === 'offers');
+        }"""
+    )
+    assert sorted(i for t in drawn for i in t["ids"]) == offers
+    assert sum(t["points"] for t in drawn) == len(offers)
+    positions = page.evaluate(
+        "() => document.getElementById('dance').data"
+        ".filter(t => t.meta && t.meta.role === 'position').map(t => t.meta.party)"
+    )
+    assert sorted(positions) == ["ROK", "USA"]
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "dashboard-negotiation.png"), full_page=True)
+
+
+def test_time_travel_shows_the_positions_the_api_returns_for_that_date(
+    page: Any, base_url: str
+) -> None:
+    open_demo(page, base_url)
+    assert shown_positions(page) == api_positions(base_url)
+    for day in ("2020-04-07", "2020-05-12"):
+        page.fill("#as-of", day)
+        page.dispatch_event("#as-of", "change")
+        page.wait_for_selector(f'#page[aria-busy="false"][data-as-of="{day}"]')
+        expected = api_positions(base_url, as_of=day)
+        assert shown_positions(page) == expected
+        gaps = api(base_url, f"/negotiations/{DEMO_SLUG}/gaps", as_of=day)
+        gap = gaps["terms"][0]["pairs"][0]["gap"]
+        metric = page.locator("#metric-gap .sub").inner_text()
+        assert metric.replace(",", "").split()[0] == gap.split(".")[0]
+    # Apart again after the US rejected the tentative deal: the two positions differ.
+    assert len(set(expected.values())) == 2
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "dashboard-as-of-2020-05-12.png"), full_page=True)
+
+
+def test_time_travel_by_ledger_version_shows_that_version(page: Any, base_url: str) -> None:
+    open_demo(page, base_url, "?as_of_version=6")
+    page.wait_for_selector('#page[aria-busy="false"][data-as-of-version="6"]')
+    assert shown_positions(page) == api_positions(base_url, as_of_version="6")
+    assert page.locator("#timeline > li[data-event-id]").count() == 6
+
+
+def test_a_retracted_event_is_struck_through_with_its_reason(page: Any, base_url: str) -> None:
+    open_demo(page, base_url)
+    retracted = page.locator("#timeline li.retracted")
+    assert retracted.count() == 1
+    entry = retracted.first
+    decoration = entry.locator(".ev-title").evaluate("n => getComputedStyle(n).textDecorationLine")
+    assert "line-through" in decoration
+    assert "Wrong date" in entry.locator(".retraction-note").inner_text()
+    # The re-recorded statement stands, not struck through.
+    statements = page.locator('#timeline li[data-type="statement_made"]:not(.retracted)')
+    assert statements.count() == 2
+    entry.scroll_into_view_if_needed()
+    OUTPUT.mkdir(exist_ok=True)
+    entry.screenshot(path=str(OUTPUT / "dashboard-retracted.png"))
+
+
+def test_index_lists_the_demo_with_status_and_headline_gap(page: Any, base_url: str) -> None:
+    page.goto(f"{base_url}/")
+    page.wait_for_selector('#negotiations[aria-busy="false"]')
+    row = page.locator(f'#negotiations tr[data-slug="{DEMO_SLUG}"]')
+    assert row.count() == 1
+    text = row.inner_text()
+    assert "concluded" in text
+    assert "United States (USA)" in text
+    assert "between USA and ROK" in row.locator("td.gap").inner_text()
+    row.locator("a").first.click()
+    page.wait_for_selector('#page[aria-busy="false"][data-term]')
+    OUTPUT.mkdir(exist_ok=True)
+    page.goto(f"{base_url}/")
+    page.wait_for_selector('#negotiations[aria-busy="false"]')
+    page.screenshot(path=str(OUTPUT / "dashboard-index.png"), full_page=True)
+
+
+def test_the_page_fits_a_phone_screen(browser: Any, base_url: str) -> None:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+    )
+    try:
+        phone = context.new_page()
+        phone.goto(f"{base_url}/n/{DEMO_SLUG}?as_of=2020-04-07")
+        phone.wait_for_selector('#page[aria-busy="false"][data-as-of="2020-04-07"]')
+        overflow = phone.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0
+        OUTPUT.mkdir(exist_ok=True)
+        phone.screenshot(path=str(OUTPUT / "dashboard-phone.png"), full_page=True)
+    finally:
+        context.close()
