@@ -1,11 +1,16 @@
 """Materialised read views, kept with tracking records written in the same transaction.
 
-Two views, each tracked under its own name (eventsourcing's ``Tracking``):
+Three views, each tracked under its own name (eventsourcing's ``Tracking``):
 
 - ``parley_view_events``: one row per stored negotiation event, keyed by its log position
   (the notification id). ``retracted_by`` is filled when the retraction is applied.
 - ``parley_view_negotiations``: one row per negotiation (title, status, parties, terms,
   counts…), for the list and the summaries.
+- ``parley_view_merkle``: the RFC 9162 Merkle tree over the global log (``domain.merkle``),
+  in two tables: ``…_leaves`` (one row per event: a gap-free ``leaf_index`` counted from 0,
+  its log position, event id, negotiation, version and hash; PostgreSQL may skip log
+  positions, leaves never skip) and ``…_nodes`` (``level, idx, hash``: every complete
+  subtree, written once and never changed). The tree's size is the number of leaves.
 
 A batch of events is applied to a view and its tracking row advanced in one transaction.
 Before writing, the transaction locks the view's tracking row and checks that it still
@@ -43,6 +48,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
+from domain import merkle
 from domain.canonical import fact_fields, format_recorded_at, to_json
 from domain.facts import FACT_TYPES, Fact
 from domain.negotiation import Negotiation
@@ -50,7 +56,8 @@ from domain.values import sort_key
 
 EVENTS_VIEW = "parley_view_events"
 INDEX_VIEW = "parley_view_negotiations"
-VIEWS: tuple[str, ...] = (EVENTS_VIEW, INDEX_VIEW)
+MERKLE_VIEW = "parley_view_merkle"
+VIEWS: tuple[str, ...] = (EVENTS_VIEW, INDEX_VIEW, MERKLE_VIEW)
 REBUILD_SUFFIX = "_new"
 POSTGRES_TRACKING_TABLE = "parley_view_tracking"
 POSTGRES_CREATE_LOCK = 0x7061726C6576  # serialises creating the view tables across processes
@@ -64,6 +71,21 @@ ReadBatch = Callable[[int], tuple[list["EventRow"], int]]
 
 class ViewMovedError(IntegrityError):
     """The view's tracked position is not where this batch started: someone else applied it."""
+
+
+def merkle_tables(name: str) -> tuple[str, str]:
+    """The leaves and nodes tables of the Merkle view kept under ``name``."""
+    return name + "_leaves", name + "_nodes"
+
+
+def table_names(view: str, name: str) -> tuple[str, ...]:
+    """The tables of a view kept under ``name`` (its own name, or its rebuild's)."""
+    return merkle_tables(name) if view == MERKLE_VIEW else (name,)
+
+
+def frontier(size: int) -> list[tuple[int, int]]:
+    """The complete subtrees that make up a tree of ``size`` leaves: all that appending reads."""
+    return [(level, (size >> level) - 1) for level in range(size.bit_length()) if size >> level & 1]
 
 
 def check_views(views: Iterable[str]) -> tuple[str, ...]:
@@ -123,6 +145,27 @@ class NegotiationRow:
     opened_position: int
     status_changes: list[list[Any]]
     """Live status changes, sorted: ``[sort key, version, status, event_id]``."""
+
+
+@dataclass(frozen=True)
+class LeafRow:
+    """One leaf of the Merkle view: the ``leaf_index``-th event of the global log."""
+
+    leaf_index: int
+    position: int
+    event_id: str
+    negotiation: str
+    version: int
+    hash: str
+    """The event's own hash (hex); the leaf hash is ``domain.merkle.event_leaf`` of it."""
+
+
+def leaf_rows(size: int, rows: Sequence[EventRow]) -> list[LeafRow]:
+    """The leaves that events (in log order) add to a tree of ``size`` leaves."""
+    return [
+        LeafRow(size + i, r.position, r.event_id, r.negotiation, r.version, r.hash)
+        for i, r in enumerate(rows)
+    ]
 
 
 @functools.cache
@@ -295,9 +338,41 @@ class Views(ABC):
     @abstractmethod
     def row_count(self, view: str) -> int: ...
 
-    def dump(self, view: str) -> list[EventRow] | list[NegotiationRow]:
+    # Reading the Merkle view.
+
+    @abstractmethod
+    def tree_size(self) -> int:
+        """How many leaves the Merkle view holds: the size of the tree it can prove."""
+
+    @abstractmethod
+    def merkle_nodes(self, addresses: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored nodes at those ``(level, index)`` addresses, in one read."""
+
+    @abstractmethod
+    def leaf_of(self, event_id: str) -> LeafRow | None:
+        """The leaf of an event, by its id."""
+
+    @abstractmethod
+    def leaves(self, start: int = 0, limit: int = 1000) -> list[LeafRow]:
+        """Leaves from ``leaf_index`` ``start`` on, in order, a page at a time."""
+
+    @abstractmethod
+    def node_rows(self) -> list[merkle.Node]:
+        """Every stored node by level and index (for comparing trees in tests)."""
+
+    def node_store(self, addresses: Iterable[tuple[int, int]]) -> merkle.DictNodeStore:
+        """A node store holding the named nodes, fetched in one read (what a proof needs)."""
+        found = self.merkle_nodes(addresses)
+        return merkle.DictNodeStore(merkle.Node(lv, ix, h) for (lv, ix), h in found.items())
+
+    def dump(self, view: str) -> list[Any]:
         """The whole content of a view, in key order (for comparing views in tests)."""
-        if check_views([view])[0] == EVENTS_VIEW:
+        if check_views([view])[0] == MERKLE_VIEW:
+            leaves: list[LeafRow] = []
+            while page3 := self.leaves(len(leaves), 1000):
+                leaves.extend(page3)
+            return [*leaves, *self.node_rows()]
+        if view == EVENTS_VIEW:
             rows: list[EventRow] = []
             while page := self.event_rows(rows[-1].position if rows else 0, 1000):
                 rows.extend(page)
@@ -358,6 +433,9 @@ class _MemoryTables:
     by_slug: dict[str, list[int]] = dataclasses.field(default_factory=dict)
     negotiations: dict[str, NegotiationRow] = dataclasses.field(default_factory=dict)
     ids: dict[str, str] = dataclasses.field(default_factory=dict)
+    leaves: list[LeafRow] = dataclasses.field(default_factory=list)
+    leaf_by_event_id: dict[str, int] = dataclasses.field(default_factory=dict)
+    nodes: merkle.DictNodeStore = dataclasses.field(default_factory=merkle.DictNodeStore)
 
 
 class MemoryViews(Views):
@@ -416,6 +494,16 @@ class MemoryViews(Views):
                 if row.type == "negotiation_opened":
                     tables.ids[row.negotiation] = _negotiation_id(row)
             fold_negotiations(tables.negotiations, rows, tables.ids)
+        if MERKLE_VIEW in views and rows:
+            size = len(tables.leaves)
+            fresh = leaf_rows(size, rows)
+            if any(leaf.event_id in tables.leaf_by_event_id for leaf in fresh):
+                msg = "an event is already a leaf of the Merkle view"
+                raise IntegrityError(msg)
+            nodes = merkle.append(tables.nodes, size, [merkle.event_leaf(r.hash) for r in rows])
+            tables.nodes.put_many(nodes)
+            tables.leaves.extend(fresh)
+            tables.leaf_by_event_id.update((leaf.event_id, leaf.leaf_index) for leaf in fresh)
 
     def events_of(
         self, slug: str, after_version: int = 0, limit: int | None = None
@@ -448,7 +536,32 @@ class MemoryViews(Views):
         with self._lock:
             if check_views([view])[0] == EVENTS_VIEW:
                 return len(self._live.events)
+            if view == MERKLE_VIEW:
+                return len(self._live.leaves)
             return len(self._live.negotiations)
+
+    def tree_size(self) -> int:
+        with self._lock:
+            return len(self._live.leaves)
+
+    def merkle_nodes(self, addresses: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        with self._lock:
+            stored = self._live.nodes.nodes
+            return {a: stored[a] for a in addresses if a in stored}
+
+    def leaf_of(self, event_id: str) -> LeafRow | None:
+        with self._lock:
+            index = self._live.leaf_by_event_id.get(event_id)
+            return None if index is None else self._live.leaves[index]
+
+    def leaves(self, start: int = 0, limit: int = 1000) -> list[LeafRow]:
+        with self._lock:
+            return self._live.leaves[max(start, 0) : max(start, 0) + limit]
+
+    def node_rows(self) -> list[merkle.Node]:
+        with self._lock:
+            stored = dict(self._live.nodes.nodes)
+        return [merkle.Node(lv, ix, h) for (lv, ix), h in sorted(stored.items())]
 
     def start_rebuild(self, views: Sequence[str]) -> None:
         check_views(views)
@@ -484,6 +597,12 @@ class MemoryViews(Views):
                 )
             if INDEX_VIEW in chosen:
                 live.negotiations, live.ids = fresh.negotiations, fresh.ids
+            if MERKLE_VIEW in chosen:
+                live.leaves, live.leaf_by_event_id, live.nodes = (
+                    fresh.leaves,
+                    fresh.leaf_by_event_id,
+                    fresh.nodes,
+                )
             for name in chosen:
                 self._tracking[name] = max(self._tracking[name], position)
             self._fresh = None
@@ -628,13 +747,34 @@ def _index_from(found: Mapping[str, Any]) -> NegotiationRow:
     )
 
 
-def table_ddl(view: str, table: str, quote: Callable[[str], str], big: str) -> list[str]:
-    """The statements that create a view's table under a name (constraints named after it).
+def table_ddl(
+    view: str, table: str, quote: Callable[[str], str], big: str, binary: str = "BLOB"
+) -> list[str]:
+    """The statements that create a view's tables under a name (constraints named after them).
 
     Every index is a named constraint, so a rebuilt table carries its indexes through the
     rename (SQLite renames its automatic indexes; PostgreSQL constraints are renamed).
     """
     name, ident = quote(table), _ident
+    if view == MERKLE_VIEW:
+        leaves, nodes = merkle_tables(table)
+        return [
+            f"CREATE TABLE IF NOT EXISTS {quote(leaves)} ("
+            f"leaf_index {big} NOT NULL, "
+            f"position {big} NOT NULL, "
+            "event_id TEXT NOT NULL, "
+            "negotiation TEXT NOT NULL, "
+            f"version {big} NOT NULL, "
+            "hash TEXT NOT NULL, "
+            f"CONSTRAINT {ident(leaves + '_c1')} PRIMARY KEY (leaf_index), "
+            f"CONSTRAINT {ident(leaves + '_c2')} UNIQUE (position), "
+            f"CONSTRAINT {ident(leaves + '_c3')} UNIQUE (event_id))",
+            f"CREATE TABLE IF NOT EXISTS {quote(nodes)} ("
+            "level INTEGER NOT NULL, "
+            f"idx {big} NOT NULL, "
+            f"hash {binary} NOT NULL, "
+            f"CONSTRAINT {ident(nodes + '_c1')} PRIMARY KEY (level, idx))",
+        ]
     if view == EVENTS_VIEW:
         return [
             f"CREATE TABLE IF NOT EXISTS {name} ("
@@ -680,7 +820,30 @@ def table_ddl(view: str, table: str, quote: Callable[[str], str], big: str) -> l
     ]
 
 
-CONSTRAINTS = {EVENTS_VIEW: 4, INDEX_VIEW: 3}
+CONSTRAINTS = {
+    EVENTS_VIEW: 4,
+    INDEX_VIEW: 3,
+    merkle_tables(MERKLE_VIEW)[0]: 3,
+    merkle_tables(MERKLE_VIEW)[1]: 1,
+}
+LEAF_COLUMNS = ("leaf_index", "position", "event_id", "negotiation", "version", "hash")
+
+
+def _leaf_from(found: Mapping[str, Any]) -> LeafRow:
+    return LeafRow(
+        leaf_index=int(found["leaf_index"]),
+        position=int(found["position"]),
+        event_id=found["event_id"],
+        negotiation=found["negotiation"],
+        version=int(found["version"]),
+        hash=found["hash"],
+    )
+
+
+def _nodes_where(addresses: Sequence[tuple[int, int]]) -> tuple[str, list[int]]:
+    """A WHERE clause matching exactly those node addresses (each term uses the primary key)."""
+    clause = " OR ".join(["(level = %s AND idx = %s)"] * len(addresses))
+    return clause, [part for address in addresses for part in address]
 
 
 class SQLViews(Views):
@@ -720,9 +883,10 @@ class SQLViews(Views):
         return statement if self.placeholder == "%s" else statement.replace("%s", self.placeholder)
 
     def ddl(self, view: str, table: str) -> list[str]:
-        return table_ddl(view, table, self.quote, self.big_integer)
+        return table_ddl(view, table, self.quote, self.big_integer, self.binary)
 
     big_integer = "INTEGER"
+    binary = "BLOB"
 
     # Writing.
 
@@ -792,6 +956,51 @@ class SQLViews(Views):
                 ),
                 [_index_params(current[s]) for s in sorted(changed)],
             )
+        tree = tables.get(MERKLE_VIEW)
+        if tree is not None:
+            self._apply_merkle(cursor, tree, rows)
+
+    def _apply_merkle(self, cursor: Any, name: str, rows: Sequence[EventRow]) -> None:
+        """Adds the rows as leaves and stores the subtrees they complete.
+
+        Appending reads only the frontier of the tree so far (at most log2 n nodes, one
+        query); every other node it needs is one it is writing.
+        """
+        leaves, nodes = (self.quote(t) for t in merkle_tables(name))
+        cursor.execute(f"SELECT MAX(leaf_index) AS last FROM {leaves}")  # noqa: S608
+        last = cursor.fetchone()["last"]
+        size = 0 if last is None else int(last) + 1
+        known = self._fetch_nodes(cursor, nodes, frontier(size))
+        store = merkle.DictNodeStore(merkle.Node(lv, ix, h) for (lv, ix), h in known.items())
+        fresh = merkle.append(store, size, [merkle.event_leaf(r.hash) for r in rows])
+        marks = ", ".join(["%s"] * len(LEAF_COLUMNS))
+        cursor.executemany(
+            self._sql(f"INSERT INTO {leaves} ({', '.join(LEAF_COLUMNS)}) VALUES ({marks})"),  # noqa: S608
+            [
+                (x.leaf_index, x.position, x.event_id, x.negotiation, x.version, x.hash)
+                for x in leaf_rows(size, rows)
+            ],
+        )
+        cursor.executemany(
+            self._sql(f"INSERT INTO {nodes} (level, idx, hash) VALUES (%s, %s, %s)"),  # noqa: S608
+            [(n.level, n.index, n.hash) for n in fresh],
+        )
+
+    def _fetch_nodes(
+        self, cursor: Any, table: str, addresses: Iterable[tuple[int, int]]
+    ) -> dict[tuple[int, int], bytes]:
+        chosen = sorted(set(addresses))
+        found: dict[tuple[int, int], bytes] = {}
+        for at in range(0, len(chosen), IN_CHUNK // 2):
+            clause, params = _nodes_where(chosen[at : at + IN_CHUNK // 2])
+            cursor.execute(
+                self._sql(f"SELECT level, idx, hash FROM {table} WHERE {clause}"),  # noqa: S608
+                params,
+            )
+            found.update(
+                ((int(r["level"]), int(r["idx"])), bytes(r["hash"])) for r in cursor.fetchall()
+            )
+        return found
 
     # Reading.
 
@@ -840,8 +1049,40 @@ class SQLViews(Views):
         return [_event_from(r) for r in self._select(statement, [after_position, limit])]
 
     def row_count(self, view: str) -> int:
-        table = self.quote(check_views([view])[0])
+        table = self.quote(table_names(check_views([view])[0], view)[0])
         return int(self._select(f"SELECT COUNT(*) AS n FROM {table}", [])[0]["n"])  # noqa: S608
+
+    def tree_size(self) -> int:
+        leaves = self.quote(merkle_tables(MERKLE_VIEW)[0])
+        found = self._select(f"SELECT MAX(leaf_index) AS last FROM {leaves}", [])  # noqa: S608
+        last = found[0]["last"]
+        return 0 if last is None else int(last) + 1
+
+    def merkle_nodes(self, addresses: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        with self._reading() as cursor:
+            return self._fetch_nodes(cursor, self.quote(merkle_tables(MERKLE_VIEW)[1]), addresses)
+
+    def leaf_of(self, event_id: str) -> LeafRow | None:
+        leaves = self.quote(merkle_tables(MERKLE_VIEW)[0])
+        found = self._select(f"SELECT * FROM {leaves} WHERE event_id = %s", [event_id])  # noqa: S608
+        return _leaf_from(found[0]) if found else None
+
+    def leaves(self, start: int = 0, limit: int = 1000) -> list[LeafRow]:
+        statement = (
+            f"SELECT * FROM {self.quote(merkle_tables(MERKLE_VIEW)[0])} "  # noqa: S608
+            "WHERE leaf_index >= %s ORDER BY leaf_index LIMIT %s"
+        )
+        return [_leaf_from(r) for r in self._select(statement, [start, limit])]
+
+    def node_rows(self) -> list[merkle.Node]:
+        statement = (
+            f"SELECT level, idx, hash FROM {self.quote(merkle_tables(MERKLE_VIEW)[1])} "  # noqa: S608
+            "ORDER BY level, idx"
+        )
+        return [
+            merkle.Node(int(r["level"]), int(r["idx"]), bytes(r["hash"]))
+            for r in self._select(statement, [])
+        ]
 
     # Rebuilding.
 
@@ -849,7 +1090,8 @@ class SQLViews(Views):
         with self._writing() as cursor:
             for view in check_views(views):
                 fresh = view + REBUILD_SUFFIX
-                cursor.execute(f"DROP TABLE IF EXISTS {self.quote(fresh)}")
+                for table in table_names(view, fresh):
+                    cursor.execute(f"DROP TABLE IF EXISTS {self.quote(table)}")
                 for statement in self.ddl(view, fresh):
                     cursor.execute(statement)
 
@@ -872,7 +1114,9 @@ class SQLViews(Views):
                 self._apply(cursor, tables, rows)
                 position = last
             for view in chosen:
-                self._rename(cursor, view, tables[view])
+                live = table_names(view, view)
+                for table, fresh in zip(live, table_names(view, tables[view]), strict=True):
+                    self._rename(cursor, table, fresh)
                 self._set_tracking(cursor, view, position)
         return position
 
@@ -909,7 +1153,18 @@ class SQLiteViews(SQLViews, SQLiteTrackingRecorder):
             )
 
     def create_tables(self) -> None:
-        self.create_table()
+        # The library's create_table(), but under BEGIN IMMEDIATE: its deferred BEGIN reads
+        # the schema, then fails at once (SQLITE_BUSY_SNAPSHOT, no waiting for the lock) when
+        # a runner of another app on the file commits before its tracking insert.
+        try:
+            migration = self.max_tracking_id(self.table_migration_identifier)
+        except OperationalError:
+            pass
+        else:
+            self.tracking_migration_current = self.tracking_migration_previous = migration
+            self.tracking_table_exists = True
+        with self._writing() as cursor:
+            self._create_table(cursor)
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[SQLiteCursor]:
@@ -992,6 +1247,7 @@ def postgres_views_class() -> type[SQLViews]:
 
         kind = "postgres"
         big_integer = "BIGINT"
+        binary = "BYTEA"
         poll_interval = 1.0
         """LISTEN wakes the runner; the bounded poll covers a lost NOTIFY."""
 

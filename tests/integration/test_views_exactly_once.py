@@ -16,7 +16,7 @@ from store_histories import open_seed, record_every_fact_type, statements
 
 from domain.ledger import Ledger
 from projections.runner import ProjectionRunner
-from projections.views import EVENTS_VIEW, INDEX_VIEW, VIEWS, SQLViews, open_views
+from projections.views import INDEX_VIEW, VIEWS, SQLViews, open_views
 
 SQL_STORES = pytest.mark.parametrize("store_url", ["sqlite", "postgres"], indirect=True)
 REPO = Path(__file__).resolve().parents[2]
@@ -180,5 +180,5 @@ def test_two_runners_sharing_views_in_one_process_apply_each_event_once(ledger: 
 
     head = ledger.head_position()
     assert first.applied + second.applied == head
-    assert first.views.tracked_positions() == {EVENTS_VIEW: head, INDEX_VIEW: head}
+    assert first.views.tracked_positions() == dict.fromkeys(VIEWS, head)
     assert contents(first) == rebuilt(ledger)
