@@ -1,9 +1,165 @@
-"""Placeholder CLI commands, filled in by the audit work."""
+"""``parley export`` and ``parley import``: the ledger as a verifiable JSON Lines file, and back."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, TextIO
+
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from api.plover import plover_export
+from api.transfer import (
+    ImportRefused,
+    export_ledger,
+    export_negotiation,
+    read_export,
+    restore_export,
+    to_line,
+)
+from domain import errors
+from domain.ledger import Ledger
+
+
+class ExportFormat(StrEnum):
+    jsonl = "jsonl"
+    plover = "plover"
 
 
 def register(app: typer.Typer) -> None:
-    """Adds this module's commands to the `parley` app."""
+    """Adds ``export`` and ``import`` to the ``parley`` app (api.cli imports this module)."""
+    app.command("export")(export)
+    app.command("import")(import_)
+
+
+def _progress() -> Progress:
+    from api.cli import out
+
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=out,
+        transient=True,
+        disable=not out.is_terminal,
+    )
+
+
+@contextlib.contextmanager
+def _replacing(file: Path) -> Iterator[TextIO]:
+    """Writes beside ``file`` and moves it into place at the end: never a half-written export."""
+    partial = file.with_name(f".{file.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="\n") as f:
+            yield f
+        os.replace(partial, file)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def export(
+    file: Annotated[
+        Path, typer.Argument(dir_okay=False, writable=True, help="The .jsonl file to write")
+    ],
+    negotiation: Annotated[
+        str | None,
+        typer.Option("--negotiation", "-n", help="Only this negotiation (its slug) [default: all]"),
+    ] = None,
+    format_: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            help="jsonl: every event with its metadata and hashes (for `parley import`); "
+            "plover: PLOVER 2.0 event records",
+        ),
+    ] = ExportFormat.jsonl,
+) -> None:
+    """Write the ledger (or one negotiation) to a JSON Lines file."""
+    from api.cli import _fail, _ledger, _settings, out
+
+    with _ledger(_settings()) as ledger:
+        try:
+            if format_ is ExportFormat.plover:
+                slugs = [negotiation] if negotiation else _all_slugs(ledger)
+                exports = [plover_export(ledger, slug) for slug in slugs]
+                total = sum(e.records for e in exports)
+                with _progress() as progress, _replacing(file) as f:
+                    task = progress.add_task(f"exporting {file.name}", total=total)
+                    for exported in exports:
+                        for record in exported.items:
+                            f.write(to_line(record, sort_keys=False))
+                            progress.advance(task)
+                for exported in exports:
+                    out.print(f"{exported.negotiation}: {exported.summary()}", highlight=False)
+                out.print(f"[green]exported[/] {total} PLOVER records to {file}", highlight=False)
+                return
+            whole = (
+                export_negotiation(ledger, negotiation) if negotiation else export_ledger(ledger)
+            )
+            with _progress() as progress, _replacing(file) as f:
+                task = progress.add_task(f"exporting {file.name}", total=whole.total)
+                for number, line in enumerate(whole.lines()):
+                    f.write(line)
+                    if number:
+                        progress.advance(task)
+        except (errors.NegotiationNotFound, errors.StorageUnavailable) as e:
+            raise _fail(e.detail) from None
+    count = len(whole.header["negotiations"])
+    out.print(
+        f"[green]exported[/] {whole.total} events of {count} negotiation"
+        f"{'' if count == 1 else 's'} to {file}",
+        highlight=False,
+    )
+
+
+def _all_slugs(ledger: Ledger) -> list[str]:
+    slugs: list[str] = []
+    after = 0
+    while found := ledger.opened_negotiations(after, 500):
+        slugs += [slug for _, slug in found]
+        after = found[-1][0]
+    return slugs
+
+
+def import_(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="A `parley export` file"),
+    ],
+) -> None:
+    """Restore an export into an empty store, verifying every hash first; all or nothing."""
+    from api.cli import _fail, _ledger, _settings, out
+
+    with _ledger(_settings()) as ledger:
+        try:
+            held = ledger.head_position()
+        except errors.StorageUnavailable as e:
+            raise _fail(e.detail) from None
+        if held:
+            raise _fail(
+                f"the store already holds events (log position {held}): "
+                "import restores into an empty store only"
+            )
+        with file.open("rb") as f:
+            total = sum(1 for _ in f)
+        try:
+            with _progress() as progress, file.open("rb") as f:
+                task = progress.add_task(f"verifying {file.name}", total=total)
+                parsed = read_export(f, on_line=lambda _: progress.advance(task))
+            restored = restore_export(ledger, parsed)
+        except ImportRefused as e:
+            raise _fail(f"{file}: line {e.line}: {e.message}; nothing was written") from None
+        except errors.StorageUnavailable as e:
+            raise _fail(f"{e.detail}; nothing was written") from None
+    count = len(restored.heads)
+    out.print(
+        f"[green]restored[/] {restored.events} events of {count} negotiation"
+        f"{'' if count == 1 else 's'} (log position {restored.position})",
+        highlight=False,
+    )
+    for slug, (version, head) in restored.heads.items():
+        out.print(f"  {slug}: version {version}, head {head}", highlight=False)
