@@ -15,16 +15,90 @@ const Parley = (() => {
     }
   }
 
+  // Keys: an open server (no keys) never answers 401, so nothing is asked. Once keys are
+  // required, the first 401 asks for a key once per page (every request waiting on that one
+  // question), keeps it for this tab's session and retries; a refused key is asked for again
+  // on the next page load. The key goes only to this origin, in the Authorization header.
+  const KEY_ITEM = "parley.api-key";
+  let keyQuestion = null;
+
+  function storedKey() {
+    try {
+      return window.sessionStorage.getItem(KEY_ITEM);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function storeKey(key) {
+    try {
+      if (key) window.sessionStorage.setItem(KEY_ITEM, key);
+      else window.sessionStorage.removeItem(KEY_ITEM);
+    } catch (e) {
+      // Storage refused (private mode): the key then lasts as long as this page.
+    }
+  }
+
+  function askForKey(refused) {
+    if (!keyQuestion) {
+      keyQuestion = Promise.resolve().then(() => {
+        const question = refused
+          ? "The stored API key was refused. Enter a Parley API key (a reader key is enough):"
+          : "This Parley server asks for an API key. Enter one (a reader key is enough):";
+        const key = (window.prompt(question) || "").trim() || null;
+        storeKey(key);
+        return key;
+      });
+    }
+    return keyQuestion;
+  }
+
+  function withKey(headers, key) {
+    return key ? { ...headers, Authorization: `Bearer ${key}` } : headers;
+  }
+
+  // fetch() for this origin's API, with the stored key, asking for one once on a 401.
+  async function authorizedFetch(url, headers) {
+    const sent = storedKey();
+    let response = await fetch(url, { headers: withKey(headers, sent) });
+    if (response.status === 401) {
+      const key = await askForKey(Boolean(sent));
+      if (key && key !== sent) response = await fetch(url, { headers: withKey(headers, key) });
+    }
+    return response;
+  }
+
   async function api(path, params) {
     const url = new URL(path, window.location.origin);
     for (const [k, v] of Object.entries(params || {})) {
       if (v !== null && v !== undefined && v !== "") url.searchParams.append(k, v);
     }
-    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    const response = await authorizedFetch(url, { Accept: "application/json" });
     const body = await response.json().catch(() => null);
     if (!response.ok) throw new ApiError(response.status, body);
     return body;
   }
+
+  // HOOK: links into the API (e.g. "Download this chart as SVG") cannot carry a header. With
+  // a key stored, such a click fetches with the key and hands the browser the result instead.
+  document.addEventListener("click", async (event) => {
+    const link = event.target instanceof Element ? event.target.closest("a[href]") : null;
+    if (!link || !storedKey() || event.defaultPrevented || event.button !== 0) return;
+    const url = new URL(link.href, window.location.href);
+    if (url.origin !== window.location.origin || !url.pathname.startsWith("/negotiations/")) return;
+    event.preventDefault();
+    const response = await authorizedFetch(url, {});
+    if (!response.ok) {
+      window.alert(`Parley answered ${response.status}: the download failed.`);
+      return;
+    }
+    const blob = URL.createObjectURL(await response.blob());
+    const save = el("a", { href: blob, download: url.pathname.split("/").pop() || "download" });
+    document.body.append(save);
+    save.click();
+    save.remove();
+    setTimeout(() => URL.revokeObjectURL(blob), 60000);
+  });
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
