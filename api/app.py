@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api import problems
+from api import limits, observability, problems
+from api.auth import AUTH_RESPONSES, Gate, Role, is_loopback, require
 from api.deps import ViewLaggingError
-from api.routes import analytics, audit, dashboard, events, health, ledger, negotiations
+from api.keys import open_keys
+from api.routes import (
+    analytics,
+    audit,
+    dashboard,
+    events,
+    health,
+    keys,
+    ledger,
+    metrics,
+    negotiations,
+)
 from api.settings import Settings
 from api.store import open_ledger, parse_database_url
 from projections.runner import open_runner
@@ -30,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = parse_database_url(settings.database_url, cache_size=settings.cache_size)
         ledger = open_ledger(config, create_tables=settings.create_tables)
+        observability.instrument_ledger(ledger, app.state.metrics)
         try:
             if settings.demo:
                 from api.demo import ensure_demo  # written separately; only needed when asked
@@ -38,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # The runner object is needed either way: reads wait on the views' positions,
             # which another process (`parley project`) may be moving.
             runner = open_runner(ledger)
+            # A server told to listen beyond loopback never runs open, even without keys.
+            app.state.gate = Gate(open_keys(ledger), open_allowed=is_loopback(settings.host))
             app.state.ledger = ledger
             app.state.runner = runner
             app.state.store_kind = config.kind
@@ -46,6 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 yield
             finally:
+                # uvicorn has waited for open requests; an append whose request timed out
+                # still runs in its thread, so let it commit before the store closes.
+                app.state.metrics.appends.wait_idle(settings.graceful_shutdown_seconds)
                 runner.stop()
         finally:
             ledger.close()
@@ -58,15 +77,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
+    limits.install(app, settings.max_body_bytes)
+    observability.install(app)  # added last: outermost, so it sees every answer and its time
     app.add_exception_handler(ViewLaggingError, handle_view_lagging)
-    app.include_router(negotiations.router)
-    app.include_router(events.router)
-    app.include_router(analytics.router)
+    # Every read needs a reader key once keys exist; writes ask for more in their routes.
+    # /health, the dashboard's pages and the API docs stay open (see api/auth.py).
+    app.include_router(negotiations.router, **READERS)
+    app.include_router(events.router, **READERS)
+    app.include_router(analytics.router, **READERS)
     app.include_router(health.router)
-    app.include_router(ledger.router)
-    app.include_router(audit.router)
+    app.include_router(metrics.router)  # open like /health: counts and timings only
+    app.include_router(ledger.router, **READERS)
+    app.include_router(audit.router, **READERS)
+    app.include_router(keys.router, responses=AUTH_RESPONSES)
     app.include_router(dashboard.router)
     return app
+
+
+READERS: dict[str, Any] = {
+    "dependencies": [require(Role.READER)],
+    "responses": AUTH_RESPONSES,
+}
 
 
 def handle_view_lagging(request: Request, exc: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -84,6 +85,16 @@ def serve(
             "[default: PARLEY_DEMO, else no]",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="PARLEY_WORKERS",
+            help="API processes sharing the port; more than 1 needs PostgreSQL. This process "
+            "then runs the one projection runner (PARLEY_PROJECT_IN_PROCESS=false: none, "
+            "run `parley project`)",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (PARLEY_DATABASE_URL names the store)."""
     import uvicorn
@@ -95,18 +106,112 @@ def serve(
         config = parse_database_url(settings.database_url, cache_size=settings.cache_size)
     except StoreURLError as e:
         raise _fail(f"PARLEY_DATABASE_URL: {e}", code=2) from None
+    if workers > 1 and config.kind != "postgres":
+        # memory:// would give each worker a ledger of its own; a SQLite file takes one
+        # writer at a time, so more processes add lock waits, not appends.
+        raise _fail(
+            f"--workers {workers} needs PostgreSQL (PARLEY_DATABASE_URL=postgresql://...): "
+            f"{config.kind} serves one worker only",
+            code=2,
+        )
     if settings.create_tables:
         # Once here, so the server's start-up (and any worker) never races on CREATE TABLE.
         try:
             prepare_store(config)
         except errors.StorageUnavailable as e:
             raise _fail(e.detail) from None
+    from api.cli_keys import open_mode_refusal
+
+    refusal = open_mode_refusal(settings, config)
+    if refusal is not None:
+        raise _fail(refusal, code=2)
     out.print(
-        f"store: {config.description}; serving on http://{settings.host}:{settings.port}",
+        f"store: {config.description}; serving on http://{settings.host}:{settings.port}"
+        + (f" with {workers} workers" if workers > 1 else ""),
         highlight=False,
     )
-    api = create_app(settings.model_copy(update={"create_tables": False}))
-    uvicorn.run(api, host=settings.host, port=settings.port, log_level="info")
+    if workers == 1:
+        api = create_app(settings.model_copy(update={"create_tables": False}))
+        with _sigterm_ends_cleanly():
+            uvicorn.run(api, host=settings.host, port=settings.port, **_uvicorn_options(settings))
+        return
+    _serve_workers(settings, workers)
+
+
+@contextlib.contextmanager
+def _sigterm_ends_cleanly() -> Iterator[None]:
+    """Exit 0 after a graceful stop on SIGTERM.
+
+    uvicorn raises the signal again once it has shut down, under the handler it found:
+    by default that would end the process with -15 after a shutdown that went well.
+    """
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Logging (JSON lines by default, in every worker) and how long SIGTERM waits."""
+    from api.observability import logging_config
+
+    return {
+        "log_config": logging_config(settings.log_format, settings.log_level),
+        "log_level": settings.log_level.lower(),
+        "access_log": False,  # the app logs each request itself, with its id and route
+        # On SIGTERM: stop accepting, let requests under way (appends too) finish, then exit.
+        "timeout_graceful_shutdown": settings.graceful_shutdown_seconds,
+    }
+
+
+def _serve_workers(settings: Settings, workers: int) -> None:
+    """N uvicorn workers on one socket; this process loads the demo and runs the one runner."""
+    import uvicorn
+
+    from api.demo import ensure_demo
+
+    with _ledger(settings.model_copy(update={"create_tables": False})) as ledger:
+        if settings.demo:
+            try:
+                ensure_demo(ledger)
+            except (LoadError, errors.StorageUnavailable) as e:
+                raise _fail(f"loading the demo: {e}") from None
+        runner: ProjectionRunner | None = None
+        if settings.project_in_process:
+            with _runner(ledger) as opened:
+                runner = opened.start()
+            out.print("projections: kept by this process for every worker", highlight=False)
+        else:
+            out.print(
+                "projections: none here (PARLEY_PROJECT_IN_PROCESS=false): run `parley project`",
+                highlight=False,
+            )
+        # Workers are spawned, not forked: each builds its app from the PARLEY_* variables,
+        # so they say what this process already did (tables, demo) and who keeps the views,
+        # and where it listens (the app decides from the host whether it may run open).
+        os.environ.update(
+            {
+                "PARLEY_DATABASE_URL": settings.database_url,
+                "PARLEY_HOST": settings.host,
+                "PARLEY_PORT": str(settings.port),
+                "PARLEY_CREATE_TABLES": "false",
+                "PARLEY_DEMO": "false",
+                "PARLEY_PROJECT_IN_PROCESS": "false",
+            }
+        )
+        try:
+            uvicorn.run(
+                "api.app:create_app",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=workers,
+                **_uvicorn_options(settings),
+            )
+        finally:
+            if runner is not None:
+                runner.stop()
 
 
 @app.command()
@@ -258,8 +363,9 @@ if __name__ == "__main__":
 
 def _register_more_commands() -> None:
     # Imported here: these modules import helpers from this one.
-    from api import cli_ledger, cli_transfer, terminal
+    from api import cli_keys, cli_ledger, cli_transfer, terminal
 
+    cli_keys.register(app)
     cli_ledger.register(app)
     cli_transfer.register(app)
     terminal.register(app)

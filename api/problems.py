@@ -16,6 +16,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.auth import Forbidden, Unauthenticated
+from api.keys import KeyNameTaken, KeyNotFound
+from api.ledger_proofs import EventNotInLedger, TreeSizeOutOfRange
+from api.observability import REQUEST_ID_HEADER, current_request_id
 from domain import errors
 
 PROBLEM_JSON = "application/problem+json"
@@ -60,6 +64,12 @@ PROBLEM_TABLE: dict[type[errors.ParleyError], ProblemSpec] = {
     errors.StaleVersion: ProblemSpec(412, "Stale version"),
     errors.IdempotencyKeyReused: ProblemSpec(422, "Idempotency-Key reused"),
     errors.StorageUnavailable: ProblemSpec(503, "Storage unavailable"),
+    EventNotInLedger: ProblemSpec(404, "Event not found"),
+    TreeSizeOutOfRange: ProblemSpec(422, "No Merkle tree of that size"),
+    Unauthenticated: ProblemSpec(401, "API key required"),
+    Forbidden: ProblemSpec(403, "Role does not allow this"),
+    KeyNameTaken: ProblemSpec(409, "Key name taken"),
+    KeyNotFound: ProblemSpec(404, "Key not found"),
 }
 
 
@@ -98,6 +108,11 @@ def problem_response(
     if detail is not None:
         body["detail"] = detail
     body.update({k: v for k, v in members.items() if v is not None})
+    request_id = current_request_id()
+    if request_id is not None:
+        # Quoted in the body too: a client's bug report then names the server's log lines.
+        body["request_id"] = request_id
+        headers = {REQUEST_ID_HEADER: request_id, **(headers or {})}
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
@@ -108,7 +123,7 @@ def _json_safe(value: Any) -> bool:
 def parley_error_response(exc: errors.ParleyError) -> JSONResponse:
     spec = spec_for(type(exc))
     extra = {k: v for k, v in exc.extra.items() if _json_safe(v)}
-    headers = None
+    headers = dict(getattr(exc, "headers", None) or {}) or None  # e.g. 401's WWW-Authenticate
     if isinstance(exc, errors.StorageUnavailable):
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return problem_response(

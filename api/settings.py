@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="PARLEY_", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = "sqlite:///./parley.db"
     host: str = "127.0.0.1"
@@ -18,9 +22,42 @@ class Settings(BaseSettings):
     """Load the demo negotiation at start-up when the store is empty."""
     max_batch: int = 500
     """The most events one ``POST /negotiations/{slug}/events`` may carry."""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=0)
+    """The longest request body accepted (a longer one is answered 413 before it is read)."""
+    log_format: Literal["json", "text"] = "json"
+    """``parley serve`` logs one JSON object per line, or plain text for a terminal."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    graceful_shutdown_seconds: float = Field(default=30.0, gt=0)
+    """On SIGTERM, how long requests (and appends) under way may take to finish."""
     project_in_process: bool = True
     """Keep the read views up to date in a background thread of the server (else run
     ``parley project`` as a process of its own, e.g. beside several API workers)."""
     read_wait_seconds: float = Field(default=5.0, ge=0)
     """How long a read of positions, gaps, timeline or the list waits for the views to reach
     the ledger's head before answering 503."""
+    signing_key: SecretStr | None = None
+    """An Ed25519 private key seed (32 bytes as 64 hex digits or base64) that signs
+    ``GET /ledger/checkpoint``; without one, checkpoints are unsigned."""
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("signing_key")
+    @classmethod
+    def _seed(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        from api.ledger_proofs import key_bytes
+
+        key_bytes(value.get_secret_value())  # a ValueError: pydantic reports it, not the key
+        return value
+
+    def signing_seed(self) -> bytes | None:
+        """The signing key's 32 bytes, or None without one."""
+        if self.signing_key is None:
+            return None
+        from api.ledger_proofs import key_bytes
+
+        return key_bytes(self.signing_key.get_secret_value())

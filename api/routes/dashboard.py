@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
 
+from api.auth import AUTH_RESPONSES, Role, require
 from api.charts import Dance, UnknownTerm, dance, render
 from api.deps import (
     LedgerDep,
@@ -110,12 +111,13 @@ def _dance(
 @router.get(
     "/negotiations/{slug}/chart.json",
     tags=["charts"],
+    dependencies=[require(Role.READER)],
     summary="The negotiation dance as chart data",
     description="Per party the step line of its position on one term (in occurred_at order), "
     "every live offer as a point (with the amount as originally stated), agreements, "
     "rejections and withdrawals, the midpoint and gap over time of the first pair, closed "
     "share and forecast. Decimals are strings; x values are UTC date-times.",
-    responses=RESPONSES,
+    responses={**RESPONSES, **AUTH_RESPONSES},
 )
 def chart_json(
     slug: str,
@@ -132,11 +134,13 @@ def chart_json(
 @router.get(
     "/negotiations/{slug}/chart.svg",
     tags=["charts"],
+    dependencies=[require(Role.READER)],
     summary="The negotiation dance as a static SVG",
     description="The same dance as the dashboard's, for embedding in reports: one step line "
     "per party, offers as points, agreements and rejections marked, the midpoint dashed.",
     responses={
         **RESPONSES,
+        **AUTH_RESPONSES,
         200: {"content": {"image/svg+xml": {}}, "description": "The chart"},
     },
     response_class=Response,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Response, status
 from pydantic import TypeAdapter
 
+from api.auth import Principal, Role, require
 from api.deps import IdempotencyKeyHeader, LedgerDep, RunnerDep, SettingsDep
 from api.schemas import (
     EVENT_CREATE_MODELS,
@@ -95,6 +96,7 @@ def record_events(
     runner: RunnerDep,
     settings: SettingsDep,
     response: Response,
+    principal: Annotated[Principal, require(Role.RECORDER)],
     if_match: Annotated[
         str | None,
         Header(alias="If-Match", description='The version the client saw, e.g. "7"'),
@@ -105,6 +107,8 @@ def record_events(
     items = body if isinstance(body, list) else [body]
     if len(items) > settings.max_batch:
         raise InvalidValue(f"a request carries at most {settings.max_batch} events", field="events")
+    if any(item.type == "event_retracted" for item in items):
+        principal.require(Role.ADMIN, "retracting an event")
     expected_version = parse_if_match(if_match)
     new_facts = []
     for index, item in enumerate(items):
@@ -117,6 +121,7 @@ def record_events(
             slug,
             new_facts,
             expected_version=expected_version,
+            recorded_by=principal.name,
             idempotency_key=idempotency_key,
             fingerprint=fingerprint(_BODY.dump_python(body, mode="json")),
         )

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 
+from api.auth import Principal, Role, require
 from api.deps import (
     IdempotencyKeyHeader,
     LedgerDep,
@@ -107,6 +108,7 @@ def open_negotiation(
     runner: RunnerDep,
     today: TodayDep,
     response: Response,
+    principal: Annotated[Principal, require(Role.ADMIN)],
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> NegotiationSummary:
     opened, parties, terms = body.to_fact()
@@ -114,6 +116,7 @@ def open_negotiation(
         opened,
         parties,
         terms,
+        recorded_by=principal.name,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint(body.model_dump(mode="json")),
     )

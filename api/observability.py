@@ -1,0 +1,353 @@
+"""Operations: Prometheus metrics, a request id on every request, and JSON log lines.
+
+Each app has a registry of its own (several apps share one test process). One pure ASGI
+middleware gives each request its id (``X-Request-ID``, kept when the client sends a sane
+one), counts and times it by route template, and writes one access log line. The ledger's
+appends are timed where they happen, and the views' lag is read when Prometheus scrapes.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from domain.errors import ParleyError, StorageUnavailable
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from domain.ledger import Ledger, Recorded
+
+log = logging.getLogger("api.access")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
+UNMATCHED_ROUTE = "<unmatched>"
+"""The route label of requests no route matched: raw paths would make labels unbounded."""
+
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "parley_request_id", default=None
+)
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served in this context, if any."""
+    return _request_id.get()
+
+
+def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
+    """The client's ``X-Request-ID`` when it is short and plain, else a fresh one."""
+    for name, value in headers:
+        if name.lower() == b"x-request-id":
+            text = value.decode("latin-1").strip()
+            if _SANE_REQUEST_ID.match(text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
+# ------------------------------------------------------------------ metrics
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    """The app's collectors, in a registry of its own."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "parley_http_requests",
+            "HTTP requests answered, by method, route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "parley_http_request_duration_seconds",
+            "Time to answer an HTTP request, by method and route template",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_progress = Gauge(
+            "parley_http_requests_in_progress",
+            "HTTP requests being served now, by method",
+            ["method"],
+            registry=self.registry,
+        )
+        self.append_seconds = Histogram(
+            "parley_append_duration_seconds",
+            "Time for the ledger to append (decide, hash, commit), by operation and outcome",
+            ["operation", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.events_recorded = Counter(
+            "parley_events_recorded",
+            "Events this process appended to the ledger, by event type",
+            ["type"],
+            registry=self.registry,
+        )
+        self.appends = InFlight()
+        self.registry.register(ScrapeTimeCollector(app))
+
+
+class InFlight:
+    """Counts appends under way, so shutdown can let them finish before closing the store."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def __enter__(self) -> None:
+        with self._idle:
+            self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._idle:
+            self._count -= 1
+            if self._count == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once no append is under way; False if some still are after ``timeout``."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout=timeout)
+
+
+class ScrapeTimeCollector(Collector):
+    """The ledger's head and the views' lag, read from the store when Prometheus scrapes."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        # Without this the registry would call collect() at registration, before the store opens.
+        return [self._head_family(), self._lag_family()]
+
+    @staticmethod
+    def _head_family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "parley_ledger_head_position",
+            "Position of the last event in the ledger (events recorded by every process)",
+        )
+
+    @staticmethod
+    def _lag_family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "parley_view_lag_events",
+            "How many ledger positions each read view is behind the head",
+            labels=["view"],
+        )
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        runner = getattr(self.app.state, "runner", None)
+        if runner is None:  # the lifespan has not opened the store yet
+            return
+        try:
+            lag = runner.lag()
+            head = runner.head()
+        except (OperationalError, InterfaceError, StorageUnavailable) as e:
+            # A scrape must still answer: the request metrics say more about an outage.
+            logging.getLogger(__name__).warning("view lag not read: %s", e)
+            return
+        head_family = self._head_family()
+        head_family.add_metric([], head)
+        yield head_family
+        lag_family = self._lag_family()
+        for view, behind in lag.items():
+            lag_family.add_metric([view], behind)
+        yield lag_family
+
+
+def instrument_ledger(ledger: Ledger, metrics: Metrics) -> None:
+    """Times the ledger's appends and counts the events they record.
+
+    Both command entry points are wrapped on this instance (the per-fact helpers go through
+    ``record``), so every writer of the app is measured without the domain knowing.
+    """
+    record, open_negotiation = ledger.record, ledger.open_negotiation
+
+    def timed(operation: str, call: Callable[..., Recorded]) -> Callable[..., Recorded]:
+        def append(*args: Any, **kwargs: Any) -> Recorded:
+            started = time.perf_counter()
+            outcome = "failed"
+            try:
+                with metrics.appends:
+                    recorded = call(*args, **kwargs)
+                outcome = "replayed" if recorded.replayed else "recorded"
+            except ParleyError as e:
+                outcome = "failed" if isinstance(e, StorageUnavailable) else "refused"
+                raise
+            finally:
+                metrics.append_seconds.labels(operation, outcome).observe(
+                    time.perf_counter() - started
+                )
+            if not recorded.replayed:
+                for event in recorded.events:
+                    metrics.events_recorded.labels(event.type).inc()
+            return recorded
+
+        return append
+
+    ledger.record = timed("record", record)  # type: ignore[method-assign]
+    ledger.open_negotiation = timed("open", open_negotiation)  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------- middleware
+
+
+def route_template(scope: Scope) -> str:
+    """``/negotiations/{slug}/events`` rather than the raw path, once routing has run."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return template if isinstance(template, str) else UNMATCHED_ROUTE
+
+
+class RequestObserver:
+    """Request id, metrics and one access log line for each HTTP request (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_from(scope["headers"])
+        token = _request_id.set(request_id)
+        method = scope["method"]
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                if REQUEST_ID_HEADER not in headers:
+                    headers.append(REQUEST_ID_HEADER, request_id)
+            await send(message)
+
+        in_progress = self.metrics.in_progress.labels(method)
+        in_progress.inc()
+        failed = True
+        try:
+            await self.app(scope, receive, send_with_id)
+            failed = False
+        finally:
+            in_progress.dec()
+            elapsed = time.perf_counter() - started
+            route = route_template(scope)
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.request_seconds.labels(method, route).observe(elapsed)
+            log.log(
+                logging.ERROR if status >= 500 else logging.INFO,
+                "%s %s %d",
+                method,
+                route,
+                status,
+                extra={
+                    "method": method,
+                    "route": route,
+                    "path": scope.get("path"),  # never the query string: it may carry tokens
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                },
+            )
+            if not failed:
+                # On a failure the id stays set: the 500 answer is written outside this
+                # middleware (Starlette's ServerErrorMiddleware) and quotes it.
+                _request_id.reset(token)
+
+
+def install(app: FastAPI) -> Metrics:
+    """Gives the app its metrics registry and the observing middleware (outermost of ours)."""
+    metrics = Metrics(app)
+    app.state.metrics = metrics
+    app.add_middleware(RequestObserver, metrics=metrics)
+    return metrics
+
+
+# ------------------------------------------------------------------ logging
+
+LOG_FORMATS = ("json", "text")
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the id of the request it was logged under (None outside)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = current_request_id()
+        return True
+
+
+def json_formatter() -> logging.Formatter:
+    """One JSON object per line: time, level, logger, message, request_id and any extras."""
+    return JsonFormatter(
+        "{levelname}{name}{message}{request_id}",
+        style="{",
+        rename_fields={"levelname": "level", "name": "logger"},
+        timestamp="time",
+        # uvicorn repeats its message with terminal colours: noise in a log store.
+        reserved_attrs=[*RESERVED_ATTRS, "color_message"],
+    )
+
+
+def text_formatter() -> logging.Formatter:
+    return logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+
+
+def logging_config(log_format: str = "json", level: str = "INFO") -> dict[str, Any]:
+    """A ``dictConfig`` for the server: uvicorn hands it to each worker process too.
+
+    uvicorn's own lines go through the same handler; its access log is off, because the
+    middleware writes a richer line for each request.
+    """
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}: {log_format!r}")
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {
+            "json": {"()": json_formatter},
+            "text": {"()": text_formatter},
+        },
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": log_format,
+                "filters": ["request_id"],
+            }
+        },
+        "loggers": {
+            "uvicorn": {"handlers": [], "level": level, "propagate": True},
+            "uvicorn.error": {"handlers": [], "level": level, "propagate": True},
+            "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        },
+        "root": {"handlers": ["default"], "level": level},
+    }

@@ -1,0 +1,407 @@
+"""HTTP append throughput: ``parley serve`` against a minimal baseline, and workers on PostgreSQL.
+
+Run on its own with ``python bench/bench_http.py [--quick]``; ``bench/run.py`` runs it with the
+others (its ``run(quick)``) and prints the table. Nothing is asserted. Every server is a
+subprocess on 127.0.0.1; the load is an ``httpx.AsyncClient`` in this process with
+``CONCURRENCY`` requests in flight, each pass bounded in time and in count.
+
+- **SQLite, one worker**: single-event appends (``offer_made``) to distinct negotiations,
+  one per concurrent client, against ``bench/http_baseline_app.py``: FastAPI + eventsourcing
+  appending the same JSON to one aggregate per client with no validation, on the same SQLite
+  store (WAL). Appends/s of each and their ratio (goal >= 0.7); the CPU-time column divides
+  appends by the CPU seconds the server's processes spent.
+- **PostgreSQL, 1, 2 and 4 workers** (``parley serve --workers N``, the projection runner in
+  the parent): distinct negotiations, then one hot negotiation shared by every client.
+  Appends/s, p50 and p99 latency; 4 workers over 1 (goal >= 1.6 on 2 cores). Refused
+  appends (409 after the writers' retries ran out) are counted, never in the rate.
+
+The load generator, the servers and PostgreSQL share the machine's cores: on 2 cores the
+client takes a good part of one, which caps what more workers can show.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BENCH_DIR = Path(__file__).resolve().parent
+if str(BENCH_DIR) not in sys.path:  # run as a script from anywhere: the modules sit beside it
+    sys.path.insert(0, str(BENCH_DIR))
+
+from harness import Measurement, Ratio, Report  # noqa: E402
+
+PARLEY = Path(sys.executable).with_name("parley")
+UVICORN = Path(sys.executable).with_name("uvicorn")
+PG = os.environ.get("PARLEY_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+RATIO_GOAL = 0.7
+SCALE_GOAL = 1.6
+CONCURRENCY = 16
+WORKER_COUNTS = (1, 2, 4)
+START_TIMEOUT = 60.0
+MAX_PER_PASS = 20_000
+TERM = "price"
+FIRST_DAY = date(2020, 1, 1)
+
+
+@dataclass(frozen=True)
+class Plan:
+    passes: int
+    seconds: float
+    """Of each timed pass."""
+    warmup: float
+
+
+FULL = Plan(passes=3, seconds=4.0, warmup=1.0)
+QUICK = Plan(passes=2, seconds=1.5, warmup=0.5)
+
+
+# ------------------------------------------------------------------ servers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def descendants(pid: int) -> list[int]:
+    found = [pid]
+    with contextlib.suppress(FileNotFoundError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            found += descendants(int(child))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (``/proc/<pid>/stat``)."""
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError):
+            # The command name may hold spaces: the fields counted from after its ')'.
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Server:
+    """A server subprocess in a process group of its own, up once ``/health`` answers."""
+
+    argv: list[str]
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Server:
+        self.proc = subprocess.Popen(
+            [*self.argv, "--port", str(self.port)],
+            env={**os.environ, **self.env},
+            cwd=BENCH_DIR,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.TransportError):
+                    if client.get("/health").status_code == 200:
+                        return self
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(timeout=0.05)
+                    msg = f"{' '.join(self.argv)} exited with {self.proc.returncode}"
+                    raise RuntimeError(msg)
+        msg = f"{' '.join(self.argv)} did not answer /health in {START_TIMEOUT} s"
+        raise RuntimeError(msg)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=15)
+        self.proc = None
+
+    def cpu(self) -> float:
+        assert self.proc is not None
+        return cpu_seconds(descendants(self.proc.pid))
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    import psycopg
+
+    name = f"parley_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{PG}/postgres", autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{PG}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ------------------------------------------------------------------ load
+
+
+def offer(i: int) -> dict[str, Any]:
+    party = "A" if i % 2 == 0 else "B"
+    amount = 100 + i % 400 if party == "A" else 1000 - i % 400
+    return {
+        "type": "offer_made",
+        "party": party,
+        "kind": "offer",
+        "values": {TERM: {"amount": f"{amount}.25", "unit": "USD"}},
+        "occurred_at": (FIRST_DAY + timedelta(days=i % 1000)).isoformat(),
+    }
+
+
+def negotiation(slug: str) -> dict[str, Any]:
+    return {
+        "slug": slug,
+        "title": f"bench {slug}",
+        "parties": [{"id": "A", "name": "Buyer"}, {"id": "B", "name": "Seller"}],
+        "terms": [{"id": TERM, "name": "Price", "unit": "USD"}],
+        "occurred_at": FIRST_DAY.isoformat(),
+    }
+
+
+@dataclass
+class Pass:
+    appends: int
+    wall: float
+    cpu: float
+    """CPU seconds of the server's processes during the pass."""
+    latencies: list[float]
+    refused: Counter[int]
+
+    @property
+    def rate(self) -> float:
+        return self.appends / self.wall
+
+
+async def drive(base_url: str, paths: list[str], seconds: float, limit: int) -> Pass:
+    """One client per path, each appending in a loop until the time or the count runs out."""
+    latencies: list[float] = []
+    refused: Counter[int] = Counter()
+    numbers = itertools.count()
+    appended = 0
+    limits = httpx.Limits(max_connections=len(paths), max_keepalive_connections=len(paths))
+    async with httpx.AsyncClient(base_url=base_url, timeout=30.0, limits=limits) as client:
+
+        async def writer(path: str) -> None:
+            nonlocal appended
+            while time.perf_counter() < deadline:
+                i = next(numbers)
+                if i >= limit:
+                    return
+                sent = time.perf_counter()
+                response = await client.post(path, json=offer(i))
+                latencies.append(time.perf_counter() - sent)
+                if response.status_code == 201:
+                    appended += 1
+                else:
+                    refused[response.status_code] += 1
+
+        start = time.perf_counter()
+        deadline = start + seconds
+        await asyncio.gather(*(writer(path) for path in paths))
+        wall = time.perf_counter() - start
+    return Pass(appended, wall, 0.0, latencies, refused)
+
+
+@dataclass
+class Result:
+    name: str
+    passes: list[Pass]
+
+    def rate(self) -> float:
+        return statistics.median(p.rate for p in self.passes)
+
+    def cpu_rate(self) -> float:
+        return statistics.median(p.appends / max(p.cpu, 1e-9) for p in self.passes)
+
+    def percentile(self, q: float) -> float:
+        pooled = sorted(x for p in self.passes for x in p.latencies)
+        return 1000 * pooled[min(len(pooled) - 1, int(q * len(pooled)))]
+
+    def refused(self) -> int:
+        return sum(sum(p.refused.values()) for p in self.passes)
+
+    def measurements(self) -> list[Measurement]:
+        return [
+            Measurement(
+                f"{self.name}: appends",
+                self.rate(),
+                "appends/s",
+                tuple(p.rate for p in self.passes),
+            ),
+            Measurement(f"{self.name}: p50", self.percentile(0.50), "ms"),
+            Measurement(f"{self.name}: p99", self.percentile(0.99), "ms"),
+        ]
+
+
+def measure(server: Server, name: str, paths: list[str], plan: Plan) -> Result:
+    asyncio.run(drive(server.base_url, paths, plan.warmup, MAX_PER_PASS))
+    passes = []
+    for _ in range(plan.passes):
+        before = server.cpu()
+        done = asyncio.run(drive(server.base_url, paths, plan.seconds, MAX_PER_PASS))
+        done.cpu = server.cpu() - before
+        passes.append(done)
+    result = Result(name, passes)
+    print(
+        f"  {name}: {result.rate():,.0f} appends/s, p50 {result.percentile(0.5):.1f} ms, "
+        f"p99 {result.percentile(0.99):.1f} ms, refused {result.refused()}"
+    )
+    return result
+
+
+def open_negotiations(server: Server, slugs: list[str]) -> None:
+    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+        for slug in slugs:
+            response = client.post("/negotiations", json=negotiation(slug))
+            response.raise_for_status()
+
+
+def distinct_paths(prefix: str = "bench") -> tuple[list[str], list[str]]:
+    slugs = [f"{prefix}-{n}" for n in range(CONCURRENCY)]
+    return slugs, [f"/negotiations/{slug}/events" for slug in slugs]
+
+
+# ------------------------------------------------------------------ the runs
+
+
+def sqlite_pair(plan: Plan, tmp: Path) -> tuple[Result, Result]:
+    baseline_argv = [str(UVICORN), "--factory", "http_baseline_app:create_app"]
+    baseline_env = {"BASELINE_SQLITE": str(tmp / "baseline.db")}
+    with Server(baseline_argv, baseline_env) as server:
+        paths = [f"/streams/stream-{n}/events" for n in range(CONCURRENCY)]
+        baseline = measure(server, "SQLite, baseline app", paths, plan)
+    parley_env = {"PARLEY_DATABASE_URL": f"sqlite:///{tmp / 'parley.db'}"}
+    with Server([str(PARLEY), "serve"], parley_env) as server:
+        slugs, paths = distinct_paths()
+        open_negotiations(server, slugs)
+        parley = measure(server, "SQLite, parley 1 worker", paths, plan)
+    return baseline, parley
+
+
+def postgres_runs(plan: Plan) -> dict[tuple[int, str], Result]:
+    results: dict[tuple[int, str], Result] = {}
+    for workers in WORKER_COUNTS:
+        with postgres_database() as url:
+            argv = [str(PARLEY), "serve", "--workers", str(workers)]
+            with Server(argv, {"PARLEY_DATABASE_URL": url}) as server:
+                slugs, paths = distinct_paths()
+                open_negotiations(server, [*slugs, "hot"])
+                results[workers, "distinct"] = measure(
+                    server, f"PostgreSQL, {workers} worker(s), distinct", paths, plan
+                )
+                results[workers, "hot"] = measure(
+                    server,
+                    f"PostgreSQL, {workers} worker(s), one hot",
+                    ["/negotiations/hot/events"] * CONCURRENCY,
+                    plan,
+                )
+    return results
+
+
+def sqlite_synchronous() -> int:
+    """The ``synchronous`` a fresh SQLite connection gets on this build (2 is FULL)."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+        value: int = conn.execute("PRAGMA synchronous").fetchone()[0]
+        return value
+
+
+def run(quick: bool = False) -> Report:
+    plan = QUICK if quick else FULL
+    report = Report(title=f"HTTP appends ({CONCURRENCY} clients in flight, loopback)")
+    with tempfile.TemporaryDirectory(prefix="parley-bench-http-") as tmp:
+        baseline, parley = sqlite_pair(plan, Path(tmp))
+    report.measurements += baseline.measurements() + parley.measurements()
+    report.ratios.append(
+        Ratio(
+            "parley / baseline app, SQLite, 1 worker",
+            parley.rate() / baseline.rate(),
+            RATIO_GOAL,
+            "appends/s of parley serve over FastAPI + eventsourcing with no validation",
+            parley.cpu_rate() / baseline.cpu_rate(),
+        )
+    )
+    import psycopg
+
+    try:
+        pg = postgres_runs(plan)
+    except psycopg.OperationalError as e:  # no PostgreSQL here: the SQLite half still stands
+        report.notes.append(f"PostgreSQL runs skipped: {type(e).__name__}: {e}")
+        return report
+    for result in pg.values():
+        report.measurements += result.measurements()
+    refused = {f"{w}/{mode}": r.refused() for (w, mode), r in pg.items() if r.refused()}
+    for workers in WORKER_COUNTS[1:]:
+        for mode in ("distinct", "hot"):
+            goal = SCALE_GOAL if (workers, mode) == (WORKER_COUNTS[-1], "distinct") else None
+            report.ratios.append(
+                Ratio(
+                    f"PostgreSQL {workers} workers / 1 worker, {mode}",
+                    pg[workers, mode].rate() / pg[1, mode].rate(),
+                    goal,
+                    f"appends/s, {'one negotiation per client' if mode == 'distinct' else 'every client on one negotiation'}",
+                )
+            )
+    report.notes.append(
+        f"{plan.passes} passes of {plan.seconds:.1f} s per row after {plan.warmup:.1f} s of warm-up;"
+        f" SQLite's default synchronous on this build: {sqlite_synchronous()} (2 = FULL, as parley sets)"
+    )
+    report.notes.append(
+        f"{os.cpu_count()} cores shared by the client, the servers and PostgreSQL"
+        + (f"; refused (409) appends: {refused}" if refused else "; no append refused")
+    )
+    return report
+
+
+def main(quick: bool = False) -> None:
+    """Runs the benchmark and prints what it measured."""
+    from rich.console import Console
+    from run import render  # bench/run.py draws the same table for every benchmark
+
+    started = time.perf_counter()
+    report = run(quick)
+    render(Console(), report, time.perf_counter() - started)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 passes of 1.5 s per row")
+    args = parser.parse_args()
+    main(args.quick)

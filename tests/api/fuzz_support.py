@@ -1,0 +1,113 @@
+"""Helpers for fuzzing the API: the OpenAPI's error documentation, and problem+json checks."""
+
+from __future__ import annotations
+
+import copy
+import json
+import warnings
+from typing import Any
+
+from starlette.exceptions import StarletteDeprecationWarning
+
+# As in the API conftest: Starlette warns at import when it falls back to httpx.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+__all__ = ["TestClient", "ascii_json", "error_documentation_gaps", "problem_failure"]
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+FASTAPI_422 = "HTTPValidationError"
+DEMO_SLUG = "us-rok-sma-2020"
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def operations(openapi: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, op)
+        for path, item in openapi["paths"].items()
+        for method, op in item.items()
+        if method in METHODS
+    ]
+
+
+def _answers_400(method: str, op: dict[str, Any]) -> bool:
+    """Malformed JSON bodies and malformed ``If-Match`` headers are answered 400."""
+    headers = {p["name"].lower() for p in op.get("parameters", []) if p.get("in") == "header"}
+    return "requestBody" in op or "if-match" in headers
+
+
+def error_documentation_gaps(openapi: dict[str, Any]) -> list[str]:
+    """What the OpenAPI gets wrong about the errors the app actually sends."""
+    gaps = []
+    for method, path, op in operations(openapi):
+        responses = op.get("responses", {})
+        for status, response in responses.items():
+            if status[0] not in "45":
+                continue
+            content = response.get("content", {})
+            if PROBLEM_JSON not in content:
+                gaps.append(
+                    f"{method} {path}: {status} documented as {sorted(content)}, "
+                    "sent as problem+json"
+                )
+            if FASTAPI_422 in json.dumps(content):
+                gaps.append(f"{method} {path}: {status} documented with FastAPI's {FASTAPI_422}")
+        if _answers_400(method, op) and "400" not in responses:
+            gaps.append(f"{method} {path}: 400 (malformed JSON or If-Match) is not documented")
+    return gaps
+
+
+def with_documented_problems(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI as it reads once ``error_documentation_gaps`` is empty (unchanged then).
+
+    Fuzzing runs against this so that the known documentation gap, pinned by its own xfail
+    test, does not hide every other finding behind the first undocumented content type.
+    """
+    doc = copy.deepcopy(openapi)
+    for method, _, op in operations(doc):
+        responses = op.setdefault("responses", {})
+        for status, response in responses.items():
+            if status[0] in "45":
+                content = response.setdefault("content", {})
+                schema = content.pop("application/json", {}).get("schema", PROBLEM_REF)
+                if FASTAPI_422 in json.dumps(schema):
+                    schema = PROBLEM_REF
+                content.setdefault(PROBLEM_JSON, {"schema": schema})
+        if _answers_400(method, op):
+            responses.setdefault(
+                "400",
+                {
+                    "description": "Malformed request",
+                    "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
+                },
+            )
+    return doc
+
+
+def problem_failure(status: int, content_type: str | None, body: bytes) -> str | None:
+    """Why an error response is not an RFC 9457 problem of its own status, or None if it is."""
+    if status < 400:
+        return None
+    if content_type != PROBLEM_JSON:
+        return f"{status} sent as {content_type!r}, not {PROBLEM_JSON}"
+    try:
+        problem = json.loads(body)
+    except ValueError:
+        return f"{status} problem body is not JSON: {body[:200]!r}"
+    if not isinstance(problem, dict):
+        return f"{status} problem body is not an object: {body[:200]!r}"
+    if problem.get("status") != status:
+        return f"problem status {problem.get('status')!r} differs from the response's {status}"
+    for member in ("type", "title"):
+        if not isinstance(problem.get(member), str) or not problem[member]:
+            return f"problem without a {member}: {problem!r}"
+    if "Traceback" in body.decode("utf-8", "replace"):
+        return "a stack trace in the problem body"
+    return None
+
+
+def ascii_json(body: Any) -> bytes:
+    """JSON with every non-ASCII character escaped: lone surrogates survive as ``\\ud800``."""
+    return json.dumps(body, ensure_ascii=True).encode("ascii")
