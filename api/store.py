@@ -8,9 +8,10 @@ recorders do not (the log position of a stream's events).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -19,7 +20,7 @@ from uuid import UUID
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
 from eventsourcing.utils import Environment, EnvType
 
-from domain.ledger import Ledger, utc_now
+from domain.ledger import IDEMPOTENCY_WINDOW, Ledger, utc_now
 
 POSTGRES_CREATE_LOCK = 0x7061726C6579  # "parley": serialises table creation across processes
 
@@ -89,14 +90,21 @@ def prepare_store(config: StoreConfig) -> None:
     """Creates the tables once, before any worker starts (workers then run without it).
 
     On PostgreSQL an advisory lock serialises this, so several processes starting at once
-    do not race on ``CREATE TABLE``.
+    do not race on ``CREATE TABLE``; on SQLite a lock file beside the database does the
+    same (switching a new file to WAL needs it alone, and SQLite does not wait for that).
     """
     if config.kind == "memory":
         return
     if config.kind == "sqlite":
-        Path(config.env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.closing(Ledger({**config.env, "CREATE_TABLE": "y"})):
-            return
+        db = Path(config.env["SQLITE_DBNAME"])
+        db.parent.mkdir(parents=True, exist_ok=True)
+        with open(db.with_name(db.name + ".lock"), "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                with contextlib.closing(Ledger({**config.env, "CREATE_TABLE": "y"})):
+                    return
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
     import psycopg
     from psycopg.sql import SQL, Identifier
 
@@ -123,13 +131,21 @@ def prepare_store(config: StoreConfig) -> None:
 
 
 def open_ledger(
-    config: StoreConfig, *, clock: Callable[[], datetime] = utc_now, create_tables: bool = False
+    config: StoreConfig,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    create_tables: bool = False,
+    idempotency_window: timedelta = IDEMPOTENCY_WINDOW,
 ) -> Ledger:
     """A ledger on the configured store, with tables created first when asked."""
     if create_tables:
         prepare_store(config)
     create = "y" if config.kind == "memory" else "n"
-    ledger = Ledger({**config.env, "CREATE_TABLE": create}, clock=clock)
+    ledger = Ledger(
+        {**config.env, "CREATE_TABLE": create},
+        clock=clock,
+        idempotency_window=idempotency_window,
+    )
     ledger.set_position_lookup(_position_lookup(ledger, config.kind))
     return ledger
 

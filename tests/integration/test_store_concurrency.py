@@ -6,6 +6,7 @@ aggregate cache, as separate server processes have), and real OS processes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -318,6 +319,10 @@ def run_workers(commands: list[list[str]]) -> list[dict[str, Any]]:
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
+            # Close the pipes even when an assertion failed above, or their files leak and
+            # a later test fails on the ResourceWarning.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.communicate(timeout=JOIN_TIMEOUT)
                 proc.wait(timeout=JOIN_TIMEOUT)
 
 
