@@ -6,12 +6,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from api import limits, observability, problems
 from api.auth import AUTH_RESPONSES, Gate, Role, is_loopback, require
-from api.deps import ViewLaggingError
 from api.keys import open_keys
 from api.routes import (
     analytics,
@@ -42,7 +40,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = parse_database_url(settings.database_url, cache_size=settings.cache_size)
-        ledger = open_ledger(config, create_tables=settings.create_tables)
+        ledger = open_ledger(
+            config,
+            create_tables=settings.create_tables,
+            idempotency_window=settings.idempotency_window(),
+        )
         observability.instrument_ledger(ledger, app.state.metrics)
         try:
             if settings.demo:
@@ -77,9 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
+    problems.install_openapi(app)  # errors documented as sent: problem+json
     limits.install(app, settings.max_body_bytes)
     observability.install(app)  # added last: outermost, so it sees every answer and its time
-    app.add_exception_handler(ViewLaggingError, handle_view_lagging)
     # Every read needs a reader key once keys exist; writes ask for more in their routes.
     # /health, the dashboard's pages and the API docs stay open (see api/auth.py).
     app.include_router(negotiations.router, **READERS)
@@ -98,16 +100,3 @@ READERS: dict[str, Any] = {
     "dependencies": [require(Role.READER)],
     "responses": AUTH_RESPONSES,
 }
-
-
-def handle_view_lagging(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ViewLaggingError)  # noqa: S101 - registered for this class only
-    return problems.problem_response(
-        503,
-        "Read views lagging",
-        type_=problems.problem_type(exc.code),
-        detail=f"{exc}; try again shortly",
-        headers={"Retry-After": str(exc.retry_after)},
-        position=exc.target,
-        view_position=exc.reached,
-    )

@@ -17,13 +17,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from api.errors import Forbidden, Unauthenticated
 from api.keys import ApiKey, KeyStore, Role, hash_key
 from api.schemas import Problem
-from domain.errors import ParleyError
 from domain.ledger import ANONYMOUS
 
 __all__ = [
@@ -53,19 +53,6 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
-
-class Unauthenticated(ParleyError):
-    """No key, a malformed Authorization header, or a key that is unknown or revoked (401)."""
-
-    code = "unauthenticated"
-    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="parley"'}
-
-
-class Forbidden(ParleyError):
-    """The key is known but its role does not allow the request (403)."""
-
-    code = "forbidden"
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC).replace(tzinfo=None)
 MarkerKind = Literal["agreement", "agreement_rejected", "offer_rejected", "offer_withdrawn"]
 
 
+#: The x range's bounds, naive UTC as every x: the first and last moments of the calendar.
+FIRST_X = datetime(1, 1, 1, tzinfo=UTC).replace(tzinfo=None)
+LAST_X = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).replace(tzinfo=None)
+
+
 def moment_of(key: str) -> datetime:
     """A sort key (fixed-width UTC ISO) as a naive UTC datetime, the x of every chart."""
     return datetime.fromisoformat(key).astimezone(UTC).replace(tzinfo=None)
@@ -291,7 +296,10 @@ def _x_range(book: Book, stream: Stream) -> tuple[datetime, datetime]:
         high = max(high, moment_of(sort_key(book.as_of)))
     span = max(high - low, timedelta(days=10))
     pad = span * 0.04
-    return low - pad, high + pad
+    # Events may sit at the calendar's edges (0001-01-01, as_of=9999-12-31): pad only as
+    # far as the calendar goes, and no further than matplotlib can label.
+    low, high = min(low, LAST_X), min(high, LAST_X)
+    return low - min(pad, low - FIRST_X), high + min(pad, LAST_X - high)
 
 
 def _y_range(amounts: list[Decimal]) -> tuple[Decimal, Decimal]:
@@ -518,6 +526,8 @@ def render(chart: Dance, fmt_: ChartFormat = "svg", *, width: float = 9.0) -> by
         "date.epoch": "1970-01-01T00:00:00",  # what day_number counts from
         "font.size": 9,
         "font.family": "DejaVu Sans",
+        # Titles and names are the client's text: `$…$` is dollars, never TeX.
+        "text.parse_math": False,
     }
     with _RENDER_LOCK, matplotlib.rc_context(rc):
         fig = Figure(figsize=(width, width * 0.55), layout="constrained")

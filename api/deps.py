@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,12 +10,13 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 from eventsourcing.persistence import InterfaceError, OperationalError
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 
+from api.errors import ViewLaggingError as ViewLaggingError  # raised here; imported from here too
 from api.settings import Settings
-from domain.errors import InvalidValue, StorageUnavailable
+from domain.errors import InvalidValue, NegotiationNotFound, StorageUnavailable
 from domain.ledger import Ledger
-from domain.values import OccurredAt, parse_occurred_at
+from domain.values import SLUG_RE, OccurredAt, parse_occurred_at, quoted
 from projections.runner import ProjectionRunner
 from projections.views import Views
 
@@ -46,6 +46,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 RunnerDep = Annotated[ProjectionRunner, Depends(get_runner)]
 TodayDep = Annotated[date, Depends(get_today)]
 
+MAX_VERSION = 2**63 - 1  # a version is a signed 64-bit integer in every store
+
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
@@ -58,19 +60,25 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
+# ------------------------------------------------------------------ slugs
+
+
+def known_slug(
+    slug: Annotated[str, Path(description="The negotiation's slug", examples=["us-rok-sma-2020"])],
+) -> str:
+    """The path's slug; one no negotiation can have is not found, before any store sees it.
+
+    A store may refuse such text outright (PostgreSQL: NUL), which must not become a 500.
+    """
+    if not SLUG_RE.fullmatch(slug):
+        raise NegotiationNotFound(f"no negotiation {quoted(slug)}")
+    return slug
+
+
+SlugPath = Annotated[str, Depends(known_slug)]
+
+
 # ------------------------------------------------------------------ read views
-
-
-class ViewLaggingError(Exception):
-    """The read views did not reach the ledger's head in time: answer 503, never stale data."""
-
-    code = "view-lagging"
-
-    def __init__(self, target: int, reached: int, waited: float) -> None:
-        super().__init__(f"the read views are at position {reached}, the ledger at {target}")
-        self.target = target
-        self.reached = reached
-        self.retry_after = max(1, math.ceil(waited))
 
 
 @contextlib.contextmanager
@@ -122,11 +130,16 @@ def parse_as_of_recorded(value: str | None) -> datetime | None:
         moment = None
     if moment is None or moment.utcoffset() is None:
         raise InvalidValue(
-            f"{value!r} is not an ISO 8601 datetime with its UTC offset "
+            f"{quoted(value)} is not an ISO 8601 datetime with its UTC offset "
             "(e.g. 2020-04-07T09:00:00+00:00)",
             field="as_of_recorded",
         )
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59 lies past the calendar in UTC
+        raise InvalidValue(
+            f"{quoted(value)} is out of range in UTC", field="as_of_recorded"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -146,7 +159,8 @@ class TimeTravel:
 def time_travel(
     as_of_version: Annotated[
         int | None,
-        Query(ge=1, description="The state after the stream's first N events."),
+        # Bounded: every store keeps versions as signed 64-bit integers.
+        Query(ge=1, le=MAX_VERSION, description="The state after the stream's first N events."),
     ] = None,
     as_of_recorded: Annotated[
         str | None,

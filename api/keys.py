@@ -24,7 +24,9 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
-from domain.errors import InvalidValue, ParleyError, StorageUnavailable
+from api.errors import KeyNameTaken as KeyNameTaken  # raised here; imported from here too
+from api.errors import KeyNotFound as KeyNotFound
+from domain.errors import InvalidValue, StorageUnavailable
 from domain.ledger import Ledger, utc_now
 
 KEY_PREFIX = "parley_"
@@ -48,18 +50,6 @@ class Role(StrEnum):
 
     def allows(self, needed: Role) -> bool:
         return self.rank >= needed.rank
-
-
-class KeyNameTaken(ParleyError):
-    """A key of that name exists, or existed: names stay unique because events carry them."""
-
-    code = "key-name-taken"
-
-
-class KeyNotFound(ParleyError):
-    """No key has that name."""
-
-    code = "key-not-found"
 
 
 @dataclass(frozen=True)

@@ -16,20 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domain import errors, merkle, verify
+from api.errors import EventNotInLedger as EventNotInLedger  # raised here; imported from here too
+from api.errors import TreeSizeOutOfRange as TreeSizeOutOfRange
+from domain import merkle, verify
 from projections.views import Views
-
-
-class EventNotInLedger(errors.ParleyError):
-    """No event of the global log has that id (or the Merkle view does not hold it yet)."""
-
-    code = "event-not-found"
-
-
-class TreeSizeOutOfRange(errors.InvalidValue):
-    """A proof asked about a tree the ledger does not have (larger than today's, or too small)."""
-
-    code = "tree-size-out-of-range"
 
 
 class SigningKeyError(ValueError):

@@ -1,12 +1,15 @@
-"""Every error as RFC 9457 ``application/problem+json``, from one table of domain errors.
+"""Every error as RFC 9457 ``application/problem+json``, from one table of errors.
 
-The table names each domain error class explicitly (a test fails when a class is missing),
-so a new error gets a deliberate status rather than whatever its base class had.
+The table names each error class of the domain (``domain/errors.py``) and of the API
+(``api/errors.py``) explicitly (a test fails when a class is missing), so a new error gets
+a deliberate status rather than whatever its base class had.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -16,10 +19,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.auth import Forbidden, Unauthenticated
-from api.keys import KeyNameTaken, KeyNotFound
-from api.ledger_proofs import EventNotInLedger, TreeSizeOutOfRange
+from api.errors import (
+    ApiError,
+    EventNotInLedger,
+    Forbidden,
+    KeyNameTaken,
+    KeyNotFound,
+    TreeSizeOutOfRange,
+    Unauthenticated,
+    ViewLaggingError,
+)
 from api.observability import REQUEST_ID_HEADER, current_request_id
+from api.schemas import Problem
 from domain import errors
 
 PROBLEM_JSON = "application/problem+json"
@@ -64,12 +75,14 @@ PROBLEM_TABLE: dict[type[errors.ParleyError], ProblemSpec] = {
     errors.StaleVersion: ProblemSpec(412, "Stale version"),
     errors.IdempotencyKeyReused: ProblemSpec(422, "Idempotency-Key reused"),
     errors.StorageUnavailable: ProblemSpec(503, "Storage unavailable"),
+    ApiError: ProblemSpec(422, "The request cannot be carried out"),
     EventNotInLedger: ProblemSpec(404, "Event not found"),
     TreeSizeOutOfRange: ProblemSpec(422, "No Merkle tree of that size"),
     Unauthenticated: ProblemSpec(401, "API key required"),
     Forbidden: ProblemSpec(403, "Role does not allow this"),
     KeyNameTaken: ProblemSpec(409, "Key name taken"),
     KeyNotFound: ProblemSpec(404, "Key not found"),
+    ViewLaggingError: ProblemSpec(503, "Read views lagging"),
 }
 
 
@@ -259,3 +272,75 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(Exception, handle_unexpected)
+
+
+# ------------------------------------------------------------------ the OpenAPI
+
+
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
+_FASTAPI_422_SCHEMAS = ("HTTPValidationError", "ValidationError")
+_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
+MALFORMED_REQUEST: dict[str, Any] = {
+    "description": "Malformed request: the body is not JSON, or If-Match is not a quoted version",
+    "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
+}
+
+
+def _answers_400(operation: dict[str, Any]) -> bool:
+    """Malformed JSON bodies (``handle_validation_error``) and If-Match headers are 400."""
+    headers = {
+        str(p.get("name", "")).lower()
+        for p in operation.get("parameters", [])
+        if p.get("in") == "header"
+    }
+    return "requestBody" in operation or "if-match" in headers
+
+
+def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The generated OpenAPI, its errors documented as they are sent: problem+json, 400s too.
+
+    FastAPI documents every ``responses=`` model under the route's own media type
+    (``application/json``) and adds its ``HTTPValidationError`` for 422; the handlers above
+    answer every one of them as a ``Problem`` in ``application/problem+json``. Rewriting the
+    document once here keeps the routers' ``responses=`` in FastAPI's usual form.
+    """
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    if "Problem" not in schemas:
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(problem.pop("$defs", {}))
+        schemas["Problem"] = problem
+    problem_ref = {"$ref": PROBLEM_SCHEMA_REF}
+    for item in openapi.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in _METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                if not str(status).startswith(("4", "5")):
+                    continue
+                schema = next(
+                    (c["schema"] for c in response.get("content", {}).values() if "schema" in c),
+                    problem_ref,
+                )
+                if any(name in json.dumps(schema) for name in _FASTAPI_422_SCHEMAS):
+                    schema = problem_ref
+                response["content"] = {PROBLEM_JSON: {"schema": schema}}
+            if _answers_400(operation):
+                responses.setdefault("400", copy.deepcopy(MALFORMED_REQUEST))
+    # HTTPValidationError first: it is what refers to ValidationError.
+    for name in _FASTAPI_422_SCHEMAS:
+        if f"#/components/schemas/{name}" not in json.dumps(openapi):
+            schemas.pop(name, None)
+    return openapi
+
+
+def install_openapi(app: FastAPI) -> None:
+    """``app.openapi()`` (and ``/openapi.json``) serve the document ``document_problems`` fixes."""
+    generate: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -13,6 +13,7 @@ import json
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -29,8 +30,10 @@ from domain import facts
 from domain.canonical import format_recorded_at, payload_of
 from domain.errors import InvalidValue
 from domain.ledger import Recorded
-from domain.negotiation import Negotiation
+from domain.negotiation import MAX_DETAILS_DEPTH, Negotiation
 from domain.values import (
+    ISO_DATE_RE,
+    QUOTE_LIMIT,
     Delegation,
     Participant,
     Party,
@@ -94,7 +97,8 @@ Amount = Annotated[
 def _iso_date(value: Any) -> date:
     if isinstance(value, date):
         return value
-    if not isinstance(value, str) or len(value) != 10:
+    # ISO_DATE_RE, not only the length: Python also reads week dates such as 2020-W15-1.
+    if not isinstance(value, str) or not ISO_DATE_RE.fullmatch(value):
         raise ValueError("a date is an ISO 8601 string such as 2020-04-07")
     try:
         return date.fromisoformat(value)
@@ -117,14 +121,39 @@ OccurredAtText = Annotated[
 ]
 
 
-def _without_floats(value: Any, path: str = "details") -> Any:
-    """Free-form JSON where every number is an int: floats would put binary rounding on record."""
-    if isinstance(value, float):
-        raise ValueError(f"{path}: {FLOAT_REFUSED}")
-    if isinstance(value, dict):
-        return {k: _without_floats(v, f"{path}.{k}") for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_floats(v, f"{path}[{i}]") for i, v in enumerate(value)]
+def _details_path(path: tuple[str | int, ...]) -> str:
+    """``details.a[2].b`` for a message: keys are the client's text, so cut short and with
+    lone surrogates escaped (pydantic cannot carry them in an error)."""
+    text = "details"
+    for segment in path:
+        if isinstance(segment, int):
+            text += f"[{segment}]"
+        else:
+            key = segment if len(segment) <= QUOTE_LIMIT else segment[:QUOTE_LIMIT] + "…"
+            text += "." + key.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _without_floats(value: Any) -> Any:
+    """Free-form JSON where every number is an int: floats would put binary rounding on record.
+
+    Walked with a stack, not recursion, and no deeper than the domain keeps: a body nested
+    thousands deep is refused, never a RecursionError.
+    """
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if len(path) > MAX_DETAILS_DEPTH:
+            raise ValueError(
+                f"{_details_path(path)} is nested too deeply (at most {MAX_DETAILS_DEPTH} levels)"
+            )
+        if isinstance(node, float):
+            raise ValueError(f"{_details_path(path)}: {FLOAT_REFUSED}")
+        # Pushed in reverse, so the first offending value in the body is the one reported.
+        if isinstance(node, dict):
+            stack.extend((v, (*path, k)) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((node[i], (*path, i)) for i in reversed(range(len(node))))
     return value
 
 
@@ -1149,13 +1178,25 @@ def fact_of(event: Any) -> facts.Fact:
 # ------------------------------------------------------------------ shaping
 
 
+def _as_json_text(value: Any) -> str:
+    """What pydantic's JSON mode writes for the scalars its python mode keeps as objects."""
+    if isinstance(value, date):  # datetimes too
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be fingerprinted")
+
+
 def fingerprint(data: Any) -> str:
     """SHA-256 of the canonical JSON of a parsed body: white space and key order do not count.
 
-    ASCII escapes keep a lone surrogate (valid JSON, not encodable) from failing here; the
-    domain refuses it with a proper error once the request is decided.
+    Takes pydantic's python-mode dump as well as its JSON-mode one (the same digest): JSON
+    mode encodes keys to UTF-8 and fails on a lone surrogate, which ASCII escapes keep here;
+    the domain refuses it with a proper error once the request is decided.
     """
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    text = json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_as_json_text
+    )
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 

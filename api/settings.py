@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.negotiation import IDEMPOTENCY_RETENTION
 
 
 class Settings(BaseSettings):
@@ -35,6 +38,11 @@ class Settings(BaseSettings):
     read_wait_seconds: float = Field(default=5.0, ge=0)
     """How long a read of positions, gaps, timeline or the list waits for the views to reach
     the ledger's head before answering 503."""
+    idempotency_window_hours: float = Field(
+        default=24, gt=0, le=IDEMPOTENCY_RETENTION.total_seconds() / 3600
+    )
+    """How long a repeated ``Idempotency-Key`` replays the first answer; after that the key
+    records anew. At most 720 (30 days), how long a negotiation keeps its keys."""
     signing_key: SecretStr | None = None
     """An Ed25519 private key seed (32 bytes as 64 hex digits or base64) that signs
     ``GET /ledger/checkpoint``; without one, checkpoints are unsigned."""
@@ -53,6 +61,9 @@ class Settings(BaseSettings):
 
         key_bytes(value.get_secret_value())  # a ValueError: pydantic reports it, not the key
         return value
+
+    def idempotency_window(self) -> timedelta:
+        return timedelta(hours=self.idempotency_window_hours)
 
     def signing_seed(self) -> bytes | None:
         """The signing key's 32 bytes, or None without one."""

@@ -8,7 +8,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -23,7 +23,7 @@ from eventsourcing.utils import get_topic
 
 from domain import errors, facts
 from domain.canonical import GENESIS_HASH, canonical_document, event_hash
-from domain.negotiation import EventMeta, Negotiation, negotiation_id
+from domain.negotiation import IDEMPOTENCY_RETENTION, EventMeta, Negotiation, negotiation_id
 from domain.transcodings import register_value_transcodings
 from domain.values import Party, Term
 
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 ANONYMOUS = "anonymous"
 CONFLICT_RETRIES = 8
 SNAPSHOT_INTERVAL = 200
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
 def snapshot_spacing(version: int) -> int:
@@ -131,9 +132,17 @@ class Ledger(Application[UUID]):
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], UUID] = uuid4,
         position_lookup: PositionLookup | None = None,
+        idempotency_window: timedelta = IDEMPOTENCY_WINDOW,
     ) -> None:
+        if not timedelta(0) < idempotency_window <= IDEMPOTENCY_RETENTION:
+            msg = (
+                f"the idempotency window must be positive and at most {IDEMPOTENCY_RETENTION}"
+                " (how long negotiations keep keys)"
+            )
+            raise ValueError(msg)
         super().__init__(env)
         self._clock = clock
+        self._idempotency_window = idempotency_window
         self._new_id = new_id
         self._position_lookup = position_lookup
         self._locks: dict[UUID, threading.Lock] = {}
@@ -569,15 +578,25 @@ class Ledger(Application[UUID]):
         )
 
     def _repeat(self, neg: Negotiation, scoped: str, fingerprint: str) -> Recorded | None:
+        """The first answer to a request with this key, or None when the key is new to us.
+
+        A key used longer ago than the idempotency window counts as new: the request is
+        recorded again, and the key then stands for it.
+        """
         seen = neg.idempotency.get(scoped)
         if seen is None:
             return None
-        first_fingerprint, first_version, last_version = seen
+        first_fingerprint, first_version, last_version = seen[:3]
+        events = self.stream(neg.slug, after_version=first_version - 1, up_to_version=last_version)
+        # Entries from snapshots taken before the state kept a timestamp: the event that
+        # carried the key has it.
+        used_at = datetime.fromisoformat(seen[3]) if len(seen) > 3 else events[-1].timestamp
+        if used_at < self._clock() - self._idempotency_window:
+            return None
         if first_fingerprint != fingerprint:
             raise errors.IdempotencyKeyReused(
                 "this Idempotency-Key was used for a different request"
             )
-        events = self.stream(neg.slug, after_version=first_version - 1, up_to_version=last_version)
         positions = self._positions(neg.id, first_version, last_version)
         return Recorded(
             negotiation=neg.slug,

@@ -40,6 +40,7 @@ from domain.values import (
     check_unit,
     is_currency,
     parse_occurred_at,
+    quoted,
     sort_key,
     to_amount,
 )
@@ -54,6 +55,10 @@ FUTURE_TOLERANCE = timedelta(hours=14)
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_DETAILS_DEPTH = 16
 MAX_LIST_LENGTH = 200
+#: How long the state keeps an idempotency key after the request that used it. A fixed
+#: constant, not the configured window: replay must fold the same state whatever the
+#: settings of the process replaying, so the window may only be shorter than this.
+IDEMPOTENCY_RETENTION = timedelta(days=30)
 
 
 def negotiation_id(slug: str) -> UUID:
@@ -71,7 +76,11 @@ class EventMeta:
     prev_hash: str
     hash: str
     idempotency: list[Any] | None = None
-    """``[scoped key, request fingerprint, first version]`` on the last event of a request."""
+    """``[scoped key, request fingerprint, first version]`` on the last event of a request.
+
+    The state keeps ``{scoped key: [fingerprint, first version, last version, recorded_at
+    ISO]}``; snapshots taken before the timestamp was kept hold 3-element entries.
+    """
 
 
 class Negotiation(Aggregate):
@@ -107,7 +116,11 @@ class Negotiation(Aggregate):
             if self.idempotency is not None:
                 key, fingerprint, first_version = self.idempotency
                 seen = [fingerprint, first_version, self.originator_version]
+                seen.append(self.timestamp.isoformat())
+                # Re-inserted at the end, so the map stays in the order keys were last used.
+                neg.idempotency.pop(key, None)
                 neg.idempotency[key] = seen
+                _forget_keys_before(neg.idempotency, self.timestamp - IDEMPOTENCY_RETENTION)
             fact: facts.Fact = self  # type: ignore[assignment]
             neg.counts = {**neg.counts, fact.TYPE: neg.counts.get(fact.TYPE, 0) + 1}
             neg._index(self.event_id, fact, self.originator_version)
@@ -331,7 +344,7 @@ class Negotiation(Aggregate):
     def _need_party(self, party: str | None, field: str) -> None:
         if party is not None and party not in self.parties:
             raise errors.UnknownParty(
-                f"{field}: party {party!r} has not joined this negotiation", field=field
+                f"{field}: party {quoted(party)} has not joined this negotiation", field=field
             )
 
     def _check_participants(self, items: tuple[Participant, ...], field: str) -> None:
@@ -355,12 +368,14 @@ class Negotiation(Aggregate):
         for term_id, quantity in values.items():
             where = f"{field}.{term_id}"
             if term_id not in self.terms:
-                raise errors.UnknownTerm(f"{where}: term {term_id!r} is not defined", field=where)
+                raise errors.UnknownTerm(
+                    f"{where}: term {quoted(term_id)} is not defined", field=where
+                )
             unit = self.terms[term_id][1]
             if quantity.unit != unit and not (is_currency(unit) and is_currency(quantity.unit)):
                 raise errors.UnitMismatch(
-                    f"{where}: {quantity.unit!r} does not fit term {term_id!r} measured in "
-                    f"{unit!r} (only money terms accept another ISO 4217 currency)",
+                    f"{where}: {quoted(quantity.unit)} does not fit term {quoted(term_id)} "
+                    f"measured in {unit!r} (only money terms accept another ISO 4217 currency)",
                     field=where,
                 )
             checked[term_id] = Quantity(
@@ -398,7 +413,7 @@ class Negotiation(Aggregate):
         check_pattern(fact.party.id, PARTY_ID_RE, "party id", "party.id")
         check_text(fact.party.name, "party.name", max_length=500)
         if fact.party.id in self.parties:
-            raise errors.DuplicateParty(f"party {fact.party.id!r} has already joined")
+            raise errors.DuplicateParty(f"party {quoted(fact.party.id)} has already joined")
         return fact
 
     def _decide_term_defined(self, fact: facts.TermDefined) -> facts.Fact:
@@ -406,7 +421,7 @@ class Negotiation(Aggregate):
         check_text(fact.term.name, "term.name", max_length=500)
         check_unit(fact.term.unit, "term.unit")
         if fact.term.id in self.terms:
-            raise errors.DuplicateTerm(f"term {fact.term.id!r} is already defined")
+            raise errors.DuplicateTerm(f"term {quoted(fact.term.id)} is already defined")
         return fact
 
     def _decide_round_held(self, fact: facts.RoundHeld) -> facts.Fact:
@@ -509,7 +524,7 @@ class Negotiation(Aggregate):
         check_text(fact.title, "title", max_length=500)
         self._need_party(fact.raised_by, "raised_by")
         if fact.issue_id in self.issues:
-            raise errors.DuplicateIssue(f"issue {fact.issue_id!r} is already on record")
+            raise errors.DuplicateIssue(f"issue {quoted(fact.issue_id)} is already on record")
         if fact.details is None:
             return fact
         details = _checked_json(fact.details, "details", 0)
@@ -520,9 +535,11 @@ class Negotiation(Aggregate):
     def _decide_issue_resolved(self, fact: facts.IssueResolved) -> facts.Fact:
         issue = self.issues.get(fact.issue_id)
         if issue is None:
-            raise errors.UnknownIssue(f"no issue {fact.issue_id!r} is on record", field="issue_id")
+            raise errors.UnknownIssue(
+                f"no issue {quoted(fact.issue_id)} is on record", field="issue_id"
+            )
         if issue["resolved"] is not None:
-            raise errors.IssueAlreadyResolved(f"issue {fact.issue_id!r} is already resolved")
+            raise errors.IssueAlreadyResolved(f"issue {quoted(fact.issue_id)} is already resolved")
         if self.entries[issue["raised"]]["key"] > sort_key(fact.occurred_at):
             raise errors.AnswerBeforeEvent(
                 "an issue cannot be resolved before it was raised", field="occurred_at"
@@ -667,6 +684,24 @@ def _event_kwargs(fact: facts.Fact, meta: EventMeta) -> dict[str, Any]:
     return kwargs
 
 
+def _forget_keys_before(seen: dict[str, list[Any]], cutoff: datetime) -> None:
+    """Drops idempotency entries recorded before ``cutoff``, oldest first.
+
+    The cutoff comes from the applying event's own timestamp, so replay prunes exactly as
+    recording did. Entries are in the order keys were last used, so the scan stops at the
+    first one young enough; entries from old snapshots carry no timestamp and are kept.
+    """
+    stale = []
+    for key, entry in seen.items():
+        if len(entry) < 4:
+            continue
+        if datetime.fromisoformat(entry[3]) >= cutoff:
+            break
+        stale.append(key)
+    for key in stale:
+        del seen[key]
+
+
 def _party_of(fact: facts.Fact) -> str | None:
     if isinstance(fact, facts.PartyJoined):
         return fact.party.id
@@ -746,7 +781,9 @@ def _event_ref(value: str, field: str) -> str:
     try:
         return str(UUID(value))
     except (ValueError, AttributeError, TypeError):
-        raise errors.InvalidValue(f"{value!r} is not an event id (a UUID)", field=field) from None
+        raise errors.InvalidValue(
+            f"{quoted(value)} is not an event id (a UUID)", field=field
+        ) from None
 
 
 def _check_length(items: tuple[Any, ...] | list[Any], field: str) -> None:

@@ -17,6 +17,14 @@ ISSUE_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 #: Control characters other than tab and newline, DEL, and lone surrogates.
 FORBIDDEN_TEXT_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 PLAIN_UNIT_RE = re.compile(r"[a-z][a-z_]{0,31}")
+#: ``YYYY-MM-DD``, and RFC 3339-like datetimes (seconds and their fraction optional). The
+#: offset is optional here so that a naive datetime gets its own, clearer refusal.
+ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ISO_DATETIME_RE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+#: How much of a client's value an error message quotes.
+QUOTE_LIMIT = 80
 
 #: Amounts beyond these bounds are refused: a bargained quantity never needs them,
 #: and unbounded exponents would let one request allocate huge strings.
@@ -25,6 +33,14 @@ MAX_FRACTION_DIGITS = 18
 
 OccurredAt = date | datetime
 """When a fact happened in the world: a date, or a datetime that carries its offset."""
+
+
+def quoted(value: object) -> str:
+    """A client's value as an error message quotes it: its repr, cut short when long."""
+    if isinstance(value, str) and len(value) > QUOTE_LIMIT:
+        return repr(value[:QUOTE_LIMIT] + "…")
+    text = repr(value)
+    return text if len(text) <= QUOTE_LIMIT else text[:QUOTE_LIMIT] + "…"
 
 
 @cache
@@ -44,20 +60,20 @@ def check_unit(unit: str, field: str = "unit") -> str:
     if is_currency(unit) or PLAIN_UNIT_RE.fullmatch(unit):
         return unit
     raise InvalidValue(
-        f"unit {unit!r} is neither an ISO 4217 currency code nor a plain lower-case word",
+        f"unit {quoted(unit)} is neither an ISO 4217 currency code nor a plain lower-case word",
         field=field,
     )
 
 
 def check_currency(code: str, field: str) -> str:
     if not is_currency(code):
-        raise InvalidValue(f"{code!r} is not an ISO 4217 currency code", field=field)
+        raise InvalidValue(f"{quoted(code)} is not an ISO 4217 currency code", field=field)
     return code
 
 
 def check_pattern(value: str, pattern: re.Pattern[str], what: str, field: str) -> str:
     if not pattern.fullmatch(value):
-        raise InvalidValue(f"{what} {value!r} must match {pattern.pattern}", field=field)
+        raise InvalidValue(f"{what} {quoted(value)} must match {pattern.pattern}", field=field)
     return value
 
 
@@ -78,10 +94,13 @@ def to_amount(value: Decimal | str | int, field: str = "amount") -> Decimal:
     """A finite decimal in plain notation (``5E+9`` becomes ``5000000000``), within bounds."""
     if isinstance(value, float):
         raise InvalidValue("amounts are decimals, never binary floats", field=field)
+    if isinstance(value, str) and not value.isascii():
+        # Decimal() reads any script's digits ("٣٤" is 34): a ledger keeps what was written.
+        raise InvalidValue(f"{quoted(value)} is not a decimal number", field=field)
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise InvalidValue(f"{value!r} is not a decimal number", field=field) from None
+        raise InvalidValue(f"{quoted(value)} is not a decimal number", field=field) from None
     if not amount.is_finite():
         raise InvalidValue("an amount must be a finite number", field=field)
     _, digits, exponent = amount.as_tuple()
@@ -130,10 +149,16 @@ def parse_occurred_at(value: str | date | datetime, field: str = "occurred_at") 
     else:
         text = value.strip()
         try:
-            parsed = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+            # Python also reads ISO week dates, ordinal dates and any separator: not ours.
+            if ISO_DATE_RE.fullmatch(text):
+                parsed = date.fromisoformat(text)
+            elif ISO_DATETIME_RE.fullmatch(text):
+                parsed = datetime.fromisoformat(text)
+            else:
+                raise ValueError(text)
         except ValueError:
             raise InvalidValue(
-                f"{value!r} is not an ISO 8601 date or datetime", field=field
+                f"{quoted(value)} is not an ISO 8601 date or datetime", field=field
             ) from None
     if isinstance(parsed, datetime) and parsed.utcoffset() is None:
         raise InvalidValue(
@@ -144,7 +169,7 @@ def parse_occurred_at(value: str | date | datetime, field: str = "occurred_at") 
         try:
             parsed.astimezone(UTC)
         except OverflowError:
-            raise InvalidValue(f"{value!r} is out of range in UTC", field=field) from None
+            raise InvalidValue(f"{quoted(value)} is out of range in UTC", field=field) from None
     return parsed
 
 

@@ -17,6 +17,7 @@ from api.deps import (
     LedgerDep,
     RunnerDep,
     SettingsDep,
+    SlugPath,
     TimeTravel,
     TimeTravelDep,
     TodayDep,
@@ -102,7 +103,7 @@ def headlines_of(
     responses=RESPONSES,
 )
 def read_positions(
-    slug: str,
+    slug: SlugPath,
     ledger: LedgerDep,
     runner: RunnerDep,
     settings: SettingsDep,
@@ -121,7 +122,7 @@ def read_positions(
     responses=RESPONSES,
 )
 def read_gaps(
-    slug: str,
+    slug: SlugPath,
     ledger: LedgerDep,
     runner: RunnerDep,
     settings: SettingsDep,
@@ -141,7 +142,7 @@ def read_gaps(
     responses=RESPONSES,
 )
 def read_timeline(
-    slug: str,
+    slug: SlugPath,
     ledger: LedgerDep,
     runner: RunnerDep,
     settings: SettingsDep,

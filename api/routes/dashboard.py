@@ -8,12 +8,13 @@ dance rendered on the server for reports.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.responses import FileResponse
 
 from api.auth import AUTH_RESPONSES, Role, require
@@ -22,6 +23,7 @@ from api.deps import (
     LedgerDep,
     RunnerDep,
     SettingsDep,
+    SlugPath,
     TimeTravel,
     TimeTravelDep,
     TodayDep,
@@ -42,6 +44,7 @@ MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".svg": "image/svg+xml",
 }
+ASSET_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", re.ASCII)
 # Pages change with each release while their URLs do not: revalidate, never guess.
 NO_STALE = {"Cache-Control": "no-cache"}
 
@@ -73,11 +76,12 @@ def plotly_asset() -> FileResponse:
 
 @router.get("/static/{name}", include_in_schema=False)
 def static_asset(name: str) -> Response:
-    path = (STATIC / name).resolve()
-    media_type = MEDIA_TYPES.get(path.suffix)
-    # Only files directly in api/static, of the kinds the pages use.
-    if path.parent != STATIC or media_type is None or not path.is_file():
-        return Response(status_code=404)
+    # The name is checked before the filesystem sees it: NUL or an over-long name make
+    # resolve() raise, and only plain names of files directly in api/static are served.
+    media_type = MEDIA_TYPES.get(PurePath(name).suffix) if ASSET_NAME_RE.fullmatch(name) else None
+    path = STATIC / name
+    if media_type is None or not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND)  # a problem, as every error
     return FileResponse(path, media_type=media_type, headers=NO_STALE)
 
 
@@ -120,7 +124,7 @@ def _dance(
     responses={**RESPONSES, **AUTH_RESPONSES},
 )
 def chart_json(
-    slug: str,
+    slug: SlugPath,
     ledger: LedgerDep,
     runner: RunnerDep,
     settings: SettingsDep,
@@ -146,7 +150,7 @@ def chart_json(
     response_class=Response,
 )
 def chart_svg(
-    slug: str,
+    slug: SlugPath,
     ledger: LedgerDep,
     runner: RunnerDep,
     settings: SettingsDep,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Header, HTTPException, Query, Response, sta
 from pydantic import TypeAdapter
 
 from api.auth import Principal, Role, require
-from api.deps import IdempotencyKeyHeader, LedgerDep, RunnerDep, SettingsDep
+from api.deps import IdempotencyKeyHeader, LedgerDep, RunnerDep, SettingsDep, SlugPath
 from api.schemas import (
     EVENT_CREATE_MODELS,
     EventCreate,
@@ -90,7 +90,7 @@ def _place(error: ParleyError, index: int, batch: bool) -> ParleyError:
     },
 )
 def record_events(
-    slug: str,
+    slug: SlugPath,
     body: Annotated[EventsBody, Body(openapi_examples=BODY_EXAMPLES)],
     ledger: LedgerDep,
     runner: RunnerDep,
@@ -123,7 +123,7 @@ def record_events(
             expected_version=expected_version,
             recorded_by=principal.name,
             idempotency_key=idempotency_key,
-            fingerprint=fingerprint(_BODY.dump_python(body, mode="json")),
+            fingerprint=fingerprint(_BODY.dump_python(body)),
         )
     except ParleyError as e:
         where = e.extra.get("index")
@@ -143,7 +143,7 @@ def record_events(
     responses={404: {"model": Problem, "description": "No negotiation has that slug"}},
 )
 def list_events(
-    slug: str,
+    slug: SlugPath,
     ledger: LedgerDep,
     after_version: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

@@ -19,6 +19,7 @@ from api.deps import (
     LedgerDep,
     RunnerDep,
     SettingsDep,
+    SlugPath,
     TimeTravelDep,
     TodayDep,
     fresh_views,
@@ -190,7 +191,7 @@ def list_negotiations(
     },
 )
 def get_negotiation(
-    slug: str,
+    slug: SlugPath,
     ledger: LedgerDep,
     runner: RunnerDep,
     settings: SettingsDep,

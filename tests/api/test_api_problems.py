@@ -1,26 +1,44 @@
-"""Every error is RFC 9457 problem+json, from one table that covers every domain error."""
+"""Every error is RFC 9457 problem+json, from one table that covers every domain and API error."""
 
 from __future__ import annotations
 
 import pytest
 from apitools import assert_problem, offer, post_events
 
+import api.app
+from api import errors as api_errors
 from api.problems import PROBLEM_TABLE, spec_for
 from domain import errors
 
 
-def test_every_domain_error_class_is_mapped():
+def test_every_domain_and_api_error_class_is_mapped():
     """A new error class must be given a status here, not inherit one by accident."""
-    missing = [cls.__name__ for cls in errors.all_error_classes() if cls not in PROBLEM_TABLE]
+    classes = api_errors.all_error_classes()
+    missing = [cls.__name__ for cls in classes if cls not in PROBLEM_TABLE]
 
+    assert api_errors.ViewLaggingError in classes
+    assert errors.StaleVersion in classes
     assert missing == []
 
 
+def test_the_server_defines_its_errors_in_the_two_hierarchies_only():
+    """An error class declared beside the code raising it would escape the mapping test."""
+    assert api.app.create_app  # imported for its side effect: every module the server runs
+    ours = ("api.", "domain.", "projections.")
+    stray = [
+        f"{cls.__module__}.{cls.__qualname__}"
+        for cls in errors.all_error_classes()
+        if cls.__module__.startswith(ours) and cls.__module__ not in ("api.errors", "domain.errors")
+    ]
+
+    assert stray == []
+
+
 def test_problem_types_name_the_rule_and_are_distinct():
-    codes = [cls.code for cls in errors.all_error_classes()]
+    codes = [cls.code for cls in api_errors.all_error_classes()]
 
     assert len(codes) == len(set(codes))
-    for cls in errors.all_error_classes():
+    for cls in api_errors.all_error_classes():
         if issubclass(cls, errors.RuleViolation):
             assert spec_for(cls).status == 422, cls
 
@@ -36,9 +54,16 @@ def test_problem_types_name_the_rule_and_are_distinct():
         (errors.StaleVersion, 412),
         (errors.IdempotencyKeyReused, 422),
         (errors.StorageUnavailable, 503),
+        (api_errors.Unauthenticated, 401),
+        (api_errors.Forbidden, 403),
+        (api_errors.KeyNotFound, 404),
+        (api_errors.KeyNameTaken, 409),
+        (api_errors.EventNotInLedger, 404),
+        (api_errors.TreeSizeOutOfRange, 422),
+        (api_errors.ViewLaggingError, 503),
     ],
 )
-def test_each_kind_of_domain_error_has_its_status(error, status):
+def test_each_kind_of_error_has_its_status(error, status):
     assert spec_for(error).status == status
 
 

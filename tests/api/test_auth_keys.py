@@ -16,6 +16,10 @@ from api.keys import KEY_PREFIX, KEYS_TABLE, KeyNameTaken, KeyNotFound, KeyStore
 from domain.errors import InvalidValue
 from domain.ledger import Ledger
 
+# The tests that look into a table or share a store between processes: memory:// has no
+# table, and each process has a memory store of its own, by design.
+shared_stores = pytest.mark.parametrize("store_url", ["sqlite", "postgres"], indirect=True)
+
 # --------------------------------------------------------------- the store
 
 
@@ -107,9 +111,8 @@ def raw_rows(ledger: Ledger) -> list[tuple[Any, ...]]:
         return [tuple(dict(row).values()) for row in cursor.fetchall()]
 
 
-def test_only_the_keys_hash_is_stored(ledger: Ledger, store_config: Any) -> None:
-    if store_config.kind == "memory":
-        pytest.skip("memory:// has no table to look into")
+@shared_stores
+def test_only_the_keys_hash_is_stored(ledger: Ledger) -> None:
     keys = open_keys(ledger)
     _, secret = keys.create("a", Role.RECORDER)
 
@@ -119,11 +122,8 @@ def test_only_the_keys_hash_is_stored(ledger: Ledger, store_config: Any) -> None
     assert hashlib.sha256(secret.encode()).hexdigest() in stored
 
 
-def test_keys_outlive_the_process_that_made_them(
-    ledger_factory: Callable[[], Ledger], store_config: Any
-) -> None:
-    if store_config.kind == "memory":
-        pytest.skip("memory:// keys live as long as their process, by design")
+@shared_stores
+def test_keys_outlive_the_process_that_made_them(ledger_factory: Callable[[], Ledger]) -> None:
     _, secret = open_keys(ledger_factory()).create("a", Role.ADMIN)
 
     later = open_keys(ledger_factory())
@@ -143,15 +143,12 @@ class FakeMonotonic:
 
 
 @pytest.fixture
-def two_processes(
-    ledger_factory: Callable[[], Ledger], store_config: Any
-) -> tuple[KeyStore, KeyStore]:
-    """The server's key store and the CLI's, on one store."""
-    if store_config.kind == "memory":
-        pytest.skip("memory:// cannot be shared by two processes")
+def two_processes(ledger_factory: Callable[[], Ledger]) -> tuple[KeyStore, KeyStore]:
+    """The server's key store and the CLI's, on one store (tests using it are ``shared_stores``)."""
     return open_keys(ledger_factory()), open_keys(ledger_factory())
 
 
+@shared_stores
 def test_a_key_made_by_another_process_closes_an_open_server_within_a_second(
     two_processes: tuple[KeyStore, KeyStore],
 ) -> None:
@@ -169,6 +166,7 @@ def test_a_key_made_by_another_process_closes_an_open_server_within_a_second(
     assert gate.principal(f"Bearer {secret}") == Principal("first", Role.READER)
 
 
+@shared_stores
 def test_a_key_revoked_by_another_process_is_refused_within_a_second(
     two_processes: tuple[KeyStore, KeyStore],
 ) -> None:

@@ -1,0 +1,104 @@
+"""Errors the API raises on purpose, beside the domain's: one hierarchy, one problem table.
+
+    ParleyError (domain.errors)
+    ├── ApiError                     raised by the outside layer, never by the domain
+    │   ├── Unauthenticated          no key, or one unknown or revoked (401)
+    │   ├── Forbidden                the key's role does not allow this (403)
+    │   ├── KeyNotFound              no key has that name (404)
+    │   ├── KeyNameTaken             a key of that name exists or existed (409)
+    │   ├── EventNotInLedger         no event of the global log has that id (404)
+    │   └── ViewLaggingError         the read views did not catch up in time (503)
+    ├── InvalidValue (domain.errors)
+    │   └── TreeSizeOutOfRange       a proof asked about a tree the ledger lacks (422)
+    └── … the rest of the domain's errors (domain/errors.py)
+
+``api.problems.PROBLEM_TABLE`` maps every class of both hierarchies; ``all_error_classes``
+lists them for the test that keeps it so. The classes are also importable from the modules
+that raise them (``api.auth``, ``api.keys``, ``api.ledger_proofs``, ``api.deps``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from domain import errors
+from domain.errors import ParleyError
+
+__all__ = [
+    "ApiError",
+    "EventNotInLedger",
+    "Forbidden",
+    "KeyNameTaken",
+    "KeyNotFound",
+    "TreeSizeOutOfRange",
+    "Unauthenticated",
+    "ViewLaggingError",
+    "all_error_classes",
+]
+
+
+class ApiError(ParleyError):
+    """Base of the errors the API layer raises on purpose."""
+
+    code = "api-error"
+
+
+class Unauthenticated(ApiError):
+    """No key, a malformed Authorization header, or a key that is unknown or revoked (401)."""
+
+    code = "unauthenticated"
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="parley"'}
+
+
+class Forbidden(ApiError):
+    """The key is known but its role does not allow the request (403)."""
+
+    code = "forbidden"
+
+
+class KeyNameTaken(ApiError):
+    """A key of that name exists, or existed: names stay unique because events carry them."""
+
+    code = "key-name-taken"
+
+
+class KeyNotFound(ApiError):
+    """No key has that name."""
+
+    code = "key-not-found"
+
+
+class EventNotInLedger(ApiError):
+    """No event of the global log has that id (or the Merkle view does not hold it yet)."""
+
+    code = "event-not-found"
+
+
+class TreeSizeOutOfRange(errors.InvalidValue):
+    """A proof asked about a tree the ledger does not have (larger than today's, or too small)."""
+
+    code = "tree-size-out-of-range"
+
+
+class ViewLaggingError(ApiError):
+    """The read views did not reach the ledger's head in time: answer 503, never stale data."""
+
+    code = "view-lagging"
+
+    def __init__(self, target: int, reached: int, waited: float) -> None:
+        super().__init__(
+            f"the read views are at position {reached}, the ledger at {target}; try again shortly",
+            position=target,
+            view_position=reached,
+        )
+        self.target = target
+        self.reached = reached
+        self.retry_after = max(1, math.ceil(waited))
+        self.headers = {"Retry-After": str(self.retry_after)}
+
+
+def all_error_classes() -> list[type[ParleyError]]:
+    """Every error class of the domain's hierarchy and of this one."""
+    ours = {errors.__name__, __name__}
+    return [cls for cls in errors.all_error_classes() if cls.__module__ in ours]
