@@ -41,10 +41,12 @@ from projections.views import VIEWS, EventRow, Views, check_views, event_row, op
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-REBUILD_BATCH_SIZE = 2000
+REBUILD_BATCH_SIZE = 5000
 SLUG_CACHE_SIZE = 10_000
 RETRY_AFTER_ERROR = 1.0
 """Seconds before trying again when the store is unavailable."""
+STREAMING_GAP = 0.005
+"""A wake this soon after the last catch-up means appends are streaming: coalesce them."""
 
 NEGOTIATION_TOPICS = frozenset(get_topic(cls) for cls in Negotiation.EVENT_CLASSES.values())
 
@@ -62,9 +64,16 @@ class ProjectionRunner:
         *,
         batch_size: int = BATCH_SIZE,
         poll_interval: float | None = None,
+        coalesce: float | None = None,
         on_batch: Callable[[int, int], None] | None = None,
     ) -> None:
-        """``on_batch(position, applied)`` is called after each committed batch."""
+        """``on_batch(position, applied)`` is called after each committed batch.
+
+        ``coalesce``: seconds the runner lets more events arrive after a wake (a NOTIFY, a
+        ``nudge(coalesce=True)``) while appends stream in, before it catches up (default: the
+        views'), so that steady appends are applied in batches rather than one per wake; a
+        plain ``nudge()`` and a reader's ``wait_for`` skip it.
+        """
         self.recorder: ApplicationRecorder = app.recorder
         self.mapper: Mapper[UUID] = app.mapper
         self.views = views if views is not None else open_views(self.recorder)
@@ -72,6 +81,7 @@ class ProjectionRunner:
         self.poll_interval = (
             poll_interval if poll_interval is not None else self.views.poll_interval
         )
+        self.coalesce = coalesce if coalesce is not None else self.views.coalesce
         self.on_batch = on_batch
         self.applied = 0
         """Events this runner applied (committed), across all batches."""
@@ -81,6 +91,11 @@ class ProjectionRunner:
         self._positions: dict[str, int] | None = None
         self._slugs: OrderedDict[UUID, str] = OrderedDict()
         self._wake = threading.Event()
+        self._urgent = threading.Event()
+        """Set by a plain ``nudge()`` and by a reader's ``wait_for``: catch up without delay."""
+        self._last_slug: tuple[UUID, str] | None = None
+        self._last_read = 0
+        """How many notifications the last ``read_batch`` found."""
         self._stopping = threading.Event()
         self._progress = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -92,6 +107,7 @@ class ProjectionRunner:
         notifications = self.recorder.select_notifications(
             start=after + 1, limit=limit or self.batch_size
         )
+        self._last_read = len(notifications)
         if not notifications:
             return [], after
         rows = []
@@ -108,6 +124,16 @@ class ProjectionRunner:
 
     def _slug_of(self, event: Negotiation.Event) -> str:
         """The slug of an event's negotiation: events carry only the aggregate id."""
+        nid = event.originator_id
+        last = self._last_slug
+        if last is not None and last[0] == nid:
+            # A negotiation's events mostly come in runs: no cache bookkeeping for those.
+            return last[1]
+        slug = self._lookup_slug(event)
+        self._last_slug = (nid, slug)
+        return slug
+
+    def _lookup_slug(self, event: Negotiation.Event) -> str:
         nid = event.originator_id
         if isinstance(event, Negotiation.NegotiationOpened):
             slug = event.slug
@@ -159,14 +185,22 @@ class ProjectionRunner:
             self.on_batch(end, applied)
         return applied
 
-    def catch_up(self) -> int:
-        """Applies batches until the views reach the head; returns how many events it applied."""
+    def catch_up(self, *, streaming: bool = False) -> int:
+        """Applies batches until the views reach the head; returns how many events it applied.
+
+        ``streaming``: stop after a batch that found fewer events than a batch holds, rather
+        than chase the events that trickled in while it was applied (one batch each): the
+        loop in ``run_forever`` lets them gather first.
+        """
         total = 0
         while not self._stopping.is_set():
+            conflicts = self.conflicts
             applied = self.step()
             if applied is None:
                 break
             total += applied
+            if streaming and self.conflicts == conflicts and self._last_read < self.batch_size:
+                break
         return total
 
     # ------------------------------------------------------------------ running
@@ -178,13 +212,21 @@ class ProjectionRunner:
             while not self._stopping.is_set():
                 self._wake.clear()
                 try:
-                    self.catch_up()
+                    self.catch_up(streaming=self.coalesce > 0)
                 except (OperationalError, InterfaceError) as e:
                     log.warning("projections: the store is unavailable (%s); retrying", e)
                     self._positions = None
                     self._stopping.wait(RETRY_AFTER_ERROR)
                     continue
-                self._wake.wait(timeout=self.poll_interval)
+                idle = time.monotonic()
+                woke = self._wake.wait(timeout=self.poll_interval)
+                if woke and self.coalesce > 0 and time.monotonic() - idle < STREAMING_GAP:
+                    # Appends are streaming in: let the next ones arrive, so that one batch
+                    # applies them all (a batch per event costs more than the append). A
+                    # lone append after a quiet spell is applied at once.
+                    self._urgent.wait(timeout=self.coalesce)
+                # Cleared before catching up: a reader who asks later is served next turn.
+                self._urgent.clear()
         finally:
             stop_listening()
 
@@ -212,12 +254,20 @@ class ProjectionRunner:
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
         self._wake.set()
+        self._urgent.set()
         if self._thread is not None:
             self._thread.join(timeout=timeout)
             self._thread = None
 
-    def nudge(self) -> None:
-        """Tells the runner new events are there (the API calls this after an append)."""
+    def nudge(self, *, coalesce: bool = False) -> None:
+        """Tells the runner new events are there (the API calls this after an append).
+
+        The runner applies them at once. ``coalesce``: it may first let more arrive (up to
+        ``self.coalesce`` seconds) when appends are streaming in, as it does for a NOTIFY, so
+        that one batch applies many; a reader's ``wait_for`` still cuts that short.
+        """
+        if not coalesce:
+            self._urgent.set()
         self._wake.set()
 
     @property

@@ -148,7 +148,10 @@ def consistency_proof(
     summary="Re-hash every stored event; name the first that no longer matches",
     response_model_exclude_none=True,
 )
-def verify(ledger: LedgerDep, runner: RunnerDep) -> VerifyPublic:
+def verify(ledger: LedgerDep, runner: RunnerDep, settings: SettingsDep) -> VerifyPublic:
     with view_storage_errors():
+        # Give the Merkle view the chance to hold every event recorded before this call, but
+        # verify regardless: a damaged row can stop the views, and that is what to report.
+        runner.wait_for(ledger.head_position(), timeout=settings.read_wait_seconds)
         report = ledger_scan.verify_ledger(ledger, runner.views)
     return VerifyPublic.model_validate(report.to_json())
