@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ from api.errors import KeyNameTaken as KeyNameTaken  # raised here; imported fro
 from api.errors import KeyNotFound as KeyNotFound
 from domain.errors import InvalidValue, StorageUnavailable
 from domain.ledger import Ledger, utc_now
+from projections.views import sqlite_write_transaction
 
 KEY_PREFIX = "parley_"
 KEY_BYTES = 32
@@ -318,24 +318,8 @@ class SQLiteKeyStore(SQLKeyStore):
             return self._writing()
         return self.datastore.transaction(commit=False)  # type: ignore[no-any-return]
 
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[Any]:
-        # BEGIN IMMEDIATE takes the write lock first (waiting for it): a deferred transaction
-        # that reads and then writes fails at once when another process wrote in between.
-        with self.datastore.get_connection(commit=True) as conn:
-            cursor = conn.cursor()
-            try:
-                cursor.execute("BEGIN IMMEDIATE")
-                try:
-                    yield cursor
-                except BaseException:
-                    conn.rollback()
-                    raise
-                conn.commit()
-            except sqlite3.IntegrityError as e:
-                raise IntegrityError(e) from e
-            except sqlite3.OperationalError as e:
-                raise OperationalError(e) from e
+    def _writing(self) -> contextlib.AbstractContextManager[Any]:
+        return sqlite_write_transaction(self.datastore)
 
     def create_table(self) -> None:
         # Most starts find the table there: look before taking the write lock.

@@ -1360,6 +1360,31 @@ class SQLViews(Views):
 # -------------------------------------------------------------------------- SQLite
 
 
+@contextlib.contextmanager
+def sqlite_write_transaction(datastore: Any) -> Iterator[SQLiteCursor]:
+    """A write transaction on the library's SQLite datastore that takes the lock first.
+
+    BEGIN IMMEDIATE waits for the write lock up front: a deferred transaction that reads
+    and then writes fails with SQLITE_BUSY when another process wrote in between.
+    """
+    with datastore.get_connection(commit=True) as conn:
+        cursor = conn.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        except sqlite3.IntegrityError as e:
+            raise IntegrityError(e) from e
+        except sqlite3.OperationalError as e:
+            raise OperationalError(e) from e
+        except sqlite3.Error as e:
+            raise PersistenceError(e) from e
+
+
 class SQLiteViews(SQLViews, SQLiteTrackingRecorder):
     """The views in the ledger's SQLite file, tracked in the library's ``tracking`` table."""
 
@@ -1403,26 +1428,8 @@ class SQLiteViews(SQLViews, SQLiteTrackingRecorder):
         with self._writing() as cursor:
             self._create_table(cursor)
 
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[SQLiteCursor]:
-        # BEGIN IMMEDIATE takes the write lock first: a deferred transaction that reads
-        # and then writes fails with SQLITE_BUSY when another process wrote in between.
-        with self.datastore.get_connection(commit=True) as conn:
-            cursor = conn.cursor()
-            try:
-                cursor.execute("BEGIN IMMEDIATE")
-                try:
-                    yield cursor
-                except BaseException:
-                    conn.rollback()
-                    raise
-                conn.commit()
-            except sqlite3.IntegrityError as e:
-                raise IntegrityError(e) from e
-            except sqlite3.OperationalError as e:
-                raise OperationalError(e) from e
-            except sqlite3.Error as e:
-                raise PersistenceError(e) from e
+    def _writing(self) -> contextlib.AbstractContextManager[SQLiteCursor]:
+        return sqlite_write_transaction(self.datastore)
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[SQLiteCursor]:
