@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from api.demo import DEMO_SLUG, LoadError, LoadReport, count_lines, load_demo, load_jsonl
 from api.deps import view_storage_errors
+from api.progress import progress_bar
 from api.settings import Settings
 from api.store import StoreURLError, open_ledger, parse_database_url, prepare_store
 from domain import errors
@@ -228,14 +228,7 @@ def load(
     settings = _settings()
     total = count_lines(file)
     with _ledger(settings) as ledger:
-        progress = Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=out,
-            transient=True,
-            disable=not out.is_terminal,
-        )
+        progress = progress_bar(out)
         with progress:
             task = progress.add_task(f"loading {file.name}", total=total)
             try:

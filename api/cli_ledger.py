@@ -38,6 +38,7 @@ def verify(
     from api.deps import view_storage_errors
     from api.ledger_proofs import Checkpoint, extends
     from api.ledger_scan import verify_ledger
+    from api.progress import progress_bar
     from domain import errors
 
     saved = None
@@ -47,10 +48,11 @@ def verify(
         except (ValueError, UnicodeDecodeError) as e:
             raise _fail(f"{checkpoint_file}: not a checkpoint: {e}", code=2) from None
     settings = _settings()
-    with _ledger(settings) as ledger, _runner(ledger) as runner:
+    with _ledger(settings) as ledger, _runner(ledger) as runner, progress_bar(out) as bar:
+        task = bar.add_task("verifying the ledger", total=ledger.head_position())
         try:
             with view_storage_errors():
-                report = verify_ledger(ledger, runner.views)
+                report = verify_ledger(ledger, runner.views, on_event=lambda: bar.advance(task))
                 extension = extends(runner.views, saved) if saved is not None else None
         except errors.StorageUnavailable as e:
             raise _fail(e.detail) from None

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import Progress
 
 from api.plover import plover_export
+from api.progress import progress_bar
 from api.transfer import (
     ImportRefused,
     export_ledger,
@@ -39,14 +40,7 @@ def register(app: typer.Typer) -> None:
 def _progress() -> Progress:
     from api.cli import out
 
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=out,
-        transient=True,
-        disable=not out.is_terminal,
-    )
+    return progress_bar(out)
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ of negotiations, one chain head each).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
@@ -239,7 +239,9 @@ def _document_hash(event: Negotiation.Event, slug: str) -> str | None:
         return None  # decoded into something no fact holds: it cannot have been recorded
 
 
-def verify_ledger(ledger: Ledger, views: Views) -> VerifyReport:
+def verify_ledger(
+    ledger: Ledger, views: Views, *, on_event: Callable[[], object] | None = None
+) -> VerifyReport:
     """Re-hashes every stored event and compares it with its chain and its Merkle leaf."""
     # The tree first: every leaf it holds then has a position at or below the head read next.
     size = views.tree_size()
@@ -260,6 +262,8 @@ def verify_ledger(ledger: Ledger, views: Views) -> VerifyReport:
             return report(_missing(leaf))
         matched = leaf if leaf is not None and leaf.position == row.position else None
         checked += 1
+        if on_event is not None:
+            on_event()
         reached = row.position
         chain = chains.get(row.originator_id)
         slug = chain.slug if chain is not None else None
