@@ -16,6 +16,7 @@ runners may race on one store: the views refuse a batch that another runner has 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import OrderedDict
@@ -31,6 +32,7 @@ from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
     Mapper,
+    Notification,
     OperationalError,
 )
 from eventsourcing.utils import get_topic
@@ -52,6 +54,65 @@ NEGOTIATION_TOPICS = frozenset(get_topic(cls) for cls in Negotiation.EVENT_CLASS
 
 Progress = Callable[[int, int], None]
 """``(position reached, head position)``."""
+
+
+FEED_QUEUE_SIZE = 5_000
+
+
+class SubscriptionFeed:
+    """The library's subscription to the log, queued so that the runner can batch it.
+
+    On PostgreSQL the library's ``subscribe()`` LISTENs for the recorder's NOTIFY and pulls
+    new notifications in pages; a thread moves them into a queue and wakes the runner, which
+    drains the queue into batches of its own size (one transaction each). Notifications at or
+    below the views' tracked position (applied meanwhile by another runner, or from the store
+    after a lost NOTIFY) are passed over.
+    """
+
+    def __init__(self, recorder: ApplicationRecorder, gt: int, wake: threading.Event) -> None:
+        self._subscription = recorder.subscribe(gt=gt)
+        self._subscription.__enter__()
+        # Bounded: a runner that falls behind holds back the subscription (and the library's
+        # own bounded queue behind it) instead of buffering the log in memory.
+        self._queue: queue.Queue[Notification] = queue.Queue(maxsize=FEED_QUEUE_SIZE)
+        self._closed = threading.Event()
+        self._wake = wake
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="parley-subscription", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for notification in self._subscription:
+                while True:
+                    try:
+                        self._queue.put(notification, timeout=0.5)
+                        break
+                    except queue.Full:
+                        if self._closed.is_set():
+                            return
+                self._wake.set()
+        except Exception as e:
+            self.error = e
+            log.warning("projections: the subscription stopped (%s); polling instead", e)
+
+    def drain(self, after: int, limit: int) -> list[Notification]:
+        """Up to ``limit`` queued notifications after position ``after``, without waiting."""
+        found: list[Notification] = []
+        while len(found) < limit:
+            try:
+                notification = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if notification.id > after:
+                found.append(notification)
+        return found
+
+    def close(self) -> None:
+        # __exit__ stops the subscription and joins the library's pull and listen threads.
+        self._closed.set()
+        self._subscription.__exit__(None, None, None)
+        self._thread.join(timeout=10)
 
 
 class ProjectionRunner:
@@ -99,14 +160,26 @@ class ProjectionRunner:
         self._stopping = threading.Event()
         self._progress = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._feed: SubscriptionFeed | None = None
+        """While ``run_forever`` runs on a store that can subscribe: where batches come from."""
+        self._from_feed = False
+        self.read_from_subscription = 0
+        """Notifications that reached the views through the library's subscription."""
 
     # ------------------------------------------------------------------ reading
 
     def read_batch(self, after: int, limit: int | None = None) -> tuple[list[EventRow], int]:
         """The rows of the notifications after ``after``, and the last position read."""
-        notifications = self.recorder.select_notifications(
-            start=after + 1, limit=limit or self.batch_size
-        )
+        notifications: Sequence[Notification]
+        if self._feed is not None and self._from_feed:
+            notifications = self._feed.drain(after, limit or self.batch_size)
+            self.read_from_subscription += len(notifications)
+        if self._feed is None or not self._from_feed or not notifications:
+            # Also when the subscription has nothing: it may have missed a NOTIFY or stopped,
+            # and a reader waiting for its write must not depend on it.
+            notifications = self.recorder.select_notifications(
+                start=after + 1, limit=limit or self.batch_size
+            )
         self._last_read = len(notifications)
         if not notifications:
             return [], after
@@ -207,10 +280,19 @@ class ProjectionRunner:
 
     def run_forever(self) -> None:
         """Keeps the views up to date until ``stop()``; store outages are waited out."""
-        stop_listening = self.views.listen(self._wake)
+        if self.views.kind == "postgres":
+            # The library's subscription feeds the batches; the bounded poll below still
+            # reads the store itself, which covers a NOTIFY the subscription missed.
+            # It starts at the head: the backlog is read from the store by the first catch-up.
+            self._feed = SubscriptionFeed(self.recorder, self.head(), self._wake)
+            stop_listening: Callable[[], None] = self._feed.close
+        else:
+            stop_listening = self.views.listen(self._wake)
+        woke = False
         try:
             while not self._stopping.is_set():
                 self._wake.clear()
+                self._from_feed = woke and self._feed is not None
                 try:
                     self.catch_up(streaming=self.coalesce > 0)
                 except (OperationalError, InterfaceError) as e:
@@ -228,6 +310,8 @@ class ProjectionRunner:
                 # Cleared before catching up: a reader who asks later is served next turn.
                 self._urgent.clear()
         finally:
+            self._feed = None
+            self._from_feed = False
             stop_listening()
 
     def _run_in_thread(self) -> None:
