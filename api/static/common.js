@@ -183,23 +183,42 @@ const Parley = (() => {
     return el("span", { class: `badge status-${status}`, text: status });
   }
 
-  // HOOK: the ledger's integrity badge. GET /ledger/verify and /ledger/checkpoint are not
-  // served yet; while they answer 404 (or fail) the badge stays hidden and shows nothing.
+  // The ledger's integrity badge: the checkpoint (cheap: one row of the Merkle view) and the
+  // result of /ledger/verify, which re-hashes the whole ledger. That result is kept for the
+  // browser session per tree size, so moving between pages does not re-hash the ledger each
+  // time; a grown ledger is verified afresh. Hidden when either endpoint is unavailable.
   async function integrityBadge(node) {
     if (!node) return;
-    let verify;
+    let checkpoint;
     try {
-      verify = await api("/ledger/verify");
+      checkpoint = await api("/ledger/checkpoint");
     } catch (e) {
       node.hidden = true;
       return;
     }
-    let root = null;
+    const cacheKey = `parley.verify.${checkpoint.tree_size}`;
+    let verify = null;
     try {
-      root = (await api("/ledger/checkpoint")).root;
+      verify = JSON.parse(sessionStorage.getItem(cacheKey) || "null");
     } catch (e) {
-      root = null;
+      verify = null;
     }
+    if (!verify) {
+      try {
+        verify = await api("/ledger/verify");
+      } catch (e) {
+        node.hidden = true;
+        return;
+      }
+      if (verify.ok) {
+        try {
+          sessionStorage.setItem(cacheKey, JSON.stringify(verify));
+        } catch (e) {
+          // storage full or disabled: verify again next time
+        }
+      }
+    }
+    const root = checkpoint.root;
     node.textContent = verify.ok
       ? `✔ ledger verified: ${verify.events_checked} events` + (root ? `, root ${String(root).slice(0, 12)}…` : "")
       : `✘ ledger verification failed` + (verify.first_bad ? ` at ${JSON.stringify(verify.first_bad)}` : "");
