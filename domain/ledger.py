@@ -216,17 +216,21 @@ class Ledger(Application[UUID]):
         )
         neg = Negotiation.open(opened, first_meta)
         self._decide_and_record(neg, followers, recorded_at, recorded_by, request)
+        written = _pending_ids(neg)
         try:
             recordings = self.save(neg)
-        except IntegrityError:
+        except (IntegrityError, OperationalError, PersistenceError) as e:
+            committed = self._committed_anyway(neg, written, e)
+            if committed is not None:
+                return committed
+            if not isinstance(e, IntegrityError):
+                raise errors.StorageUnavailable(f"the store did not accept the write: {e}") from e
             if scoped is not None:
                 repeat = self._repeat(self.get(opened.slug), scoped, fingerprint)
                 if repeat is not None:
                     return repeat
             msg = f"a negotiation with slug {opened.slug!r} already exists"
             raise errors.NegotiationExists(msg) from None
-        except (OperationalError, PersistenceError) as e:
-            raise errors.StorageUnavailable(f"the store did not accept the write: {e}") from e
         return self._recorded(neg, recordings, 1)
 
     def record(
@@ -266,9 +270,19 @@ class Ledger(Application[UUID]):
                 first_version = neg.version + 1
                 request = [scoped, fingerprint, first_version] if scoped is not None else None
                 self._decide_and_record(neg, new_facts, self._clock(), recorded_by, request)
+                written = _pending_ids(neg)
                 try:
                     recordings = self.save(neg)
-                except IntegrityError:
+                except (IntegrityError, OperationalError, PersistenceError) as e:
+                    # Decided once: a store that retried a COMMIT whose reply was lost
+                    # clashes with our own events; they are the answer, not a conflict.
+                    committed = self._committed_anyway(neg, written, e)
+                    if committed is not None:
+                        return committed
+                    if not isinstance(e, IntegrityError):
+                        raise errors.StorageUnavailable(
+                            f"the store did not accept the write: {e}"
+                        ) from e
                     if expected_version is not None:
                         actual = self._load(slug).version
                         raise errors.StaleVersion(
@@ -279,10 +293,6 @@ class Ledger(Application[UUID]):
                         ) from None
                     self._evict(neg.id)
                     continue
-                except (OperationalError, PersistenceError) as e:
-                    raise errors.StorageUnavailable(
-                        f"the store did not accept the write: {e}"
-                    ) from e
                 return self._recorded(neg, recordings, first_version)
         raise errors.VersionConflict(
             f"{slug}: concurrent writers kept changing the negotiation; try again"
@@ -615,6 +625,79 @@ class Ledger(Application[UUID]):
             replayed=True,
         )
 
+    def _committed_anyway(
+        self, neg: Negotiation, written: Sequence[tuple[int, UUID]], error: Exception
+    ) -> Recorded | None:
+        """This command's events when the store holds them although saving them failed.
+
+        A save can fail after its COMMIT succeeded: the reply was lost and the library
+        retried (meeting its own rows as an IntegrityError), or it gave up with an
+        OperationalError. The ids of the events written are ours alone, so finding them
+        at their versions decides the outcome: committed (answered as such, once), or not
+        (a real conflict or a failed write). Every such outcome is logged.
+        """
+        self._evict(neg.id)
+        first, last = written[0][0], written[-1][0]
+        try:
+            with self._translate_storage_errors():
+                stored = list(self.events.get(neg.id, gt=first - 1, lte=last))
+        except errors.StorageUnavailable as unknown:
+            log.warning(
+                "append outcome unknown: %s versions %d-%d failed with %s and the store "
+                "cannot be read back (%s); answered 503, a retry with the same "
+                "Idempotency-Key resolves it",
+                neg.slug,
+                first,
+                last,
+                _brief(error),
+                unknown,
+            )
+            msg = f"the outcome of the write is unknown (the store is unavailable): {error}"
+            raise errors.StorageUnavailable(msg) from error
+        ours = [(e.originator_version, e.event_id) for e in stored]  # type: ignore[attr-defined]
+        if ours != list(written):
+            if isinstance(error, IntegrityError):
+                log.info(
+                    "append conflict: %s versions %d-%d are another writer's (%s)",
+                    neg.slug,
+                    first,
+                    last,
+                    _brief(error),
+                )
+            else:
+                log.warning(
+                    "append failed: %s versions %d-%d not stored after %s",
+                    neg.slug,
+                    first,
+                    last,
+                    _brief(error),
+                )
+            return None
+        log.warning(
+            "append committed although the store reported %s: %s versions %d-%d are this "
+            "command's own events; answered as committed",
+            _brief(error),
+            neg.slug,
+            first,
+            last,
+        )
+        positions = self._positions(neg.id, first, last)
+        return Recorded(
+            negotiation=neg.slug,
+            version=last,
+            events=tuple(
+                RecordedEvent(
+                    e.event_id,  # type: ignore[attr-defined]
+                    e.TYPE,  # type: ignore[attr-defined]
+                    e.originator_version,
+                    positions.get(e.originator_version),
+                    e.timestamp,  # type: ignore[attr-defined]
+                    e.hash,  # type: ignore[attr-defined]
+                )
+                for e in stored
+            ),
+        )
+
     def _positions(self, nid: UUID, first: int, last: int) -> dict[int, int]:
         if self._position_lookup is None:
             return {}
@@ -667,6 +750,17 @@ def _same_hash(decided: str, stored: str, where: str) -> None:
             f"{where}: the event does not decide to the content it was hashed with",
             field="payload",
         )
+
+
+def _brief(error: Exception) -> str:
+    """An error for the log: its class and the start of its message (which may quote rows)."""
+    text = str(error)
+    return f"{type(error).__name__}: {text[:160]}{'...' if len(text) > 160 else ''}"
+
+
+def _pending_ids(neg: Negotiation) -> list[tuple[int, UUID]]:
+    """(version, event id) of the events a save is about to write: known before the insert."""
+    return [(e.originator_version, e.event_id) for e in neg.pending_events]  # type: ignore[attr-defined]
 
 
 def _scoped(recorded_by: str, key: str | None) -> str | None:
