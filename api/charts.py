@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from domain.values import OccurredAt, Quantity, Term, is_currency, parse_occurred_at, sort_key
 from projections import metrics
-from projections.gaps import gaps_of, history
+from projections.gaps import history, pair_metrics
 from projections.metrics import fmt
 from projections.positions import Book, build_book
 from projections.records import Record, Stream
@@ -458,8 +458,7 @@ def dance(
                         positions={p: point.a, q: point.b},
                     )
                 )
-            metrics_of_term = next(t for t in gaps_of(book, today) if t["term"] == chosen.id)
-            headline = next(e for e in metrics_of_term["pairs"] if e["parties"] == [p, q])
+            headline = pair_metrics(book, chosen, p, q, today)
     amounts = [s.amount for ser in series for s in ser.steps if s.amount is not None]
     amounts += [o.amount for o in offers.values()] + [m.amount for m in markers]
     scale, scale_label = _scale_of(chosen, amounts)

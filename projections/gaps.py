@@ -32,6 +32,7 @@ Readings of the contract (positions themselves are read as ``projections.positio
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -185,16 +186,20 @@ def _concession(
     }
 
 
-def gaps_of(book: Book, today: date) -> list[dict[str, Any]]:
+def term_gaps(book: Book, term: Term, today: date) -> dict[str, Any]:
+    """One term's entry of ``/gaps``: every pair of parties on it."""
+    return {
+        "term": term.id,
+        "unit": term.unit,
+        "pairs": [pair_metrics(book, term, p, q, today) for p, q in combinations(book.parties, 2)],
+    }
+
+
+def gaps_of(book: Book, today: date, terms: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Every term's gaps, or only those of the named terms (computing nothing else)."""
+    chosen = None if terms is None else set(terms)
     return [
-        {
-            "term": term.id,
-            "unit": term.unit,
-            "pairs": [
-                pair_metrics(book, term, p, q, today) for p, q in combinations(book.parties, 2)
-            ],
-        }
-        for term in book.terms
+        term_gaps(book, term, today) for term in book.terms if chosen is None or term.id in chosen
     ]
 
 

@@ -27,7 +27,9 @@ Readings of the contract:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import bisect
+import math
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Context, Decimal, localcontext
 from itertools import pairwise
@@ -142,11 +144,33 @@ class Rate(NamedTuple):
     rate: Decimal
 
 
+class Rates:
+    """Rates by currency pair, each pair's in ``(key, version)`` order: a lookup bisects."""
+
+    def __init__(self, rates: Iterable[Rate] = ()) -> None:
+        self._by_pair: dict[frozenset[str], list[tuple[str, int, Rate]]] = {}
+        for rate in rates:
+            self._by_pair.setdefault(frozenset((rate.base, rate.quote)), []).append(
+                (rate.key, rate.version, rate)
+            )
+        for found in self._by_pair.values():
+            found.sort(key=lambda item: (item[0], item[1]))
+
+    def __iter__(self) -> Iterator[Rate]:
+        return (item[2] for found in self._by_pair.values() for item in found)
+
+    def latest(self, one: str, other: str, at_key: str) -> Rate | None:
+        found = self._by_pair.get(frozenset((one, other)))
+        if not found:
+            return None
+        # Every (key, version) with key <= at_key sorts before (at_key, +inf).
+        at = bisect.bisect_right(found, (at_key, math.inf), key=lambda item: (item[0], item[1]))
+        return found[at - 1][2] if at else None
+
+
 def latest_rate(rates: Iterable[Rate], one: str, other: str, at_key: str) -> Rate | None:
     """The latest rate between two currencies (either direction) on or before ``at_key``."""
-    pair = {one, other}
-    found = [r for r in rates if r.key <= at_key and {r.base, r.quote} == pair]
-    return max(found, key=lambda r: (r.key, r.version)) if found else None
+    return (rates if isinstance(rates, Rates) else Rates(rates)).latest(one, other, at_key)
 
 
 def convert(

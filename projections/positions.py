@@ -31,13 +31,14 @@ or to an amount that cannot be converted.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from domain.values import OccurredAt, Quantity, Term, end_of_key, is_currency, parse_occurred_at
-from projections.metrics import Rate, convert, fmt
+from projections.metrics import Rate, Rates, convert, fmt
 from projections.records import END_OF_TIME, Record, Stream, live_records
 
 
@@ -108,9 +109,32 @@ class Book:
     """Live records that occurred by ``as_of``, in world order."""
     ends: Mapping[str, Record]
     """Offer/agreement id -> the earliest live withdrawal/rejection by ``as_of``."""
-    rates: tuple[Rate, ...]
+    rates: Rates
     round_keys: tuple[str, ...]
     _lines: dict[tuple[str, str], Line] = field(default_factory=dict, compare=False)
+    _offers: dict[tuple[str, str], list[Record]] = field(default_factory=dict, compare=False)
+    _agreements: dict[str, list[Record]] = field(default_factory=dict, compare=False)
+    _indexed: list[bool] = field(default_factory=list, compare=False)
+
+    def candidate_records(self, term: str, party: str) -> list[Record]:
+        """The party's offers carrying the term and every agreement carrying it, in world order.
+
+        Indexed once per book: a line then costs its own records, not the negotiation's.
+        """
+        if not self._indexed:
+            for r in self.records:
+                if r.type == "agreement_reached":
+                    for term_id in r.values:
+                        self._agreements.setdefault(term_id, []).append(r)
+                elif r.type == "offer_made" and r.party is not None:
+                    for term_id in r.values:
+                        self._offers.setdefault((term_id, r.party), []).append(r)
+            self._indexed.append(True)
+        own = self._offers.get((term, party), [])
+        agreed = self._agreements.get(term, [])
+        if not agreed:
+            return own
+        return list(heapq.merge(own, agreed, key=lambda r: r.order))
 
     def line(self, term: Term, party: str) -> Line:
         cached = self._lines.get((term.id, party))
@@ -151,7 +175,7 @@ def build_book(stream: Stream, as_of: OccurredAt | str | None = None) -> Book:
     for record in by_time:
         if record.type in ("offer_withdrawn", "agreement_rejected") and record.target:
             ends.setdefault(record.target, record)  # world order: the first one counts
-    rates = tuple(
+    rates = Rates(
         Rate(r.key, r.version, r.get("base"), r.get("quote"), r.get("rate"))
         for r in live
         if r.type == "exchange_rate_recorded"
@@ -191,12 +215,7 @@ def _standing(book: Book, term: Term, party: str, record: Record) -> Standing:
 
 
 def _candidates(book: Book, term: Term, party: str) -> list[Standing]:
-    return [
-        _standing(book, term, party, r)
-        for r in book.records
-        if term.id in r.values
-        and (r.type == "agreement_reached" or (r.type == "offer_made" and r.party == party))
-    ]
+    return [_standing(book, term, party, r) for r in book.candidate_records(term.id, party)]
 
 
 def _line(book: Book, term: Term, party: str) -> Line:

@@ -153,3 +153,19 @@ def test_decimals_leave_in_plain_notation_without_negative_zero() -> None:
     assert metrics.fmt(D("-0")) == "0"
     assert metrics.fmt(D("1.50")) == "1.50"
     assert metrics.fmt(None) is None
+
+
+def test_indexed_rates_pick_what_the_linear_scan_picks_ties_by_version() -> None:
+    day = "2020-01-01T00:00:00.000000+00:00"
+    rates = [
+        Rate(day, 7, "USD", "KRW", D("1100")),
+        Rate(day, 4, "KRW", "USD", D("0.001")),
+        Rate("2019-01-01T00:00:00.000000+00:00", 9, "USD", "KRW", D("1300")),
+        Rate(day, 5, "EUR", "KRW", D("1400")),
+    ]
+    book = metrics.Rates(rates)
+    assert book.latest("KRW", "USD", day) == rates[0]
+    assert book.latest("USD", "KRW", "2019-06-01T00:00:00.000000+00:00") == rates[2]
+    assert book.latest("USD", "KRW", "2018-06-01T00:00:00.000000+00:00") is None
+    assert book.latest("USD", "EUR", day) is None
+    assert sorted(book) == sorted(rates)
