@@ -21,6 +21,7 @@ reads in advance, for a store that fetches them in one query.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -106,32 +107,52 @@ def root(leaf_hashes: Sequence[bytes]) -> bytes:
     return node_hash(root(leaf_hashes[:k]), root(leaf_hashes[k:]))
 
 
-def append(store: NodeStore, size: int, leaf_hashes: Sequence[bytes]) -> list[Node]:
-    """The nodes to store when ``leaf_hashes`` follow a tree of ``size`` leaves (the store is not written)."""
+def frontier(size: int) -> list[tuple[int, int]]:
+    """The complete subtrees that make up a tree of ``size`` leaves: all that appending reads."""
+    return [(level, (size >> level) - 1) for level in range(size.bit_length()) if size >> level & 1]
+
+
+def extend(
+    lookup: Callable[[int, int], bytes], size: int, leaf_hashes: Iterable[bytes]
+) -> list[tuple[int, int, bytes]]:
+    """The nodes that ``leaf_hashes`` complete after a tree of ``size`` leaves, as ``(level, index, hash)``.
+
+    The one definition of appending. The left sibling of every node a leaf completes is the
+    last node made at its level: one made in this batch, or else a node of ``frontier(size)``,
+    which ``lookup(level, index)`` gives (it raises ``MissingNodeError`` when it has none). So
+    appending reads at most the frontier (this runs for every event).
+    """
     if size < 0:
         msg = f"a tree size is never negative, got {size}"
         raise ValueError(msg)
-    fresh: dict[tuple[int, int], bytes] = {}
-    new: list[Node] = []
-
-    def lookup(level: int, index: int) -> bytes:
-        found = fresh.get((level, index))
-        return found if found is not None else _get(store, level, index)
-
-    for offset, leaf in enumerate(leaf_hashes):
-        if len(leaf) != HASH_SIZE:
-            msg = f"a leaf hash is {HASH_SIZE} bytes, got {len(leaf)}"
+    last: dict[int, bytes] = {}
+    sha256, node_prefix = hashlib.sha256, NODE_PREFIX
+    fresh: list[tuple[int, int, bytes]] = []
+    add = fresh.append
+    for index, current in enumerate(leaf_hashes, size):
+        if len(current) != HASH_SIZE:
+            msg = f"a leaf hash is {HASH_SIZE} bytes, got {len(current)}"
             raise ValueError(msg)
-        level, index, current = 0, size + offset, leaf
-        fresh[level, index] = current
-        new.append(Node(level, index, current))
+        level = 0
+        add((0, index, current))
         # Leaf n completes the subtree at each level where it is a right child.
         while index & 1:
-            current = node_hash(lookup(level, index - 1), current)
+            left = last.get(level)
+            if left is None:
+                left = lookup(level, index - 1)
+            current = sha256(node_prefix + left + current).digest()
             level, index = level + 1, index >> 1
-            fresh[level, index] = current
-            new.append(Node(level, index, current))
-    return new
+            add((level, index, current))
+        last[level] = current
+    return fresh
+
+
+def append(store: NodeStore, size: int, leaf_hashes: Sequence[bytes]) -> list[Node]:
+    """The nodes to store when ``leaf_hashes`` follow a tree of ``size`` leaves (the store is not written)."""
+    return [
+        Node(level, index, value)
+        for level, index, value in extend(functools.partial(_get, store), size, leaf_hashes)
+    ]
 
 
 def subtree_nodes(start: int, end: int) -> list[tuple[int, int]]:

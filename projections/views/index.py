@@ -1,0 +1,114 @@
+"""The index view: one row per negotiation (title, status, parties, terms, counts…).
+
+``parley_view_negotiations`` keeps ``projections.index.fold_negotiation``'s output, one
+``NegotiationRow`` per negotiation, for the list and the summaries. Its interface: the
+fold (``fold_negotiations``, defined in ``projections.index``) and, for the SQL backends,
+the row's columns (``index_params``/``index_from``) and ``write_index``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from domain.canonical import format_recorded_at
+from projections.index import NegotiationRow, fold_negotiations
+from projections.views.base import IN_CHUNK
+from projections.views.events import EventRow, _dumps
+
+INDEX_COLUMNS = (
+    "slug",
+    "negotiation_id",
+    "title",
+    "subject",
+    "status",
+    "parties",
+    "terms",
+    "counts",
+    "version",
+    "last_occurred_at",
+    "last_occurred_key",
+    "last_recorded_at",
+    "opened_position",
+    "status_changes",
+)
+
+
+def negotiation_id_of(row: EventRow) -> str:
+    """The aggregate id of the negotiation an event belongs to."""
+    from domain.negotiation import negotiation_id
+
+    return str(negotiation_id(row.negotiation))
+
+
+def opened(row: NegotiationRow) -> int:
+    return row.opened_position
+
+
+def index_params(row: NegotiationRow) -> tuple[Any, ...]:
+    """The row's values in ``INDEX_COLUMNS`` order."""
+    return (
+        row.slug,
+        row.negotiation_id,
+        row.title,
+        row.subject,
+        row.status,
+        _dumps(row.parties),
+        _dumps(row.terms),
+        _dumps(row.counts),
+        row.version,
+        row.last_occurred_at,
+        row.last_occurred_key,
+        format_recorded_at(row.last_recorded_at),
+        row.opened_position,
+        _dumps(row.status_changes),
+    )
+
+
+def index_from(found: Mapping[str, Any]) -> NegotiationRow:
+    """The row read back from its columns."""
+    return NegotiationRow(
+        slug=found["slug"],
+        negotiation_id=found["negotiation_id"],
+        title=found["title"],
+        subject=found["subject"],
+        status=found["status"],
+        parties=json.loads(found["parties"]),
+        terms=json.loads(found["terms"]),
+        counts=json.loads(found["counts"]),
+        version=int(found["version"]),
+        last_occurred_at=found["last_occurred_at"],
+        last_occurred_key=found["last_occurred_key"],
+        last_recorded_at=datetime.fromisoformat(found["last_recorded_at"]),
+        opened_position=int(found["opened_position"]),
+        status_changes=json.loads(found["status_changes"]),
+    )
+
+
+def write_index(
+    cursor: Any, sql: Callable[[str], str], table: str, rows: Sequence[EventRow]
+) -> None:
+    """Folds the rows into the (quoted) table: reads the rows they touch, writes them back."""
+    slugs = sorted({r.negotiation for r in rows})
+    current: dict[str, NegotiationRow] = {}
+    for at in range(0, len(slugs), IN_CHUNK):
+        chunk = slugs[at : at + IN_CHUNK]
+        marks = ", ".join(["%s"] * len(chunk))
+        cursor.execute(
+            sql(f"SELECT * FROM {table} WHERE slug IN ({marks})"),  # noqa: S608
+            chunk,
+        )
+        current.update((found["slug"], index_from(found)) for found in cursor.fetchall())
+    ids = {r.negotiation: negotiation_id_of(r) for r in rows if r.type == "negotiation_opened"}
+    changed = fold_negotiations(current, rows, ids)
+    marks = ", ".join(["%s"] * len(INDEX_COLUMNS))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in INDEX_COLUMNS[1:])
+    cursor.executemany(
+        sql(
+            f"INSERT INTO {table} ({', '.join(INDEX_COLUMNS)}) VALUES ({marks}) "  # noqa: S608
+            f"ON CONFLICT (slug) DO UPDATE SET {updates}"
+        ),
+        [index_params(current[s]) for s in sorted(changed)],
+    )

@@ -1,0 +1,267 @@
+"""What the SQLite and PostgreSQL views share: the apply logic, the reads and the rebuild.
+
+A batch of events is applied to a view and its tracking row advanced in one transaction.
+Before writing, the transaction locks the view's tracking row and checks that it still
+holds the position the runner started from; the library's tracking insert (which only
+moves forward) is the second guard. So a batch that another runner has already applied
+fails and rolls back: each event lands once, and a restart resumes from the tracked
+position. Views live next to the events: the same SQLite file, the same PostgreSQL schema.
+
+Rebuild writes fresh tables (``<view>_new``) from zero, then, in one transaction, applies
+whatever arrived meanwhile, drops the old table, renames the new one into place and sets
+its tracking position; readers keep reading the old table until that commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from domain import merkle
+from projections.index import NegotiationRow
+from projections.views.base import (
+    EVENTS_VIEW,
+    INDEX_VIEW,
+    MERKLE_VIEW,
+    REBUILD_SUFFIX,
+    ViewMovedError,
+    check_views,
+    merkle_tables,
+    table_names,
+)
+from projections.views.events import EventRow, event_from, mark_retractions, write_events
+from projections.views.index import index_from, write_index
+from projections.views.interface import ReadBatch, Views
+from projections.views.merkle import LeafRow, fetch_nodes, leaf_from, write_merkle
+from projections.views.schema import DEFERRED, table_ddl
+
+
+class SQLViews(Views):
+    """What the SQLite and PostgreSQL views share: the statements and the apply logic."""
+
+    placeholder = "%s"
+
+    @abstractmethod
+    def quote(self, name: str) -> str:
+        """A table name, quoted and qualified as the store needs."""
+
+    @abstractmethod
+    def _writing(self) -> contextlib.AbstractContextManager[Any]:
+        """A write transaction's cursor (serialised with other writers)."""
+
+    @abstractmethod
+    def _reading(self) -> contextlib.AbstractContextManager[Any]:
+        """A read-only transaction's cursor."""
+
+    @abstractmethod
+    def _lock_tracking(self, cursor: Any, names: Sequence[str]) -> dict[str, int]:
+        """Locks the named tracking rows until commit; returns their positions."""
+
+    @abstractmethod
+    def _track(self, cursor: Any, name: str, position: int) -> None:
+        """Advances a tracking row (the library's insert: fails unless it moves forward)."""
+
+    @abstractmethod
+    def _set_tracking(self, cursor: Any, name: str, position: int) -> None:
+        """Sets a tracking row to a position (the rebuild's swap)."""
+
+    @abstractmethod
+    def _rename(self, cursor: Any, view: str, fresh: str) -> None:
+        """Drops the live table and renames the fresh one (and its constraints) into place."""
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.placeholder == "%s" else statement.replace("%s", self.placeholder)
+
+    def ddl(self, view: str, table: str, *, bulk: bool = False) -> list[str]:
+        return table_ddl(view, table, self.quote, self.big_integer, self.binary, bulk=bulk)
+
+    big_integer = "INTEGER"
+    binary = "BLOB"
+
+    # Writing.
+
+    def apply(self, rows: Sequence[EventRow], start: Mapping[str, int], end: int) -> int:
+        names = [v for v in check_views(start) if start[v] < end]
+        if not names:
+            return 0
+        with self._writing() as cursor:
+            current = self._lock_tracking(cursor, names)
+            for name in names:
+                if current[name] != start[name]:
+                    msg = f"{name} is at {current[name]}, not {start[name]}"
+                    raise ViewMovedError(msg)
+            applied: set[int] = set()
+            for name in names:
+                chosen = [r for r in rows if r.position > start[name]]
+                self._apply(cursor, {name: name}, chosen)
+                applied.update(r.position for r in chosen)
+                self._track(cursor, name, end)
+            return len(applied)
+
+    def _apply(
+        self,
+        cursor: Any,
+        tables: Mapping[str, str],
+        rows: Sequence[EventRow],
+        *,
+        bulk: bool = False,
+    ) -> None:
+        """Applies rows to the tables named for each view (``{view: table}``).
+
+        ``bulk``: a rebuild's load, whose events table has no index on ``event_id`` yet;
+        retractions are marked by ``_load_done`` once it has.
+        """
+        if not rows:
+            return
+        events = tables.get(EVENTS_VIEW)
+        if events is not None:
+            write_events(cursor, self._sql, self.quote(events), rows, bulk=bulk)
+        index = tables.get(INDEX_VIEW)
+        if index is not None:
+            write_index(cursor, self._sql, self.quote(index), rows)
+        tree = tables.get(MERKLE_VIEW)
+        if tree is not None:
+            leaves, nodes = (self.quote(t) for t in merkle_tables(tree))
+            write_merkle(cursor, self._sql, leaves, nodes, rows)
+
+    # Reading.
+
+    def _select(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        with self._reading() as cursor:
+            cursor.execute(self._sql(statement), params)
+            return list(cursor.fetchall())
+
+    def events_of(
+        self, slug: str, after_version: int = 0, limit: int | None = None
+    ) -> list[EventRow]:
+        statement = (
+            f"SELECT * FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
+            "WHERE negotiation = %s AND version > %s ORDER BY version"
+        )
+        params: list[Any] = [slug, after_version]
+        if limit is not None:
+            statement += " LIMIT %s"
+            params.append(limit)
+        return [event_from(r) for r in self._select(statement, params)]
+
+    def events_in_occurred_order(self, slug: str) -> list[EventRow]:
+        statement = (
+            f"SELECT * FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
+            "WHERE negotiation = %s ORDER BY sort_key, version"
+        )
+        return [event_from(r) for r in self._select(statement, [slug])]
+
+    def negotiation_row(self, slug: str) -> NegotiationRow | None:
+        statement = f"SELECT * FROM {self.quote(INDEX_VIEW)} WHERE slug = %s"  # noqa: S608
+        found = self._select(statement, [slug])
+        return index_from(found[0]) if found else None
+
+    def list_negotiations(self, after_position: int = 0, limit: int = 100) -> list[NegotiationRow]:
+        statement = (
+            f"SELECT * FROM {self.quote(INDEX_VIEW)} "  # noqa: S608
+            "WHERE opened_position > %s ORDER BY opened_position LIMIT %s"
+        )
+        return [index_from(r) for r in self._select(statement, [after_position, limit])]
+
+    def event_rows(self, after_position: int = 0, limit: int = 1000) -> list[EventRow]:
+        statement = (
+            f"SELECT * FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
+            "WHERE position > %s ORDER BY position LIMIT %s"
+        )
+        return [event_from(r) for r in self._select(statement, [after_position, limit])]
+
+    def row_count(self, view: str) -> int:
+        table = self.quote(table_names(check_views([view])[0], view)[0])
+        return int(self._select(f"SELECT COUNT(*) AS n FROM {table}", [])[0]["n"])  # noqa: S608
+
+    def tree_size(self) -> int:
+        leaves = self.quote(merkle_tables(MERKLE_VIEW)[0])
+        found = self._select(f"SELECT MAX(leaf_index) AS last FROM {leaves}", [])  # noqa: S608
+        last = found[0]["last"]
+        return 0 if last is None else int(last) + 1
+
+    def merkle_nodes(self, addresses: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        with self._reading() as cursor:
+            return fetch_nodes(
+                cursor, self._sql, self.quote(merkle_tables(MERKLE_VIEW)[1]), addresses
+            )
+
+    def leaf_of(self, event_id: str) -> LeafRow | None:
+        leaves = self.quote(merkle_tables(MERKLE_VIEW)[0])
+        found = self._select(f"SELECT * FROM {leaves} WHERE event_id = %s", [event_id])  # noqa: S608
+        return leaf_from(found[0]) if found else None
+
+    def leaves(self, start: int = 0, limit: int = 1000) -> list[LeafRow]:
+        statement = (
+            f"SELECT * FROM {self.quote(merkle_tables(MERKLE_VIEW)[0])} "  # noqa: S608
+            "WHERE leaf_index >= %s ORDER BY leaf_index LIMIT %s"
+        )
+        return [leaf_from(r) for r in self._select(statement, [start, limit])]
+
+    def node_rows(self) -> list[merkle.Node]:
+        statement = (
+            f"SELECT level, idx, hash FROM {self.quote(merkle_tables(MERKLE_VIEW)[1])} "  # noqa: S608
+            "ORDER BY level, idx"
+        )
+        return [
+            merkle.Node(int(r["level"]), int(r["idx"]), bytes(r["hash"]))
+            for r in self._select(statement, [])
+        ]
+
+    # Rebuilding.
+
+    def start_rebuild(self, views: Sequence[str]) -> None:
+        with self._writing() as cursor:
+            for view in check_views(views):
+                fresh = view + REBUILD_SUFFIX
+                for table in table_names(view, fresh):
+                    cursor.execute(f"DROP TABLE IF EXISTS {self.quote(table)}")
+                for statement in self.ddl(view, fresh, bulk=True):
+                    cursor.execute(statement)
+
+    def apply_rebuild(self, views: Sequence[str], rows: Sequence[EventRow]) -> None:
+        tables = {v: v + REBUILD_SUFFIX for v in check_views(views)}
+        with self._writing() as cursor:
+            self._apply(cursor, tables, rows, bulk=True)
+
+    @abstractmethod
+    def _add_unique(self, cursor: Any, live: str, fresh: str, number: int, columns: str) -> None:
+        """Adds a deferred unique constraint to a fresh table (so that it survives the swap)."""
+
+    def _load_done(self, views: Sequence[str]) -> None:
+        """Adds the fresh tables' deferred constraints, then marks the loaded retractions.
+
+        A duplicate event id (or version, or position) fails here, before anything is swapped.
+        """
+        with self._writing() as cursor:
+            for view in views:
+                for live, fresh in zip(
+                    table_names(view, view), table_names(view, view + REBUILD_SUFFIX), strict=True
+                ):
+                    for number, columns in DEFERRED.get(live, ()):
+                        self._add_unique(cursor, live, fresh, number, columns)
+            if EVENTS_VIEW in views:
+                mark_retractions(cursor, self._sql, self.quote(EVENTS_VIEW + REBUILD_SUFFIX))
+
+    def finish_rebuild(self, views: Sequence[str], position: int, read: ReadBatch) -> int:
+        chosen = check_views(views)
+        tables = {v: v + REBUILD_SUFFIX for v in chosen}
+        self._load_done(chosen)
+        with self._writing() as cursor:
+            # The tracking rows stay locked until the swap commits: a live runner waits, then
+            # finds its view moved on and resumes from the rebuilt position.
+            self._lock_tracking(cursor, chosen)
+            while True:
+                rows, last = read(position)
+                if last == position:
+                    break
+                self._apply(cursor, tables, rows)
+                position = last
+            for view in chosen:
+                live = table_names(view, view)
+                for table, fresh in zip(live, table_names(view, tables[view]), strict=True):
+                    self._rename(cursor, table, fresh)
+                self._set_tracking(cursor, view, position)
+        return position

@@ -1,0 +1,140 @@
+"""The views in the ledger's SQLite file, tracked in the library's ``tracking`` table."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
+
+from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError, Tracking
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
+
+from projections.views.base import VIEWS
+from projections.views.sql import SQLViews
+
+
+@contextlib.contextmanager
+def sqlite_write_transaction(datastore: Any) -> Iterator[SQLiteCursor]:
+    """A write transaction on the library's SQLite datastore that takes the lock first.
+
+    BEGIN IMMEDIATE waits for the write lock up front: a deferred transaction that reads
+    and then writes fails with SQLITE_BUSY when another process wrote in between.
+    """
+    with datastore.get_connection(commit=True) as conn:
+        cursor = conn.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        except sqlite3.IntegrityError as e:
+            raise IntegrityError(e) from e
+        except sqlite3.OperationalError as e:
+            raise OperationalError(e) from e
+        except sqlite3.Error as e:
+            raise PersistenceError(e) from e
+
+
+class SQLiteViews(SQLViews, SQLiteTrackingRecorder):
+    """The views in the ledger's SQLite file, tracked in the library's ``tracking`` table."""
+
+    kind = "sqlite"
+    placeholder = "?"
+    poll_interval = 0.05
+    coalesce = 0.01
+
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        super().__init__(datastore)
+
+    def quote(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = super().construct_create_table_statements()
+        for view in VIEWS:
+            statements += self.ddl(view, view)
+        return statements
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        for name in VIEWS:
+            c.execute(
+                "INSERT INTO tracking (application_name, notification_id) VALUES (?, 0) "
+                "ON CONFLICT (application_name) DO NOTHING",
+                (name,),
+            )
+
+    def create_tables(self) -> None:
+        # The library's create_table(), but under BEGIN IMMEDIATE: its deferred BEGIN reads
+        # the schema, then fails at once (SQLITE_BUSY_SNAPSHOT, no waiting for the lock) when
+        # a runner of another app on the file commits before its tracking insert.
+        try:
+            migration = self.max_tracking_id(self.table_migration_identifier)
+        except OperationalError:
+            pass
+        else:
+            self.tracking_migration_current = self.tracking_migration_previous = migration
+            self.tracking_table_exists = True
+        with self._writing() as cursor:
+            self._create_table(cursor)
+
+    def _writing(self) -> contextlib.AbstractContextManager[SQLiteCursor]:
+        return sqlite_write_transaction(self.datastore)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[SQLiteCursor]:
+        with self.datastore.transaction(commit=False) as cursor:
+            yield cursor
+
+    def tracked_positions(self) -> dict[str, int]:
+        marks = ", ".join("?" * len(VIEWS))
+        found = self._select(
+            f"SELECT application_name, notification_id FROM tracking "  # noqa: S608
+            f"WHERE application_name IN ({marks})",
+            VIEWS,
+        )
+        positions = dict.fromkeys(VIEWS, 0)
+        positions.update({r["application_name"]: int(r["notification_id"]) for r in found})
+        return positions
+
+    def _lock_tracking(self, cursor: Any, names: Sequence[str]) -> dict[str, int]:
+        # BEGIN IMMEDIATE already holds the database's only write lock.
+        marks = ", ".join("?" * len(names))
+        cursor.execute(
+            "SELECT application_name, notification_id FROM tracking "  # noqa: S608
+            f"WHERE application_name IN ({marks})",
+            list(names),
+        )
+        positions = dict.fromkeys(names, 0)
+        positions.update(
+            {r["application_name"]: int(r["notification_id"]) for r in cursor.fetchall()}
+        )
+        return positions
+
+    def _track(self, cursor: Any, name: str, position: int) -> None:
+        self._insert_tracking(cast(SQLiteCursor, cursor), Tracking(name, position))
+
+    def _set_tracking(self, cursor: Any, name: str, position: int) -> None:
+        cursor.execute(
+            "INSERT INTO tracking (application_name, notification_id) VALUES (?, ?) "
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = excluded.notification_id",
+            (name, position),
+        )
+
+    def _rename(self, cursor: Any, view: str, fresh: str) -> None:
+        cursor.execute(f"DROP TABLE IF EXISTS {self.quote(view)}")
+        cursor.execute(f"ALTER TABLE {self.quote(fresh)} RENAME TO {self.quote(view)}")
+
+    def _add_unique(self, cursor: Any, live: str, fresh: str, number: int, columns: str) -> None:
+        # SQLite cannot add a constraint to a table, and keeps an index's name through a
+        # rename: the index is named after the live table, in whichever of two spellings
+        # the live table's own index (if it came from a rebuild too) does not hold.
+        name = f"{live}_c{number}"
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,))
+        if cursor.fetchone() is not None:
+            name += "b"
+        cursor.execute(f"CREATE UNIQUE INDEX {self.quote(name)} ON {self.quote(fresh)} ({columns})")
