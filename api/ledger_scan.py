@@ -233,6 +233,7 @@ def _document_hash(event: Negotiation.Event, slug: str) -> str | None:
             recorded_at=event.timestamp,
             recorded_by=event.recorded_by,
             prev_hash=event.prev_hash,
+            ledger_format=event.ledger_format,
         )
         return event_hash(document)
     except (TypeError, ValueError, AttributeError, KeyError):

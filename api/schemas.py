@@ -23,11 +23,18 @@ from pydantic import (
     Field,
     PlainSerializer,
     StrictInt,
+    ValidationInfo,
     WithJsonSchema,
 )
 
 from domain import facts
-from domain.canonical import format_recorded_at, payload_of
+from domain.canonical import (
+    FORMAT_KEY,
+    LEDGER_FORMAT,
+    MAX_SAFE_INTEGER,
+    format_recorded_at,
+    payload_of,
+)
 from domain.errors import InvalidValue
 from domain.ledger import Recorded
 from domain.negotiation import MAX_DETAILS_DEPTH, Negotiation
@@ -48,6 +55,11 @@ from domain.values import (
 FLOAT_REFUSED = (
     'send decimals as strings (e.g. "1389000000000"): a JSON number with a fraction '
     "is a binary float and would lose digits"
+)
+
+UNSAFE_INTEGER = (
+    f"integers are limited to ±(2^53 - 1) = ±{MAX_SAFE_INTEGER}: JSON numbers beyond that "
+    'lose digits in JavaScript and RFC 8785 refuses them; send them as strings ("12345…")'
 )
 
 # Placeholder ids for the examples: a real request names events the ledger returned.
@@ -134,12 +146,16 @@ def _details_path(path: tuple[str | int, ...]) -> str:
     return text
 
 
-def _without_floats(value: Any) -> Any:
+def _without_floats(value: Any, info: ValidationInfo) -> Any:
     """Free-form JSON where every number is an int: floats would put binary rounding on record.
 
+    Integers stay within ±(2^53 - 1), which RFC 8785 (ledger format 2) hashes exactly; only
+    a format-1 event being imported (``context={"ledger_format": 1}``) keeps larger ones.
     Walked with a stack, not recursion, and no deeper than the domain keeps: a body nested
     thousands deep is refused, never a RecursionError.
     """
+    context = info.context if isinstance(info.context, dict) else {}
+    safe_only = context.get(FORMAT_KEY, LEDGER_FORMAT) >= 2
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         node, path = stack.pop()
@@ -149,6 +165,13 @@ def _without_floats(value: Any) -> Any:
             )
         if isinstance(node, float):
             raise ValueError(f"{_details_path(path)}: {FLOAT_REFUSED}")
+        if (
+            safe_only
+            and isinstance(node, int)
+            and not isinstance(node, bool)
+            and abs(node) > MAX_SAFE_INTEGER
+        ):
+            raise ValueError(f"{_details_path(path)}: {UNSAFE_INTEGER}")
         # Pushed in reverse, so the first offending value in the body is the one reported.
         if isinstance(node, dict):
             stack.extend((v, (*path, k)) for k, v in reversed(node.items()))
@@ -186,9 +209,15 @@ class SourceIn(Strict):
 class PartyIn(Strict):
     id: str = Field(examples=["ROK"])
     name: str = Field(examples=["Republic of Korea"])
+    actor_code: str | None = Field(
+        default=None,
+        description="PLOVER/CAMEO actor code: ISO 3166 alpha-3 country and a sector "
+        "(GOV, MIL, BUS, LAB…), used by the PLOVER export",
+        examples=["KOR GOV"],
+    )
 
     def to_value(self) -> Party:
-        return Party(self.id, self.name)
+        return Party(self.id, self.name, self.actor_code)
 
 
 class TermIn(Strict):
@@ -750,6 +779,7 @@ def example_of(model: type[BaseModel]) -> dict[str, Any]:
 class PartyPublic(BaseModel):
     id: str
     name: str
+    actor_code: str | None = None
 
 
 class TermPublic(BaseModel):
@@ -1207,7 +1237,10 @@ def summary_of(neg: Negotiation) -> NegotiationSummary:
         subject=neg.subject,
         status=neg.status,
         version=neg.version,
-        parties=[PartyPublic(id=k, name=v) for k, v in neg.parties.items()],
+        parties=[
+            PartyPublic(id=k, name=v, actor_code=neg.actor_codes.get(k))
+            for k, v in neg.parties.items()
+        ],
         terms=[TermPublic(id=k, name=name, unit=unit) for k, (name, unit) in neg.terms.items()],
         counts=dict(sorted(neg.counts.items())),
         head_hash=neg.head_hash,

@@ -22,7 +22,13 @@ from pydantic import TypeAdapter, ValidationError
 from api.deps import view_storage_errors
 from api.schemas import EventCreate, NegotiationCreate, fact_of
 from domain import errors, facts
-from domain.canonical import GENESIS_HASH, canonical_document, event_hash, format_recorded_at
+from domain.canonical import (
+    FORMAT_KEY,
+    GENESIS_HASH,
+    canonical_document,
+    event_hash,
+    format_recorded_at,
+)
 from domain.ledger import Ledger, Restored, RestoredEvent
 from domain.negotiation import Negotiation, negotiation_id
 
@@ -43,6 +49,7 @@ CANONICAL_KEYS = frozenset(
     )
 )
 LINE_KEYS = CANONICAL_KEYS | {"hash", "position"}
+"""A format-1 line; a format-2 line adds ``ledger_format`` (hashed with the nine keys)."""
 _EVENT_ADAPTER: TypeAdapter[EventCreate] = TypeAdapter(EventCreate)
 
 
@@ -88,6 +95,7 @@ def document_of(event: Negotiation.Event, slug: str, position: int | None) -> di
         recorded_at=event.timestamp,
         recorded_by=event.recorded_by,
         prev_hash=event.prev_hash,
+        ledger_format=event.ledger_format,
     )
     return {**document, "hash": event.hash, "position": position}
 
@@ -296,8 +304,9 @@ def _checked_line(
 ) -> int:
     """Verifies one event line against its hash, the log order and its chain; its position."""
     keys = set(data)
-    if keys != LINE_KEYS:
-        missing, extra = sorted(LINE_KEYS - keys), sorted(keys - LINE_KEYS)
+    expected = LINE_KEYS | {FORMAT_KEY} if FORMAT_KEY in keys else LINE_KEYS
+    if keys != expected:
+        missing, extra = sorted(expected - keys), sorted(keys - expected)
         raise ImportRefused(
             number,
             "an event line has exactly the canonical document's keys plus hash and position"
@@ -310,7 +319,7 @@ def _checked_line(
             number, "negotiation, version and hash are a string, an integer, a string"
         )
     try:
-        recomputed = event_hash({k: data[k] for k in CANONICAL_KEYS})
+        recomputed = event_hash({k: data[k] for k in expected - {"hash", "position"}})
     except (TypeError, ValueError) as e:
         raise ImportRefused(number, f"the document cannot be hashed: {e}") from None
     if recomputed != stored:
@@ -360,8 +369,9 @@ def _check_complete(header: dict[str, Any], heads: dict[str, tuple[int, str]], e
 
 def _restored(data: dict[str, Any], number: int) -> RestoredEvent:
     """The fact and metadata of a verified line, the payload parsed by the API's schemas."""
+    ledger_format = data.get(FORMAT_KEY, 1)
     try:
-        fact = _fact(data["type"], data["occurred_at"], data["payload"])
+        fact = _fact(data["type"], data["occurred_at"], data["payload"], ledger_format)
     except ValidationError as e:
         raise ImportRefused(number, f"payload: {_validation_message(e)}") from None
     except errors.ParleyError as e:
@@ -384,17 +394,20 @@ def _restored(data: dict[str, Any], number: int) -> RestoredEvent:
         recorded_by=data["recorded_by"],
         prev_hash=data["prev_hash"],
         hash=data["hash"],
+        ledger_format=ledger_format,
     )
 
 
-def _fact(event_type: Any, occurred_at: Any, payload: Any) -> facts.Fact:
+def _fact(event_type: Any, occurred_at: Any, payload: Any, ledger_format: int) -> facts.Fact:
     if not isinstance(payload, dict):
         raise errors.InvalidValue("the payload is a JSON object", field="payload")
     body = {**payload, "occurred_at": occurred_at}
+    # Format 1 hashed integers of any size; the request schemas refuse them only for new events.
+    context = {FORMAT_KEY: ledger_format}
     if event_type == "negotiation_opened":
-        opened, _, _ = NegotiationCreate.model_validate(body).to_fact()
+        opened, _, _ = NegotiationCreate.model_validate(body, context=context).to_fact()
         return opened
-    return _EVENT_ADAPTER.validate_python({**body, "type": event_type}).to_fact()
+    return _EVENT_ADAPTER.validate_python({**body, "type": event_type}, context=context).to_fact()
 
 
 def _validation_message(error: ValidationError) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -12,9 +11,22 @@ from typing import Any
 from uuid import UUID
 
 from domain.facts import FACT_TYPES, Fact
+from domain.verify import (
+    FORMAT_KEY,
+    GENESIS_HASH,
+    LEDGER_FORMATS,
+    MAX_SAFE_INTEGER,
+    document_bytes,
+)
 
-GENESIS_HASH = "0" * 64
-"""The ``prev_hash`` of a negotiation's first event."""
+__all__ = ["FORMAT_KEY", "GENESIS_HASH", "LEDGER_FORMAT", "LEDGER_FORMATS", "MAX_SAFE_INTEGER"]
+
+LEDGER_FORMAT = 2
+"""The ledger format of new events: RFC 8785 bytes, ``ledger_format`` hashed in the document.
+
+Format 1 (events recorded before it) hashed Python's sorted compact JSON; those events keep
+their format and hash forever, and every reader hashes each event in its own format.
+"""
 
 FACT_COMMON_FIELDS = ("occurred_at", "sources", "note")
 
@@ -46,11 +58,20 @@ def fact_fields(fact_type: type[Fact]) -> tuple[str, ...]:
     return tuple(name for name in own if name not in base)
 
 
-def payload_of(fact: Fact) -> dict[str, Any]:
-    """The contract's payload of a fact (or of a stored event: its metadata is left out)."""
+def payload_of(fact: Fact, ledger_format: int = LEDGER_FORMAT) -> dict[str, Any]:
+    """The contract's payload of a fact (or of a stored event: its metadata is left out).
+
+    In ledger format 1 a party is ``{id, name}``: the actor code came with format 2, and a
+    format-1 event never has one.
+    """
     names = [f.name for f in dataclasses.fields(Fact) if f.name != "occurred_at"]
     names += fact_fields(FACT_TYPES[fact.TYPE])
-    return {name: to_json(getattr(fact, name)) for name in names}
+    payload = {name: to_json(getattr(fact, name)) for name in names}
+    party = payload.get("party") if fact.TYPE == "party_joined" else None
+    if ledger_format == 1 and isinstance(party, dict) and party.pop("actor_code", None):
+        msg = "ledger format 1 has no actor codes"
+        raise ValueError(msg)
+    return payload
 
 
 def format_recorded_at(recorded_at: datetime) -> str:
@@ -66,25 +87,28 @@ def canonical_document(
     recorded_at: datetime,
     recorded_by: str,
     prev_hash: str,
+    ledger_format: int = LEDGER_FORMAT,
 ) -> dict[str, Any]:
-    return {
+    """The hashed document of an event; format 2 adds ``ledger_format``, format 1 has none."""
+    document: dict[str, Any] = {
         "event_id": str(event_id),
         "negotiation": negotiation,
         "occurred_at": fact.occurred_at.isoformat(),
-        "payload": payload_of(fact),
+        "payload": payload_of(fact, ledger_format),
         "prev_hash": prev_hash,
         "recorded_at": format_recorded_at(recorded_at),
         "recorded_by": recorded_by,
         "type": fact.TYPE,
         "version": version,
     }
+    if ledger_format != 1:
+        document[FORMAT_KEY] = ledger_format
+    return document
 
 
 def canonical_bytes(document: Mapping[str, Any]) -> bytes:
-    """Sorted keys, no insignificant white space, UTF-8, non-ASCII kept as is."""
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    """The bytes of a document in its ledger format: RFC 8785 (2), or sorted compact JSON (1)."""
+    return document_bytes(document)
 
 
 def event_hash(document: Mapping[str, Any]) -> str:

@@ -22,7 +22,13 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from domain import errors, facts
-from domain.canonical import GENESIS_HASH, canonical_document, event_hash
+from domain.canonical import (
+    GENESIS_HASH,
+    LEDGER_FORMAT,
+    LEDGER_FORMATS,
+    canonical_document,
+    event_hash,
+)
 from domain.negotiation import IDEMPOTENCY_RETENTION, EventMeta, Negotiation, negotiation_id
 from domain.transcodings import register_value_transcodings
 from domain.values import Party, Term
@@ -101,6 +107,8 @@ class RestoredEvent:
     recorded_by: str
     prev_hash: str
     hash: str
+    ledger_format: int = 1
+    """The format its hash was computed in: 1 unless its document names another."""
 
 
 @dataclass(frozen=True)
@@ -426,25 +434,44 @@ class Ledger(Application[UUID]):
             )
         recorded_at = item.recorded_at.astimezone(UTC)
 
-        def hash_of(fact: facts.Fact) -> str:
-            return event_hash(
-                canonical_document(
-                    fact=fact,
-                    negotiation=item.negotiation,
-                    version=item.version,
-                    event_id=item.event_id,
-                    recorded_at=recorded_at,
-                    recorded_by=item.recorded_by,
-                    prev_hash=item.prev_hash,
-                )
+        if item.ledger_format not in LEDGER_FORMATS:
+            raise errors.InvalidValue(
+                f"{where}: ledger format {item.ledger_format!r} is not one this Parley knows",
+                field="ledger_format",
             )
+
+        def hash_of(fact: facts.Fact) -> str:
+            try:
+                return event_hash(
+                    canonical_document(
+                        fact=fact,
+                        negotiation=item.negotiation,
+                        version=item.version,
+                        event_id=item.event_id,
+                        recorded_at=recorded_at,
+                        recorded_by=item.recorded_by,
+                        prev_hash=item.prev_hash,
+                        ledger_format=item.ledger_format,
+                    )
+                )
+            except ValueError as e:
+                raise errors.InvalidValue(
+                    f"{where}: cannot be hashed in ledger format {item.ledger_format}: {e}",
+                    field="payload",
+                ) from None
 
         if hash_of(item.fact) != item.hash:
             raise errors.InvalidValue(
                 f"{where}: the hash does not match the event's content", field="hash"
             )
         meta = EventMeta(
-            item.event_id, recorded_at, item.recorded_by, item.prev_hash, item.hash, None
+            item.event_id,
+            recorded_at,
+            item.recorded_by,
+            item.prev_hash,
+            item.hash,
+            None,
+            item.ledger_format,
         )
         opening = item.fact if isinstance(item.fact, facts.NegotiationOpened) else None
         misplaced = errors.InvalidValue(
@@ -464,7 +491,7 @@ class Ledger(Application[UUID]):
             return Negotiation.open(opened, meta)
         if opening is not None:
             raise misplaced
-        decided = neg.decide(item.fact, recorded_at)
+        decided = neg.decide(item.fact, recorded_at, item.ledger_format)
         _same_hash(hash_of(decided), item.hash, where)
         neg.record(decided, meta)
         seen.add(item.event_id)
@@ -582,9 +609,16 @@ class Ledger(Application[UUID]):
             recorded_at=recorded_at,
             recorded_by=recorded_by,
             prev_hash=prev_hash,
+            ledger_format=LEDGER_FORMAT,
         )
         return EventMeta(
-            event_id, recorded_at, recorded_by, prev_hash, event_hash(document), request
+            event_id,
+            recorded_at,
+            recorded_by,
+            prev_hash,
+            event_hash(document),
+            request,
+            LEDGER_FORMAT,
         )
 
     def _repeat(self, neg: Negotiation, scoped: str, fingerprint: str) -> Recorded | None:

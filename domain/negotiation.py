@@ -22,7 +22,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain import errors, facts
-from domain.canonical import GENESIS_HASH
+from domain.canonical import GENESIS_HASH, LEDGER_FORMAT, MAX_SAFE_INTEGER
 from domain.values import (
     ISSUE_ID_RE,
     MAX_INTEGER_DIGITS,
@@ -34,6 +34,7 @@ from domain.values import (
     Quantity,
     Readout,
     Source,
+    check_actor_code,
     check_currency,
     check_pattern,
     check_text,
@@ -81,6 +82,8 @@ class EventMeta:
     The state keeps ``{scoped key: [fingerprint, first version, last version, recorded_at
     ISO]}``; snapshots taken before the timestamp was kept hold 3-element entries.
     """
+    ledger_format: int = LEDGER_FORMAT
+    """How the event's hash was computed (docs/ledger-format.md)."""
 
 
 class Negotiation(Aggregate):
@@ -100,6 +103,11 @@ class Negotiation(Aggregate):
         definitions: dict[str, str]
         idempotency: dict[str, list[Any]]
         counts: dict[str, int]
+        actor_codes: dict[str, str]
+    else:
+        # A snapshot taken before parties had actor codes has no such attribute (and no
+        # codes). Folds assign a new dict, never change this one in place.
+        actor_codes = {}
 
     # ----------------------------------------------------------------- events
 
@@ -109,6 +117,9 @@ class Negotiation(Aggregate):
         prev_hash: str
         hash: str
         idempotency: list[Any] | None
+        # Stored with every event since format 2; an event stored before has no such key and
+        # reads this default, the format it was hashed in.
+        ledger_format: int = 1
 
         def apply(self, aggregate: Any) -> None:
             neg: Negotiation = aggregate
@@ -137,6 +148,7 @@ class Negotiation(Aggregate):
             neg.subject = self.subject
             neg.head_hash = GENESIS_HASH
             neg.parties = {}
+            neg.actor_codes = {}
             neg.terms = {}
             neg.entries = {}
             neg.rounds = {}
@@ -150,6 +162,8 @@ class Negotiation(Aggregate):
     class PartyJoined(facts.PartyJoined, Event):
         def fold(self, neg: Negotiation) -> None:
             neg.parties = {**neg.parties, self.party.id: self.party.name}
+            if self.party.actor_code is not None:
+                neg.actor_codes = {**neg.actor_codes, self.party.id: self.party.actor_code}
             neg.definitions = {**neg.definitions, "party:" + self.party.id: str(self.event_id)}
 
     class TermDefined(facts.TermDefined, Event):
@@ -248,6 +262,7 @@ class Negotiation(Aggregate):
         if kind == "party_joined":
             party = target["party"]
             self.parties = {k: v for k, v in self.parties.items() if k != party}
+            self.actor_codes = {k: v for k, v in self.actor_codes.items() if k != party}
             self.definitions = {k: v for k, v in self.definitions.items() if v != target_id}
         elif kind == "term_defined":
             term = next(r.removeprefix("term:") for r in target["refs"] if r.startswith("term:"))
@@ -317,8 +332,15 @@ class Negotiation(Aggregate):
             **_event_kwargs(fact, meta),
         )
 
-    def decide(self, fact: facts.Fact, recorded_at: datetime) -> facts.Fact:
-        """Checks ``fact`` against every rule; returns it normalised, or raises."""
+    def decide(
+        self, fact: facts.Fact, recorded_at: datetime, ledger_format: int = LEDGER_FORMAT
+    ) -> facts.Fact:
+        """Checks ``fact`` against every rule; returns it normalised, or raises.
+
+        ``ledger_format`` is the format the event will be hashed in: format 2 (RFC 8785)
+        holds integers only within ±(2^53 - 1); a format-1 event restored from an old
+        export keeps what format 1 allowed.
+        """
         fact = _checked_common(fact, recorded_at)
         key = sort_key(fact.occurred_at)
         if fact.TYPE not in facts.ALLOWED_AFTER_CLOSE and self.closed_before(key):
@@ -330,6 +352,8 @@ class Negotiation(Aggregate):
         if decider is None:
             raise errors.InvalidValue(f"{fact.TYPE!r} cannot be recorded here", field="type")
         decided: facts.Fact = decider(fact)
+        if ledger_format >= 2 and isinstance(decided, facts.IssueRaised):
+            _check_safe_integers(decided.details, "details")
         return decided
 
     def record(self, fact: facts.Fact, meta: EventMeta) -> None:
@@ -412,6 +436,8 @@ class Negotiation(Aggregate):
     def _decide_party_joined(self, fact: facts.PartyJoined) -> facts.Fact:
         check_pattern(fact.party.id, PARTY_ID_RE, "party id", "party.id")
         check_text(fact.party.name, "party.name", max_length=500)
+        if fact.party.actor_code is not None:
+            check_actor_code(fact.party.actor_code, "party.actor_code")
         if fact.party.id in self.parties:
             raise errors.DuplicateParty(f"party {quoted(fact.party.id)} has already joined")
         return fact
@@ -680,6 +706,7 @@ def _event_kwargs(fact: facts.Fact, meta: EventMeta) -> dict[str, Any]:
         prev_hash=meta.prev_hash,
         hash=meta.hash,
         idempotency=meta.idempotency,
+        ledger_format=meta.ledger_format,
     )
     return kwargs
 
@@ -775,6 +802,25 @@ def _checked_json(value: Any, field: str, depth: int) -> Any:
     raise errors.InvalidValue(
         f"{field}: {what or type(value).__name__ + ' is not JSON data'}", field=field
     )
+
+
+def _check_safe_integers(value: Any, field: str) -> None:
+    """Refuses integers RFC 8785 cannot hash exactly (beyond ±(2^53 - 1), a double's reach)."""
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise errors.InvalidValue(
+                f"{field}: integers are limited to ±(2^53 - 1) = ±{MAX_SAFE_INTEGER} "
+                "(JSON numbers beyond that lose precision); send larger values as text",
+                field=field,
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_safe_integers(item, f"{field}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_safe_integers(item, f"{field}[{index}]")
 
 
 def _event_ref(value: str, field: str) -> str:

@@ -51,6 +51,38 @@ def iso4217_codes() -> frozenset[str]:
     return frozenset(c.alpha_3 for c in pycountry.currencies)
 
 
+ACTOR_CODE_RE = re.compile(r"[A-Z]{3}(?: [A-Z]{3}){1,3}")
+"""A PLOVER/CAMEO actor code: a top-level code, then one to three sector codes (``KOR GOV``)."""
+NON_STATE_ACTORS = frozenset(("IGO", "NGO", "MNC", "REB", "PTY"))
+"""CAMEO's top-level codes for actors that are not a country."""
+
+
+@cache
+def iso3166_alpha3() -> frozenset[str]:
+    """ISO 3166-1 alpha-3 country codes (pycountry's copy of the standard)."""
+    import pycountry
+
+    return frozenset(c.alpha_3 for c in pycountry.countries)
+
+
+def check_actor_code(code: str, field: str) -> str:
+    """``KOR GOV``: an ISO 3166 alpha-3 country (or a CAMEO non-state code) and a sector."""
+    if not ACTOR_CODE_RE.fullmatch(code):
+        raise InvalidValue(
+            f"actor code {quoted(code)} is a country code and a sector, e.g. 'KOR GOV', "
+            "'USA BUS' (PLOVER/CAMEO)",
+            field=field,
+        )
+    top = code[:3]
+    if top not in iso3166_alpha3() and top not in NON_STATE_ACTORS:
+        raise InvalidValue(
+            f"actor code {quoted(code)}: {top} is not an ISO 3166 alpha-3 country code "
+            f"(nor one of CAMEO's {', '.join(sorted(NON_STATE_ACTORS))})",
+            field=field,
+        )
+    return code
+
+
 def is_currency(unit: str) -> bool:
     return unit in iso4217_codes()
 
@@ -195,6 +227,8 @@ class Source:
 class Party:
     id: str
     name: str
+    actor_code: str | None = None
+    """PLOVER/CAMEO actor code: ISO 3166 alpha-3 country and a sector, e.g. ``KOR GOV``."""
 
 
 @dataclass(frozen=True)

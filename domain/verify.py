@@ -3,22 +3,142 @@
 It needs nothing from the server, only the standard library, so an auditor can copy this one
 file and check what the ledger hands out: an inclusion proof against a checkpoint's root
 (RFC 9162 §2.1.3.2), a consistency proof between two checkpoints (§2.1.4.2), and the
-per-negotiation hash chain of exported canonical documents (docs/ledger-format.md). Hashes are
-raw 32-byte values; leaf inputs are the raw bytes of an event's hash (see ``domain.merkle``).
+per-negotiation hash chain of exported canonical documents (docs/ledger-format.md), in either
+ledger format: 1 (Python's sorted compact JSON) or 2 (RFC 8785, the JSON Canonicalization
+Scheme). Hashes are raw 32-byte values; leaf inputs are the raw bytes of an event's hash (see
+``domain.merkle``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 HASH_SIZE = 32
 GENESIS_HASH = "0" * 64
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 CHECKPOINT_HEADER = b"parley-checkpoint/v1\n"
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest integer an IEEE 754 double holds exactly: RFC 8785 numbers are doubles."""
+FORMAT_KEY = "ledger_format"
+"""The hashed key naming a document's ledger format; documents without it are format 1."""
+LEDGER_FORMATS = (1, 2)
+
+_encode_string = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def jcs_number(value: int | float) -> str:
+    """An RFC 8785 number (§3.2.2.3): ECMAScript's Number.prototype.toString of a double.
+
+    Integers are accepted only within ±(2^53 - 1), where the double is exact; NaN and the
+    infinities are not JSON.
+    """
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            msg = f"integer {value} is beyond ±(2^53 - 1), which RFC 8785 numbers hold exactly"
+            raise ValueError(msg)
+        return str(value)
+    if not math.isfinite(value):
+        msg = f"{value!r} is not a JSON number"
+        raise ValueError(msg)
+    if value == 0:
+        return "0"  # -0 too
+    # repr is the shortest digit string that reads back as the same double, as ECMAScript's is.
+    sign, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
+    digits = "".join(map(str, digit_tuple)).rstrip("0")
+    k = len(digits)
+    n = int(exponent) + len(digit_tuple)  # the decimal point's place, as ECMAScript counts
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        text = "0." + "0" * -n + digits
+    else:
+        mantissa = digits[0] + ("." + digits[1:] if k > 1 else "")
+        text = f"{mantissa}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
+    return "-" + text if sign else text
+
+
+def _utf16_order(key: str) -> bytes:
+    # Big-endian UTF-16 bytes compare as the sequences of 16-bit code units do (RFC 8785 §3.2.3).
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def _jcs(value: Any, out: list[str]) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, str):
+        # Only the escapes RFC 8785 §3.2.2.2 requires: \", \\, \b \f \n \r \t, other
+        # controls as lower-case \u00xx; everything else (U+2028, U+007F, astral) as itself.
+        out.append(_encode_string(value))
+    elif isinstance(value, int | float):
+        out.append(jcs_number(value))
+    elif isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                msg = f"an object key is a string, not {type(key).__name__}"
+                raise TypeError(msg)
+        out.append("{")
+        for index, key in enumerate(sorted(value, key=_utf16_order)):
+            if index:
+                out.append(",")
+            out.append(_encode_string(key))
+            out.append(":")
+            _jcs(value[key], out)
+        out.append("}")
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _jcs(item, out)
+        out.append("]")
+    else:
+        msg = f"{type(value).__name__} is not JSON data"
+        raise TypeError(msg)
+
+
+def jcs_bytes(value: Any) -> bytes:
+    """RFC 8785 canonical JSON of plain JSON data, as UTF-8 (a lone surrogate is refused)."""
+    out: list[str] = []
+    _jcs(value, out)
+    return "".join(out).encode("utf-8")
+
+
+def legacy_bytes(value: Any) -> bytes:
+    """Ledger format 1: keys sorted by code point, compact, UTF-8, Python's escapes."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def document_format(document: Mapping[str, Any]) -> int:
+    """The ledger format of a canonical document: its ``ledger_format``, else 1."""
+    if FORMAT_KEY not in document:
+        return 1
+    found = document[FORMAT_KEY]
+    # Format 1 is spelt only by leaving the key out, so each document has one encoding.
+    if isinstance(found, bool) or found not in LEDGER_FORMATS or found == 1:
+        msg = f"{FORMAT_KEY} {found!r} is not a ledger format this verifier knows (2)"
+        raise ValueError(msg)
+    return int(found)
+
+
+def document_bytes(document: Mapping[str, Any]) -> bytes:
+    """The bytes a canonical document's hash covers, in its own ledger format."""
+    if document_format(document) == 1:
+        return legacy_bytes(document)
+    return jcs_bytes(document)
 
 
 def _node(left: bytes, right: bytes) -> bytes:
@@ -146,10 +266,7 @@ def checkpoint_payload(tree_size: int, root: bytes | str, timestamp: datetime | 
 def document_hash(document: Mapping[str, Any]) -> str:
     """SHA-256 over a canonical document's bytes, its own ``hash`` left out (docs/ledger-format.md)."""
     body = {key: value for key, value in document.items() if key != "hash"}
-    encoded = json.dumps(
-        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
-    return hashlib.sha256(encoded).hexdigest()
+    return hashlib.sha256(document_bytes(body)).hexdigest()
 
 
 def verify_chain(

@@ -57,7 +57,7 @@ def _quantities(values: Mapping[str, Any]) -> dict[str, Quantity]:
 def _party(value: Any) -> Any:
     """``party_joined`` carries the whole party; every other event names a party by id."""
     if isinstance(value, Mapping):
-        return Party(value["id"], value["name"])
+        return Party(value["id"], value["name"], value.get("actor_code"))
     return value
 
 

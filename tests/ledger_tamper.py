@@ -117,6 +117,7 @@ def rehash(url: str, position: int, slug: str) -> None:
                 recorded_at=event.timestamp,
                 recorded_by=event.recorded_by,
                 prev_hash=event.prev_hash,
+                ledger_format=event.ledger_format,
             )
         )
     finally:

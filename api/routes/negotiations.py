@@ -149,7 +149,10 @@ def list_item_of(row: NegotiationRow) -> NegotiationListItem:
         subject=row.subject,
         status=row.status,
         version=row.version,
-        parties=[PartyPublic(id=p["id"], name=p["name"]) for p in row.parties],
+        parties=[
+            PartyPublic(id=p["id"], name=p["name"], actor_code=p.get("actor_code"))
+            for p in row.parties
+        ],
         terms=[TermPublic(id=t["id"], name=t["name"], unit=t["unit"]) for t in row.terms],
         counts=dict(sorted(row.counts.items())),
         last_occurred_at=row.last_occurred_at,

@@ -337,6 +337,7 @@ def check_chain(ledger: Ledger, slug: str) -> list[Negotiation.Event]:
             recorded_at=e.timestamp,
             recorded_by=e.recorded_by,
             prev_hash=e.prev_hash,
+            ledger_format=e.ledger_format,
         )
         assert e.hash == event_hash(document), f"version {e.originator_version} was altered"
         prev = e.hash

@@ -506,6 +506,7 @@ def _recomputed_hash(event: Any) -> str:
             recorded_at=event.timestamp,
             recorded_by=event.recorded_by,
             prev_hash=event.prev_hash,
+            ledger_format=event.ledger_format,
         )
     )
 

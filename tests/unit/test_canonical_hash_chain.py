@@ -34,6 +34,7 @@ def recompute_hash(event: Any, slug: str) -> str:
         recorded_at=event.timestamp,
         recorded_by=event.recorded_by,
         prev_hash=event.prev_hash,
+        ledger_format=event.ledger_format,
     )
     return event_hash(document)
 
@@ -97,7 +98,7 @@ def test_canonical_bytes_are_sorted_compact_utf8() -> None:
     assert canonical_bytes(document) == '{"a":"x","b":[1,{"a":"서울","z":null}]}'.encode()
 
 
-def test_canonical_document_of_an_offer_is_known() -> None:
+def known_offer_document(ledger_format: int) -> dict[str, Any]:
     offer = facts.OfferMade(
         party="USA",
         kind="demand",
@@ -105,7 +106,7 @@ def test_canonical_document_of_an_offer_is_known() -> None:
         occurred_at=datetime(2019, 9, 24, 10, 0, tzinfo=KST),
         note="정은보",
     )
-    document = canonical_document(
+    return canonical_document(
         fact=offer,
         negotiation="sma",
         version=6,
@@ -113,19 +114,40 @@ def test_canonical_document_of_an_offer_is_known() -> None:
         recorded_at=datetime(2026, 1, 1, 21, 0, tzinfo=KST),
         recorded_by="clerk",
         prev_hash="ab" * 32,
+        ledger_format=ledger_format,
     )
+
+
+KNOWN_OFFER_TAIL = (
+    '"negotiation":"sma",'
+    '"occurred_at":"2019-09-24T10:00:00+09:00","payload":{"conditions":null,'
+    '"kind":"demand","note":"정은보","party":"USA","sources":[],"values":{"contribution":'
+    '{"amount":"5000000000","unit":"USD"}}},"prev_hash":"'
+    + "ab"
+    * 32
+    + '","recorded_at":"2026-01-01T12:00:00.000000+00:00","recorded_by":"clerk",'
+    '"type":"offer_made","version":6}'
+)
+
+
+def test_canonical_document_of_an_offer_is_known() -> None:
+    document = known_offer_document(2)
     expected = (
-        '{"event_id":"00000000-0000-0000-0000-000000000006","negotiation":"sma",'
-        '"occurred_at":"2019-09-24T10:00:00+09:00","payload":{"conditions":null,'
-        '"kind":"demand","note":"정은보","party":"USA","sources":[],"values":{"contribution":'
-        '{"amount":"5000000000","unit":"USD"}}},"prev_hash":"'
-        + "ab"
-        * 32
-        + '","recorded_at":"2026-01-01T12:00:00.000000+00:00","recorded_by":"clerk",'
-        '"type":"offer_made","version":6}'
+        '{"event_id":"00000000-0000-0000-0000-000000000006","ledger_format":2,' + KNOWN_OFFER_TAIL
     ).encode()
     assert canonical_bytes(document) == expected
     assert event_hash(document) == hashlib.sha256(expected).hexdigest()
+
+
+def test_a_format_1_document_has_no_format_key_and_keeps_its_bytes() -> None:
+    document = known_offer_document(1)
+    expected = ('{"event_id":"00000000-0000-0000-0000-000000000006",' + KNOWN_OFFER_TAIL).encode()
+    assert canonical_bytes(document) == expected
+    assert event_hash(document) == hashlib.sha256(expected).hexdigest()
+
+
+def test_new_events_are_recorded_in_format_2(book: Ledger) -> None:
+    assert {event.ledger_format for event in book.stream(SLUG)} == {2}
 
 
 def test_the_first_event_links_to_the_genesis_hash(book: Ledger) -> None:

@@ -1,0 +1,201 @@
+"""Format-2 hashes are RFC 8785: a second, independent encoder (PyPI's ``rfc8785``) agrees.
+
+Random facts the ledger accepts (free text with tabs, U+2028, astral characters and emoji,
+free-form ``details`` with keys whose code-point and UTF-16 orders differ) are recorded; each
+stored event's canonical document is then encoded by ``rfc8785`` and must give the same bytes
+as ours, and its SHA-256 the stored hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import math
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+import rfc8785
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+
+from domain import errors, facts
+from domain.canonical import canonical_bytes, canonical_document
+from domain.ledger import Ledger
+from domain.values import Party, Term
+from domain.verify import MAX_SAFE_INTEGER, jcs_bytes, jcs_number
+
+SLUG = "jcs"
+TRICKY = [
+    "\t",
+    "\n",
+    "\u2028",
+    "\u2029",
+    "\x7f",
+    "😀",
+    "𝄞",
+    "\ue000",
+    "\uffff",
+    "é",
+    '"',
+    "\\",
+    "/",
+]
+
+tricky_text = st.lists(
+    st.sampled_from(TRICKY) | st.characters(exclude_categories=("Cs", "Cc")),
+    min_size=1,
+    max_size=12,
+).map("".join)
+safe_integers = st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
+json_values = st.recursive(
+    st.none() | st.booleans() | safe_integers | tricky_text,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(tricky_text.filter(lambda k: k != "_type_"), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+details = st.dictionaries(tricky_text.filter(lambda k: k != "_type_"), json_values, max_size=5)
+
+
+@st.composite
+def accepted_facts(draw: st.DrawFn) -> list[facts.Fact]:
+    made: list[facts.Fact] = []
+    for index in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["issue", "statement", "party"]))
+        note = draw(st.none() | tricky_text)
+        if kind == "issue":
+            made.append(
+                facts.IssueRaised(
+                    issue_id=f"issue-{index}",
+                    title=draw(tricky_text),
+                    raised_by="ROK",
+                    details=draw(details),
+                    occurred_at=date(2020, 1, 1),
+                    note=note,
+                )
+            )
+        elif kind == "statement":
+            made.append(
+                facts.StatementMade(
+                    party="USA",
+                    speaker=draw(tricky_text),
+                    summary=draw(tricky_text),
+                    occurred_at=date(2020, 1, 2),
+                    note=note,
+                )
+            )
+        else:
+            code = draw(st.sampled_from([None, "KOR GOV", "USA BUS", "USA LAB"]))
+            made.append(
+                facts.PartyJoined(
+                    party=Party(f"P{index}", draw(tricky_text), code),
+                    occurred_at=date(2020, 1, 3),
+                    note=note,
+                )
+            )
+    return made
+
+
+def fresh_ledger() -> Ledger:
+    ids = (UUID(int=i) for i in itertools.count(1))
+    ledger = Ledger(
+        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
+        clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+        new_id=lambda: next(ids),
+    )
+    ledger.open_negotiation(
+        facts.NegotiationOpened(slug=SLUG, title="JCS", occurred_at=date(2019, 9, 1)),
+        [Party("ROK", "Republic of Korea", "KOR GOV"), Party("USA", "United States")],
+        [Term("contribution", "Annual contribution", "USD")],
+    )
+    return ledger
+
+
+EMOJI_AND_PRIVATE_USE_KEYS = [
+    facts.IssueRaised(
+        issue_id="orders",
+        title="keys whose code-point and UTF-16 orders differ",
+        raised_by="ROK",
+        details={"\U0001f600": 1, "\ue000": [2, {"\U0001d11e": "\t\u2028", "\uffff": None}]},
+        occurred_at=date(2020, 1, 1),
+    )
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(accepted_facts())
+@example(EMOJI_AND_PRIVATE_USE_KEYS)
+def test_every_accepted_event_hashes_as_rfc8785_encodes_it(new_facts: list[facts.Fact]) -> None:
+    ledger = fresh_ledger()
+    try:
+        accepted = 0
+        for fact in new_facts:
+            try:
+                ledger.record(SLUG, [fact])
+                accepted += 1
+            except errors.InvalidValue:
+                continue
+        assume(accepted)
+        for event in ledger.stream(SLUG):
+            fact_type = facts.FACT_TYPES[event.TYPE]  # type: ignore[attr-defined]
+            fact = fact_type(
+                **{f.name: getattr(event, f.name) for f in dataclasses.fields(fact_type)}
+            )
+            document = canonical_document(
+                fact=fact,
+                negotiation=SLUG,
+                version=event.originator_version,
+                event_id=event.event_id,
+                recorded_at=event.timestamp,
+                recorded_by=event.recorded_by,
+                prev_hash=event.prev_hash,
+                ledger_format=event.ledger_format,
+            )
+            independent = rfc8785.dumps(document)
+            assert canonical_bytes(document) == independent
+            assert event.hash == hashlib.sha256(independent).hexdigest()
+    finally:
+        ledger.close()
+
+
+any_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | safe_integers
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(exclude_categories=("Cs",))),
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(
+            st.text(alphabet=st.characters(exclude_categories=("Cs",))), inner, max_size=5
+        )
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_json)
+def test_the_encoder_agrees_with_rfc8785_on_any_json(value: Any) -> None:
+    assert jcs_bytes(value) == rfc8785.dumps(value)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_numbers_are_written_as_ecmascript_writes_doubles(number: float) -> None:
+    assert jcs_number(number) == rfc8785.dumps(number).decode()
+
+
+def test_integers_beyond_2_53_and_non_finite_numbers_are_refused() -> None:
+    for bad in (MAX_SAFE_INTEGER + 1, -MAX_SAFE_INTEGER - 1, math.inf, math.nan):
+        try:
+            jcs_bytes([bad])
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} was encoded")
+    assert (
+        jcs_bytes([MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER]) == b"[9007199254740991,-9007199254740991]"
+    )
