@@ -22,9 +22,11 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SerializerFunctionWrapHandler,
     StrictInt,
     ValidationInfo,
     WithJsonSchema,
+    model_serializer,
 )
 
 from domain import facts
@@ -779,7 +781,16 @@ def example_of(model: type[BaseModel]) -> dict[str, Any]:
 class PartyPublic(BaseModel):
     id: str
     name: str
-    actor_code: str | None = None
+    actor_code: str | None = Field(
+        default=None, description="PLOVER/CAMEO actor code; absent when the party has none"
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_missing_code(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("actor_code") is None:
+            data.pop("actor_code", None)
+        return data
 
 
 class TermPublic(BaseModel):

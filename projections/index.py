@@ -42,7 +42,10 @@ def index_entry(stream: Stream) -> dict[str, Any] | None:
             status = record.get("status")
         elif record.type == "party_joined":
             party = record.get("party")
-            parties.append({"id": party.id, "name": party.name, "actor_code": party.actor_code})
+            entry = {"id": party.id, "name": party.name}
+            if party.actor_code is not None:
+                entry["actor_code"] = party.actor_code
+            parties.append(entry)
     last_occurred = live[-1] if live else None
     last_recorded = max(stream.records, key=lambda r: r.recorded_at)
     return {

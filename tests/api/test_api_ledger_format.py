@@ -59,7 +59,7 @@ def test_a_party_carries_its_actor_code(client: TestClient) -> None:
     assert parties == [
         {"id": "USA", "name": "United States", "actor_code": "USA GOV"},
         {"id": "ROK", "name": "Republic of Korea", "actor_code": "KOR GOV"},
-        {"id": "FKTU", "name": "Federation of Korean Trade Unions", "actor_code": None},
+        {"id": "FKTU", "name": "Federation of Korean Trade Unions"},
     ]
 
 
