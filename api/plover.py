@@ -1,8 +1,9 @@
 """A negotiation's events as PLOVER 2.0 event records (docs/ledger-format.md, "PLOVER").
 
 PLOVER (the Political Language Ontology for Verifiable Event Records, Open Event Data
-Alliance) codes who did what to whom: ``actor``, ``event`` (a category such as CONSULT),
-``mode``, ``recipient``, ``date``. Only the Parley events with a PLOVER counterpart become
+Alliance) codes who did what to whom: ``actor``, ``event`` (a list of categories such as
+CONSULT), ``mode``, ``recipient``, ``date``. Actors are ``{code, entity_text, office}`` with
+``code`` a country and a sector (``KOR GOV``), from the party's actor code. Only the Parley events with a PLOVER counterpart become
 records; the others (statements, which PLOVER drops on purpose, bookkeeping such as parties
 joining, and every retracted event) are left out and counted.
 """
@@ -20,7 +21,7 @@ from domain import facts
 from domain.canonical import format_recorded_at
 from domain.ledger import Ledger
 from domain.negotiation import Negotiation
-from domain.values import Participant, Source
+from domain.values import Participant, Source, iso3166_alpha3
 
 PAGE = 500
 MAPPED_TYPES = frozenset(
@@ -36,6 +37,11 @@ MAPPED_TYPES = frozenset(
 )
 # Quad categories: 1 verbal cooperation, 3 verbal conflict.
 QUAD_CODES = {"AGREE": 1, "CONSULT": 1, "SUPPORT": 1, "REQUEST": 3, "REJECT": 3}
+CODEBOOK = "plover-2.0"
+CITE_CODER = "Parley: events recorded by hand from the cited sources"
+FALLBACK_SECTOR = "GOV"
+"""A party without an actor code whose id is an ISO 3166 alpha-3 country is taken as its
+government; any other party without one gets no ``code`` (its ``entity_text`` names it)."""
 
 
 @dataclass(frozen=True)
@@ -91,14 +97,16 @@ def plover_record(neg: Negotiation, event: Negotiation.Event) -> dict[str, Any] 
     record: dict[str, Any] = {"id": event_id, **_date_fields(fact.occurred_at)}
     if isinstance(fact, facts.RoundHeld) and fact.ended_at is not None:
         record.update(_date_fields(fact.ended_at, "end"))
+    record["event"] = [coded.event]
+    if coded.mode is not None:
+        record["mode"] = [coded.mode]
+    record["actor"] = coded.actor
+    if coded.recipient:
+        record["recipient"] = coded.recipient
     record.update(
-        event=coded.event,
-        mode=coded.mode,
-        actor=coded.actor,
-        recipient=coded.recipient,
         quad_code=QUAD_CODES[coded.event],
         link=neg.slug,
-        cite_info=[_cite(s) for s in fact.sources],
+        cite_info=_cite_info(fact.sources),
         coder=event.recorded_by,
         coded_date=format_recorded_at(event.timestamp)[:10],
         coded_time=format_recorded_at(event.timestamp)[11:],
@@ -129,14 +137,22 @@ class _Coded:
 class _Context:
     neg: Negotiation
 
+    def code(self, party: str) -> dict[str, str]:
+        """``{"code": "KOR GOV"}`` from the party's actor code, else a sensible fallback."""
+        code = self.neg.actor_codes.get(party)
+        if code is None and party in iso3166_alpha3():
+            code = f"{party} {FALLBACK_SECTOR}"
+        return {} if code is None else {"code": code}
+
     def actor(self, party: str, participants: Sequence[Participant] = ()) -> list[dict[str, str]]:
         """A party's actor objects: one per named participant of it, else the party itself."""
+        code = self.code(party)
         named = [
-            {"code": party, "actor_text": p.name, **({"office": p.role} if p.role else {})}
+            {**code, "entity_text": p.name, **({"office": p.role} if p.role else {})}
             for p in participants
             if p.party == party
         ]
-        return named or [{"code": party, "actor_text": self.neg.parties.get(party, party)}]
+        return named or [{**code, "entity_text": self.neg.parties.get(party, party)}]
 
     def actors(
         self, parties: Sequence[str], participants: Sequence[Participant] = ()
@@ -157,27 +173,16 @@ def _involved(*groups: Sequence[Any]) -> list[str]:
     return found
 
 
-def _gathering(
-    ctx: _Context,
-    parties: list[str],
-    participants: Sequence[Participant],
-    what: str,
-    *,
-    with_mode: bool,
+def _together(
+    ctx: _Context, parties: list[str], participants: Sequence[Participant], what: str
 ) -> _Coded:
-    """A meeting or round: Parley records no host, so the first-named party is the visitor.
+    """A reciprocal CONSULT: every participant is an actor and there is no recipient.
 
-    With ``with_mode``, two parties make ``visit`` (the first visiting the second), three or
-    more ``third-party``; fewer, or without it, no mode.
+    PLOVER codes a meeting without a known host/visitor distinction this way. ``third-party``
+    is for meetings hosted by a third party, which Parley does not record, so no mode.
     """
-    if not parties:
-        return _Coded("CONSULT", None, ctx.actors(list(ctx.neg.parties)), [], what)
-    mode = "visit" if len(parties) == 2 else "third-party" if len(parties) > 2 else None
-    mode = mode if with_mode else None
-    first, rest = parties[0], parties[1:]
-    return _Coded(
-        "CONSULT", mode, ctx.actor(first, participants), ctx.actors(rest, participants), what
-    )
+    everyone = parties or list(ctx.neg.parties)
+    return _Coded("CONSULT", None, ctx.actors(everyone, participants), [], what)
 
 
 def _call(ctx: _Context, fact: Any) -> _Coded:
@@ -203,7 +208,18 @@ def _meeting(ctx: _Context, fact: Any) -> _Coded:
     topics = f": {', '.join(meeting.topics)}" if meeting.topics else ""
     where = f" in {meeting.location}" if meeting.location else ""
     parties = _involved(meeting.participants, meeting.readouts)
-    return _gathering(ctx, parties, meeting.participants, f"meeting{where}{topics}", with_mode=True)
+    what = f"meeting{where}{topics}"
+    if len(parties) != 2:
+        return _together(ctx, parties, meeting.participants, what)
+    # Two sides: the first named is taken as the visitor of the second (Parley keeps no host).
+    first, second = parties
+    return _Coded(
+        "CONSULT",
+        "visit",
+        ctx.actor(first, meeting.participants),
+        ctx.actor(second, meeting.participants),
+        what,
+    )
 
 
 def _round(ctx: _Context, fact: Any) -> _Coded:
@@ -211,8 +227,9 @@ def _round(ctx: _Context, fact: Any) -> _Coded:
     where = f" in {held.location}" if held.location else ""
     outcome = f": {held.outcome}" if held.outcome else ""
     parties = _involved(held.delegations)
-    # A round's location names a city, not a host: no mode is claimed for it.
-    return _gathering(ctx, parties, (), f"round {held.number}{where}{outcome}", with_mode=False)
+    # Every delegation is a side of the round: all actors, no recipient. Its location names a
+    # city, not a host, so no mode is claimed.
+    return _together(ctx, parties, (), f"round {held.number}{where}{outcome}")
 
 
 def _values(values: dict[str, Any]) -> str:
@@ -292,12 +309,22 @@ def _date_fields(value: Any, prefix: str = "") -> dict[str, str]:
     return {f"{prefix}date": value.isoformat()}
 
 
-def _cite(source: Source) -> dict[str, str]:
-    cite = {"title": source.title}
-    if source.url is not None:
-        cite["url"] = source.url
-    if source.publisher is not None:
-        cite["publication"] = source.publisher
-    if source.published_on is not None:
-        cite["published_on"] = source.published_on.isoformat()
+def _citation(source: Source) -> str:
+    parts = [source.publisher, f"“{source.title}”"]
+    parts += [source.published_on.isoformat() if source.published_on else None, source.url]
+    return ", ".join(p for p in parts if p)
+
+
+def _cite_info(sources: Sequence[Source]) -> dict[str, str]:
+    """PLOVER's one citeInfo object: the first source's title, url and publication, and every
+    source (with its date, which citeInfo has no field for) in ``citation``."""
+    cite = {"codebook": CODEBOOK, "coder": CITE_CODER}
+    if sources:
+        first = sources[0]
+        cite["title"] = first.title
+        if first.url is not None:
+            cite["url"] = first.url
+        if first.publisher is not None:
+            cite["publication"] = first.publisher
+        cite["citation"] = "; ".join(_citation(s) for s in sources)
     return cite

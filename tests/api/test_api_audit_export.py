@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from apitools import assert_problem, offer, post_events
 
@@ -13,6 +15,11 @@ from api.transfer import read_export, restore_export
 from domain.verify import verify_chain
 
 EXPORT = f"/negotiations/{DEMO_SLUG}/export"
+PLOVER_SCHEMA = jsonschema.Draft202012Validator(
+    json.loads(
+        (Path(__file__).parents[1] / "schemas" / "plover-2.0-record.schema.json").read_text()
+    )
+)
 DEMO_EVENTS = 29
 
 
@@ -37,7 +44,8 @@ def empty(client_factory: Any, store_url: str, tmp_path: Any) -> Any:
 def lines_of(response: Any) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/x-ndjson")
-    return [json.loads(line) for line in response.text.splitlines()]
+    # "\n" only: str.splitlines would also split inside a text holding U+2028.
+    return [json.loads(line) for line in response.text.split("\n") if line]
 
 
 def get_json(client: Any, path: str, **params: Any) -> Any:
@@ -135,8 +143,11 @@ def _event(plover: dict[str, Any], **match: Any) -> dict[str, Any]:
     return next(e for e in plover["events"] if all(e.get(k) == v for k, v in match.items()))
 
 
-def _codes(actors: list[dict[str, str]]) -> list[str]:
-    return [a["code"] for a in actors]
+def _codes(actors: list[dict[str, str]]) -> list[str | None]:
+    return [a.get("code") for a in actors]
+
+
+CODES = {"USA": "USA GOV", "ROK": "KOR GOV"}
 
 
 def test_the_esper_jeong_call_is_a_consult_by_phone(plover: dict[str, Any]) -> None:
@@ -144,14 +155,14 @@ def test_the_esper_jeong_call_is_a_consult_by_phone(plover: dict[str, Any]) -> N
 
     record = plover["records"][call["event_id"]]
 
-    assert (record["event"], record["mode"]) == ("CONSULT", "phone")
+    assert (record["event"], record["mode"]) == (["CONSULT"], ["phone"])
     assert record["actor"] == [
-        {"code": "USA", "actor_text": "Mark Esper", "office": "Secretary of Defense"}
+        {"code": "USA GOV", "entity_text": "Mark Esper", "office": "Secretary of Defense"}
     ]
-    assert _codes(record["recipient"]) == ["ROK"]
-    assert record["recipient"][0]["actor_text"] == "Jeong Kyeong-doo"
+    assert _codes(record["recipient"]) == ["KOR GOV"]
+    assert record["recipient"][0]["entity_text"] == "Jeong Kyeong-doo"
     assert (record["date"], record["time"]) == ("2020-04-06", "20:30:00+09:00")
-    assert any(c["publication"] == "The Korea Herald" for c in record["cite_info"])
+    assert "The Korea Herald" in record["cite_info"]["citation"]
 
 
 def test_offers_are_agree_and_demands_are_request(plover: dict[str, Any]) -> None:
@@ -159,13 +170,13 @@ def test_offers_are_agree_and_demands_are_request(plover: dict[str, Any]) -> Non
 
     coded = {(e["party"], e["kind"]): plover["records"][e["event_id"]] for e in offers}
 
-    assert coded[("ROK", "offer")]["event"] == "AGREE"
-    assert coded[("ROK", "counteroffer")]["event"] == "AGREE"
-    assert coded[("USA", "demand")]["event"] == "REQUEST"
+    assert coded[("ROK", "offer")]["event"] == ["AGREE"]
+    assert coded[("ROK", "counteroffer")]["event"] == ["AGREE"]
+    assert coded[("USA", "demand")]["event"] == ["REQUEST"]
     assert coded[("USA", "demand")]["quad_code"] == 3
     for (party, _), record in coded.items():
-        assert _codes(record["actor"]) == [party]
-        assert _codes(record["recipient"]) == [p for p in ("USA", "ROK") if p != party]
+        assert _codes(record["actor"]) == [CODES[party]]
+        assert _codes(record["recipient"]) == [CODES[p] for p in ("USA", "ROK") if p != party]
 
 
 def test_the_rejected_tentative_deal_is_a_reject_by_the_united_states(
@@ -175,8 +186,8 @@ def test_the_rejected_tentative_deal_is_a_reject_by_the_united_states(
 
     record = plover["records"][rejection["event_id"]]
 
-    assert record["event"] == "REJECT"
-    assert (_codes(record["actor"]), _codes(record["recipient"])) == (["USA"], ["ROK"])
+    assert record["event"] == ["REJECT"]
+    assert (_codes(record["actor"]), _codes(record["recipient"])) == (["USA GOV"], ["KOR GOV"])
     assert record["date"] == "2020-04-20"
     assert "13%" in record["comment"]
 
@@ -186,12 +197,32 @@ def test_the_signed_agreement_is_support_by_both_sides(plover: dict[str, Any]) -
 
     record = plover["records"][signed["event_id"]]
 
-    assert record["event"] == "SUPPORT"
+    assert record["event"] == ["SUPPORT"]
     # A symmetric event: PLOVER codes every side as actor, with no recipient.
-    assert sorted(_codes(record["actor"])) == ["ROK", "USA"]
-    assert record["recipient"] == []
+    assert sorted(_codes(record["actor"])) == ["KOR GOV", "USA GOV"]
+    assert "recipient" not in record
     assert record["date"] == "2021-04-08"
-    assert record["cite_info"]
+    assert record["cite_info"]["title"]
+
+
+def test_every_round_has_both_delegations_as_actors_and_no_recipient_or_mode(
+    plover: dict[str, Any],
+) -> None:
+    rounds = [e for e in plover["events"] if e["type"] == "round_held"]
+
+    assert len(rounds) == 7
+    for held in rounds:
+        record = plover["records"][held["event_id"]]
+        assert record["event"] == ["CONSULT"]
+        assert sorted(_codes(record["actor"])) == ["KOR GOV", "USA GOV"]
+        assert "recipient" not in record
+        assert "mode" not in record
+
+
+def test_every_demo_record_is_valid_plover(plover: dict[str, Any]) -> None:
+    for record_id in plover["order"]:
+        errors = sorted(PLOVER_SCHEMA.iter_errors(plover["records"][record_id]), key=str)
+        assert not errors, [e.message for e in errors]
 
 
 def test_every_record_has_the_plover_core_fields_and_points_back_to_its_event(
@@ -202,7 +233,7 @@ def test_every_record_has_the_plover_core_fields_and_points_back_to_its_event(
     for record_id in plover["order"]:
         record = plover["records"][record_id]
         event = by_id[record_id]
-        assert {"id", "date", "event", "mode", "actor", "recipient", "cite_info"} <= set(record)
+        assert {"id", "date", "event", "actor", "cite_info"} <= set(record)
         assert record["actor"]
         assert record["date"] == event["occurred_at"][:10]
         assert record["parley"] == {
@@ -211,21 +242,59 @@ def test_every_record_has_the_plover_core_fields_and_points_back_to_its_event(
             "version": event["version"],
             "hash": event["hash"],
         }
-        assert record["cite_info"] == [
-            {
-                k: v
-                for k, v in (
-                    ("title", s["title"]),
-                    ("url", s["url"]),
-                    ("publication", s["publisher"]),
-                    ("published_on", s["published_on"]),
-                )
-                if v is not None
-            }
-            for s in event["sources"]
-        ]
+        cite, sources = record["cite_info"], event["sources"]
+        assert cite["codebook"] == "plover-2.0"
+        assert "published_on" not in cite
+        if sources:
+            first = sources[0]
+            assert cite["title"] == first["title"]
+            assert cite.get("url") == first["url"]
+            assert cite.get("publication") == first["publisher"]
+            assert all(s["title"] in cite["citation"] for s in sources)
     versions = [by_id[i]["version"] for i in plover["order"]]
     assert versions == sorted(versions)
+
+
+def _meeting(parties: list[str]) -> dict[str, Any]:
+    return {
+        "type": "meeting_held",
+        "location": "Seoul",
+        "participants": [{"party": p, "name": f"{p} negotiator"} for p in parties],
+        "occurred_at": "2019-11-19",
+    }
+
+
+def test_a_meeting_of_two_is_a_visit_and_of_three_no_third_party(sma: Any) -> None:
+    joined = {
+        "type": "party_joined",
+        "party": {
+            "id": "FKTU",
+            "name": "Federation of Korean Trade Unions",
+            "actor_code": "KOR LAB",
+        },
+        "occurred_at": "2019-11-18",
+    }
+    assert post_events(sma, joined).status_code == 201
+    two = post_events(sma, _meeting(["USA", "ROK"])).json()["events"][0]["event_id"]
+    three = post_events(sma, _meeting(["USA", "ROK", "FKTU"])).json()["events"][0]["event_id"]
+
+    records = {
+        r["id"]: r
+        for r in lines_of(sma.get("/negotiations/usa-rok-sma/export", params={"format": "plover"}))
+    }
+
+    assert records[two]["mode"] == ["visit"]
+    assert (_codes(records[two]["actor"]), _codes(records[two]["recipient"])) == (
+        ["USA GOV"],
+        [None],
+    )
+    # No host is recorded, so nothing says a third party hosted it: all sides are actors.
+    assert "mode" not in records[three]
+    assert "recipient" not in records[three]
+    assert _codes(records[three]["actor"]) == ["USA GOV", None, "KOR LAB"]
+    assert records[three]["actor"][1]["entity_text"] == "ROK negotiator"
+    for record in records.values():
+        assert PLOVER_SCHEMA.is_valid(record)
 
 
 def test_events_without_a_plover_category_are_left_out_and_counted(
@@ -263,8 +332,10 @@ def test_a_rejected_offer_is_a_reject_aimed_at_whoever_made_it(sma: Any) -> None
     records = lines_of(sma.get("/negotiations/usa-rok-sma/export", params={"format": "plover"}))
 
     record = next(r for r in records if r["id"] == rejection)
-    assert record["event"] == "REJECT"
-    assert (_codes(record["actor"]), _codes(record["recipient"])) == (["ROK"], ["USA"])
+    assert record["event"] == ["REJECT"]
+    # ROK has no actor code and is no ISO country code: no code, its name as entity_text.
+    assert (_codes(record["actor"]), _codes(record["recipient"])) == ([None], ["USA GOV"])
+    assert record["actor"][0]["entity_text"] == "Republic of Korea"
 
 
 def test_a_retracted_event_is_left_out_of_plover(sma: Any) -> None:
