@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any
 
 HASH_SIZE = 32
@@ -29,7 +30,7 @@ FORMAT_KEY = "ledger_format"
 """The hashed key naming a document's ledger format; documents without it are format 1."""
 LEDGER_FORMATS = (1, 2)
 
-_encode_string = json.JSONEncoder(ensure_ascii=False).encode
+_encode_string = encode_basestring
 
 
 def jcs_number(value: int | float) -> str:
@@ -71,38 +72,46 @@ def _utf16_order(key: str) -> bytes:
 
 
 def _jcs(value: Any, out: list[str]) -> None:
-    if value is None:
+    # Only the escapes RFC 8785 §3.2.2.2 requires: \", \\, \b \f \n \r \t and the other
+    # controls as lower-case \u00xx; everything else (U+2028, U+007F, astral) as itself. That
+    # is exactly the json module's non-ASCII string encoder.
+    kind = type(value)
+    if kind is str:
+        out.append(_encode_string(value))
+    elif value is None:
         out.append("null")
     elif value is True:
         out.append("true")
     elif value is False:
         out.append("false")
-    elif isinstance(value, str):
-        # Only the escapes RFC 8785 §3.2.2.2 requires: \", \\, \b \f \n \r \t, other
-        # controls as lower-case \u00xx; everything else (U+2028, U+007F, astral) as itself.
-        out.append(_encode_string(value))
-    elif isinstance(value, int | float):
-        out.append(jcs_number(value))
-    elif isinstance(value, Mapping):
+    elif kind is dict or isinstance(value, Mapping):
         for key in value:
             if not isinstance(key, str):
                 msg = f"an object key is a string, not {type(key).__name__}"
                 raise TypeError(msg)
         out.append("{")
-        for index, key in enumerate(sorted(value, key=_utf16_order)):
-            if index:
+        first = True
+        for key in sorted(value, key=_utf16_order):
+            if not first:
                 out.append(",")
+            first = False
             out.append(_encode_string(key))
             out.append(":")
             _jcs(value[key], out)
         out.append("}")
-    elif isinstance(value, list | tuple):
+    elif kind is list or kind is tuple or isinstance(value, list | tuple):
         out.append("[")
-        for index, item in enumerate(value):
-            if index:
+        first = True
+        for item in value:
+            if not first:
                 out.append(",")
+            first = False
             _jcs(item, out)
         out.append("]")
+    elif isinstance(value, int | float):
+        out.append(jcs_number(value))
+    elif isinstance(value, str):
+        out.append(_encode_string(value))
     else:
         msg = f"{type(value).__name__} is not JSON data"
         raise TypeError(msg)
