@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Reinstalls only when pyproject.toml changes, so `make test` stays quick once installed.
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean browser
+.PHONY: install run test lint format bench clean browser nodejs
 
 install: $(STAMP)
 
@@ -30,7 +30,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 	  || echo "!!! NO BROWSER: could not install chromium; the dashboard's browser tests will be SKIPPED !!!"
 
-test: lint browser
+# Debian's nodejs runs the docs' JavaScript hash check (tests/e2e/test_jcs_node.py): RFC 8785
+# as JavaScript's own JSON writes it. Without it that test is skipped, loudly.
+nodejs:
+	@command -v node >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs) \
+	  || echo "!!! NO NODE: could not install nodejs; the JavaScript hash check will be SKIPPED !!!"
+
+test: lint browser nodejs
 	$(BIN)/pytest
 
 format: install
