@@ -281,8 +281,8 @@ class NegotiationCreate(Strict):
                     "title": "11th Special Measures Agreement (USA-ROK)",
                     "subject": "Cost sharing for the upkeep of US Forces Korea",
                     "parties": [
-                        {"id": "USA", "name": "United States"},
-                        {"id": "ROK", "name": "Republic of Korea"},
+                        {"id": "USA", "name": "United States", "actor_code": "USA GOV"},
+                        {"id": "ROK", "name": "Republic of Korea", "actor_code": "KOR GOV"},
                     ],
                     "terms": [
                         {
@@ -345,7 +345,7 @@ class PartyJoinedCreate(EventCreateBase):
     model_config = _examples(
         {
             "type": "party_joined",
-            "party": {"id": "USFK", "name": "United States Forces Korea"},
+            "party": {"id": "USFK", "name": "United States Forces Korea", "actor_code": "USA MIL"},
             "occurred_at": "2019-09-24",
         }
     )
