@@ -44,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             config,
             create_tables=settings.create_tables,
             idempotency_window=settings.idempotency_window(),
+            max_parties=settings.max_parties,
+            max_terms=settings.max_terms,
         )
         observability.instrument_ledger(ledger, app.state.metrics)
         try:

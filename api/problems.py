@@ -69,6 +69,7 @@ PROBLEM_TABLE: dict[type[errors.ParleyError], ProblemSpec] = {
     errors.UnknownIssue: ProblemSpec(422, "Unknown issue"),
     errors.IssueAlreadyResolved: ProblemSpec(422, "Issue already resolved"),
     errors.AnswerBeforeEvent: ProblemSpec(422, "Answer dated before the event it answers"),
+    errors.LimitReached: ProblemSpec(422, "Negotiation limit reached"),
     errors.NegotiationNotFound: ProblemSpec(404, "Negotiation not found"),
     errors.NegotiationExists: ProblemSpec(409, "Negotiation already exists"),
     errors.VersionConflict: ProblemSpec(409, "Version conflict"),

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.ledger import MAX_PARTIES, MAX_TERMS
 from domain.negotiation import IDEMPOTENCY_RETENTION
 
 
@@ -43,6 +44,12 @@ class Settings(BaseSettings):
     )
     """How long a repeated ``Idempotency-Key`` replays the first answer; after that the key
     records anew. At most 720 (30 days), how long a negotiation keeps its keys."""
+    max_parties: int = Field(default=MAX_PARTIES, ge=2, le=1000)
+    """The most parties one negotiation may hold (each pair of them is a gap per term)."""
+    max_terms: int = Field(default=MAX_TERMS, ge=1, le=1000)
+    """The most terms one negotiation may define."""
+    max_pairs: int = Field(default=2016, ge=1)
+    """The most (term, pair) gap entries one read may compute; more asks for a filter."""
     signing_key: SecretStr | None = None
     """An Ed25519 private key seed (32 bytes as 64 hex digits or base64) that signs
     ``GET /ledger/checkpoint``; without one, checkpoints are unsigned."""

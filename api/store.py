@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
 from eventsourcing.utils import Environment, EnvType
 
-from domain.ledger import IDEMPOTENCY_WINDOW, Ledger, utc_now
+from domain.ledger import IDEMPOTENCY_WINDOW, MAX_PARTIES, MAX_TERMS, Ledger, utc_now
 
 POSTGRES_CREATE_LOCK = 0x7061726C6579  # "parley": serialises table creation across processes
 
@@ -136,6 +136,8 @@ def open_ledger(
     clock: Callable[[], datetime] = utc_now,
     create_tables: bool = False,
     idempotency_window: timedelta = IDEMPOTENCY_WINDOW,
+    max_parties: int = MAX_PARTIES,
+    max_terms: int = MAX_TERMS,
 ) -> Ledger:
     """A ledger on the configured store, with tables created first when asked."""
     if create_tables:
@@ -145,6 +147,8 @@ def open_ledger(
         {**config.env, "CREATE_TABLE": create},
         clock=clock,
         idempotency_window=idempotency_window,
+        max_parties=max_parties,
+        max_terms=max_terms,
     )
     ledger.set_position_lookup(_position_lookup(ledger, config.kind))
     return ledger

@@ -23,7 +23,8 @@
     │   ├── DuplicateIssue
     │   ├── UnknownIssue
     │   ├── IssueAlreadyResolved
-    │   └── AnswerBeforeEvent
+    │   ├── AnswerBeforeEvent
+    │   └── LimitReached         a negotiation holds its most parties or terms
     ├── NegotiationNotFound          no negotiation has that slug (404)
     ├── NegotiationExists            the slug is taken (409)
     ├── VersionConflict              concurrent writers kept colliding (409)
@@ -145,6 +146,12 @@ class IssueAlreadyResolved(RuleViolation):
 
 class AnswerBeforeEvent(RuleViolation):
     code = "answer-before-event"
+
+
+class LimitReached(RuleViolation):
+    """A negotiation already holds as many parties (or terms) as the service allows."""
+
+    code = "limit-reached"
 
 
 class NegotiationNotFound(ParleyError):

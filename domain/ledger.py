@@ -42,6 +42,12 @@ SNAPSHOT_INTERVAL = 200
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
+MAX_PARTIES = 64
+"""The most parties one negotiation holds (every pair of them is a gap per term)."""
+MAX_TERMS = 64
+"""The most terms one negotiation defines."""
+
+
 def snapshot_spacing(version: int) -> int:
     """Events between snapshots near ``version``: 200, growing to 1/8 of the stream.
 
@@ -141,6 +147,8 @@ class Ledger(Application[UUID]):
         new_id: Callable[[], UUID] = uuid4,
         position_lookup: PositionLookup | None = None,
         idempotency_window: timedelta = IDEMPOTENCY_WINDOW,
+        max_parties: int = MAX_PARTIES,
+        max_terms: int = MAX_TERMS,
     ) -> None:
         if not timedelta(0) < idempotency_window <= IDEMPOTENCY_RETENTION:
             msg = (
@@ -151,6 +159,8 @@ class Ledger(Application[UUID]):
         super().__init__(env)
         self._clock = clock
         self._idempotency_window = idempotency_window
+        self.max_parties = max_parties
+        self.max_terms = max_terms
         self._new_id = new_id
         self._position_lookup = position_lookup
         self._locks: dict[UUID, threading.Lock] = {}
@@ -572,6 +582,7 @@ class Ledger(Application[UUID]):
         last = len(new_facts) - 1
         for index, fact in enumerate(new_facts):
             try:
+                self._check_limits(neg, fact)
                 decided = neg.decide(fact, recorded_at)
             except errors.ParleyError as e:
                 if e.field is not None:
@@ -588,6 +599,21 @@ class Ledger(Application[UUID]):
                 request if index == last else None,
             )
             neg.record(decided, meta)
+
+    def _check_limits(self, neg: Negotiation, fact: facts.Fact) -> None:
+        """Bounds what one negotiation's analytics fan out to (pairs of parties, per term)."""
+        if isinstance(fact, facts.PartyJoined) and len(neg.parties) >= self.max_parties:
+            raise errors.LimitReached(
+                f"a negotiation holds at most {self.max_parties} parties (max_parties)",
+                field="party.id",
+                limit=self.max_parties,
+            )
+        if isinstance(fact, facts.TermDefined) and len(neg.terms) >= self.max_terms:
+            raise errors.LimitReached(
+                f"a negotiation holds at most {self.max_terms} terms (max_terms)",
+                field="term.id",
+                limit=self.max_terms,
+            )
 
     def _meta(
         self,

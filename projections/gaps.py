@@ -186,28 +186,62 @@ def _concession(
     }
 
 
-def term_gaps(book: Book, term: Term, today: date) -> dict[str, Any]:
-    """One term's entry of ``/gaps``: every pair of parties on it."""
+def ordered_pair(book: Book, pair: tuple[str, str]) -> tuple[str, str] | None:
+    """A pair named in either order, as ``/gaps`` orders it (joining order); None if unknown."""
+    p, q = pair
+    if p == q or p not in book.parties or q not in book.parties:
+        return None
+    return (p, q) if book.parties.index(p) < book.parties.index(q) else (q, p)
+
+
+def term_gaps(
+    book: Book, term: Term, today: date, pair: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    """One term's entry of ``/gaps``: every pair of parties on it, or only ``pair``."""
+    pairs = combinations(book.parties, 2) if pair is None else [pair]
     return {
         "term": term.id,
         "unit": term.unit,
-        "pairs": [pair_metrics(book, term, p, q, today) for p, q in combinations(book.parties, 2)],
+        "pairs": [pair_metrics(book, term, p, q, today) for p, q in pairs],
     }
 
 
-def gaps_of(book: Book, today: date, terms: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """Every term's gaps, or only those of the named terms (computing nothing else)."""
+def gaps_of(
+    book: Book,
+    today: date,
+    terms: Iterable[str] | None = None,
+    pair: tuple[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Every term's gaps, or only those of the named terms and pair (computing nothing else)."""
     chosen = None if terms is None else set(terms)
     return [
-        term_gaps(book, term, today) for term in book.terms if chosen is None or term.id in chosen
+        term_gaps(book, term, today, pair)
+        for term in book.terms
+        if chosen is None or term.id in chosen
     ]
 
 
-def gaps(stream: Stream, *, as_of: OccurredAt | str | None = None, today: date) -> dict[str, Any]:
+def pair_count(book: Book, terms: Iterable[str] | None = None, *, one_pair: bool = False) -> int:
+    """How many (term, pair) entries ``gaps_of`` would compute: the fan-out a read asks for."""
+    n = len(book.parties)
+    per_term = min(1, n * (n - 1) // 2) if one_pair else n * (n - 1) // 2
+    known = {t.id for t in book.terms}
+    count = len(known) if terms is None else len(known & set(terms))
+    return count * per_term
+
+
+def gaps(
+    stream: Stream,
+    *,
+    as_of: OccurredAt | str | None = None,
+    today: date,
+    terms: Iterable[str] | None = None,
+    pair: tuple[str, str] | None = None,
+) -> dict[str, Any]:
     """The ``/gaps`` document; ``today`` is the reference date when there is no ``as_of``."""
     book = build_book(stream, as_of)
     return {
         "negotiation": book.slug,
         "as_of": format_at(book.as_of),
-        "terms": gaps_of(book, today),
+        "terms": gaps_of(book, today, terms, pair),
     }

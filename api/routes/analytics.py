@@ -37,8 +37,8 @@ from api.schemas import (
 from domain.errors import InvalidValue, NegotiationNotFound
 from domain.facts import FACT_TYPES
 from domain.values import OccurredAt, parse_occurred_at
-from projections.gaps import gaps, gaps_of
-from projections.positions import build_book, positions, positions_of
+from projections.gaps import gaps_of, ordered_pair, pair_count
+from projections.positions import Book, build_book, format_at, positions, positions_of
 from projections.records import Stream
 from projections.rows import stream_from_rows
 from projections.timeline import timeline
@@ -75,8 +75,23 @@ def stream_of_view(views: Views, slug: str, travel: TimeTravel) -> Stream:
     return stream
 
 
+def headline_terms(book: Book, max_pairs: int) -> list[str]:
+    """The terms whose headline gaps a summary carries: in order, while their pairs fit.
+
+    A summary never computes more than ``max_pairs`` entries; ``/gaps?term=`` has the rest.
+    """
+    chosen: list[str] = []
+    total = 0
+    for term in book.terms:
+        total += pair_count(book, [term.id])
+        if total > max_pairs:
+            break
+        chosen.append(term.id)
+    return chosen
+
+
 def headlines_of(
-    stream: Stream, as_of: OccurredAt | None, today: date
+    stream: Stream, as_of: OccurredAt | None, today: date, max_pairs: int = 2016
 ) -> tuple[list[TermPositionsPublic], list[TermGapHeadlinesPublic]]:
     """The summary's current positions and headline gaps (nothing that moves with the clock)."""
     book = build_book(stream, as_of)
@@ -90,7 +105,7 @@ def headlines_of(
                 for pair in term["pairs"]
             ],
         )
-        for term in gaps_of(book, today)
+        for term in gaps_of(book, today, headline_terms(book, max_pairs))
     ]
     return terms, headlines
 
@@ -128,10 +143,60 @@ def read_gaps(
     settings: SettingsDep,
     travel: TimeTravelDep,
     today: TodayDep,
+    term: Annotated[
+        list[str] | None,
+        Query(description="Only these terms (repeatable).", max_length=64),
+    ] = None,
+    pair: Annotated[
+        str | None,
+        Query(
+            description="Only this pair of parties, as `P,Q` (either order).",
+            max_length=80,
+            pattern=r"^[^,]+,[^,]+$",
+        ),
+    ] = None,
 ) -> GapsPublic:
     views = fresh_views(ledger, runner, settings)
     stream = stream_of_view(views, slug, travel)
-    return GapsPublic.model_validate(gaps(stream, as_of=travel.as_of, today=today))
+    book = build_book(stream, travel.as_of)
+    chosen = check_gap_filters(book, term, pair, settings.max_pairs)
+    document = {
+        "negotiation": book.slug,
+        "as_of": format_at(book.as_of),
+        "terms": gaps_of(book, today, term, chosen),
+    }
+    return GapsPublic.model_validate(document)
+
+
+def check_gap_filters(
+    book: Book, terms: list[str] | None, pair: str | None, max_pairs: int
+) -> tuple[str, str] | None:
+    """The pair asked for, in the gaps' order; 422 for unknown names or too wide a read."""
+    known = {t.id for t in book.terms}
+    unknown = sorted(set(terms or ()) - known)
+    if unknown:
+        raise InvalidValue(
+            f"no term {', '.join(unknown)} in this negotiation; its terms are "
+            f"{', '.join(sorted(known)) or 'none'}",
+            field="term",
+        )
+    chosen = None
+    if pair is not None:
+        p, q = (part.strip() for part in pair.split(",", 1))
+        chosen = ordered_pair(book, (p, q))
+        if chosen is None:
+            raise InvalidValue(
+                f"pair {pair!r} is not two distinct parties of this negotiation", field="pair"
+            )
+    count = pair_count(book, terms, one_pair=chosen is not None)
+    if count > max_pairs:
+        raise InvalidValue(
+            f"these gaps are {count} (term, pair) entries, more than the {max_pairs} one read "
+            "computes (max_pairs): ask for fewer with term= or pair=P,Q",
+            field="pair",
+            limit=max_pairs,
+        )
+    return chosen
 
 
 @router.get(

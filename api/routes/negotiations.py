@@ -107,6 +107,7 @@ def open_negotiation(
     body: NegotiationCreate,
     ledger: LedgerDep,
     runner: RunnerDep,
+    settings: SettingsDep,
     today: TodayDep,
     response: Response,
     principal: Annotated[Principal, require(Role.ADMIN)],
@@ -130,14 +131,14 @@ def open_negotiation(
     response.headers["ETag"] = etag_of(recorded.version)
     if recorded.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return full_summary(neg, stream, None, today)
+    return full_summary(neg, stream, None, today, settings.max_pairs)
 
 
 def full_summary(
-    neg: Negotiation, stream: Stream, as_of: OccurredAt | None, today: date
+    neg: Negotiation, stream: Stream, as_of: OccurredAt | None, today: date, max_pairs: int
 ) -> NegotiationSummary:
     summary = summary_of(neg)
-    summary.positions, summary.gaps = headlines_of(stream, as_of, today)
+    summary.positions, summary.gaps = headlines_of(stream, as_of, today, max_pairs)
     summary.as_of = None if as_of is None else as_of.isoformat()
     return summary
 
@@ -220,7 +221,7 @@ def get_negotiation(
     if stream.version != neg.version:
         neg = ledger.get(slug, version=stream.version)
     response.headers["ETag"] = etag_of(neg.version)
-    return full_summary(neg, stream, travel.as_of, today)
+    return full_summary(neg, stream, travel.as_of, today, settings.max_pairs)
 
 
 def not_modified(if_none_match: str | None, version: int) -> bool:
