@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Reinstalls only when pyproject.toml changes, so `make test` stays quick once installed.
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean browser nodejs
+.PHONY: install run test lint format bench clean browser nodejs go
 
 install: $(STAMP)
 
@@ -36,7 +36,14 @@ nodejs:
 	@command -v node >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs) \
 	  || echo "!!! NO NODE: could not install nodejs; the JavaScript hash check will be SKIPPED !!!"
 
-test: lint browser nodejs
+# Debian's Go and golang.org/x/mod build the Go verifier (tests/e2e/goverify) offline, in
+# GOPATH mode; without them its end-to-end tests are skipped, loudly.
+GO_MOD_SOURCES := /usr/share/gocode/src/golang.org/x/mod/sumdb/note
+go:
+	@(command -v go >/dev/null 2>&1 && test -d $(GO_MOD_SOURCES)) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go golang-golang-x-mod-dev) \
+	  || echo "!!! NO GO: could not install golang-go and golang-golang-x-mod-dev; the Go verifier's tests will be SKIPPED !!!"
+
+test: lint browser nodejs go
 	$(BIN)/pytest
 
 format: install

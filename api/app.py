@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api import limits, observability, problems
 from api.auth import AUTH_RESPONSES, Gate, Role, is_loopback, require
+from api.cosignatures import open_cosignatures
 from api.keys import open_keys
 from api.routes import (
     analytics,
@@ -21,6 +22,7 @@ from api.routes import (
     ledger,
     metrics,
     negotiations,
+    tiles,
 )
 from api.settings import Settings
 from api.store import open_ledger, parse_database_url
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runner = open_runner(ledger)
             # A server told to listen beyond loopback never runs open, even without keys.
             app.state.gate = Gate(open_keys(ledger), open_allowed=is_loopback(settings.host))
+            app.state.cosignatures = open_cosignatures(ledger)
             app.state.ledger = ledger
             app.state.runner = runner
             app.state.store_kind = config.kind
@@ -92,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)  # open like /health: counts and timings only
     app.include_router(ledger.router, **READERS)
+    app.include_router(tiles.router, **READERS)
     app.include_router(audit.router, **READERS)
     app.include_router(keys.router, responses=AUTH_RESPONSES)
     app.include_router(dashboard.router)

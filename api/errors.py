@@ -7,9 +7,13 @@
     │   ├── KeyNotFound              no key has that name (404)
     │   ├── KeyNameTaken             a key of that name exists or existed (409)
     │   ├── EventNotInLedger         no event of the global log has that id (404)
+    │   ├── TileNotFound             no such C2SP tile, or not yet (404)
+    │   ├── NoSigningKey             a signed note was asked of a server without a key (404)
+    │   ├── NotCosigned              no witness has cosigned a checkpoint yet (404)
     │   └── ViewLaggingError         the read views did not catch up in time (503)
     ├── InvalidValue (domain.errors)
-    │   └── TreeSizeOutOfRange       a proof asked about a tree the ledger lacks (422)
+    │   ├── TreeSizeOutOfRange       a proof asked about a tree the ledger lacks (422)
+    │   └── CosignatureRefused       a cosigned checkpoint that is not ours or not cosigned (422)
     └── … the rest of the domain's errors (domain/errors.py)
 
 ``api.problems.PROBLEM_TABLE`` maps every class of both hierarchies; ``all_error_classes``
@@ -27,10 +31,14 @@ from domain.errors import ParleyError
 
 __all__ = [
     "ApiError",
+    "CosignatureRefused",
     "EventNotInLedger",
     "Forbidden",
     "KeyNameTaken",
     "KeyNotFound",
+    "NoSigningKey",
+    "NotCosigned",
+    "TileNotFound",
     "TreeSizeOutOfRange",
     "Unauthenticated",
     "ViewLaggingError",
@@ -73,6 +81,30 @@ class EventNotInLedger(ApiError):
     """No event of the global log has that id (or the Merkle view does not hold it yet)."""
 
     code = "event-not-found"
+
+
+class TileNotFound(ApiError):
+    """No C2SP tile has that path, or the tree is not yet big enough for it."""
+
+    code = "tile-not-found"
+
+
+class NoSigningKey(ApiError):
+    """A signed checkpoint (or the verifier key) was asked of a server without PARLEY_SIGNING_KEY."""
+
+    code = "no-signing-key"
+
+
+class NotCosigned(ApiError):
+    """No witness has cosigned a checkpoint of this log yet."""
+
+    code = "not-cosigned"
+
+
+class CosignatureRefused(errors.InvalidValue):
+    """A posted checkpoint that this log did not sign, or with no valid cosignature of a witness."""
+
+    code = "cosignature-refused"
 
 
 class TreeSizeOutOfRange(errors.InvalidValue):

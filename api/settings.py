@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     signing_key: SecretStr | None = None
     """An Ed25519 private key seed (32 bytes as 64 hex digits or base64) that signs
     ``GET /ledger/checkpoint``; without one, checkpoints are unsigned."""
+    log_origin: str | None = None
+    """The checkpoint's origin line and the name of the log's signing key (C2SP
+    tlog-checkpoint), e.g. ``ledger.example.org/parley``; by default ``<host name>/parley``
+    of the machine. Changing it changes the verifier key: choose it once."""
+    witness_keys: str = ""
+    """Verifier keys (``name+keyid+base64``, type 0x04 cosignature/v1) of the witnesses whose
+    cosignatures the server accepts and serves with its checkpoint; commas or spaces between."""
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -69,6 +76,37 @@ class Settings(BaseSettings):
         key_bytes(value.get_secret_value())  # a ValueError: pydantic reports it, not the key
         return value
 
+    @field_validator("log_origin")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from api.signed_note import valid_key_name
+
+        if not valid_key_name(value) or any(ord(ch) < 0x20 for ch in value):
+            msg = "a log origin has no spaces, no '+' and no control characters"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("witness_keys")
+    @classmethod
+    def _witnesses(cls, value: str) -> str:
+        parse_witness_keys(value)  # a NoteError (a ValueError): pydantic reports it
+        return value
+
+    def origin(self) -> str:
+        """The log's origin: the setting, or ``<host name>/parley``."""
+        if self.log_origin is not None:
+            return self.log_origin
+        import socket
+
+        name = "".join(ch for ch in socket.gethostname().lower() if ch.isalnum() or ch in ".-")
+        return f"{name or 'localhost'}/parley"
+
+    def witnesses(self) -> list[Any]:
+        """The configured witnesses' verifier keys (``api.signed_note.Verifier``)."""
+        return parse_witness_keys(self.witness_keys)
+
     def idempotency_window(self) -> timedelta:
         return timedelta(hours=self.idempotency_window_hours)
 
@@ -79,3 +117,17 @@ class Settings(BaseSettings):
         from api.ledger_proofs import key_bytes
 
         return key_bytes(self.signing_key.get_secret_value())
+
+
+def parse_witness_keys(text: str) -> list[Any]:
+    """Witness verifier keys, separated by commas or white space; each must be cosignature/v1."""
+    from api.signed_note import COSIGNATURE_V1, NoteError, parse_vkey
+
+    found = []
+    for part in text.replace(",", " ").split():
+        key = parse_vkey(part)
+        if key.key_type != COSIGNATURE_V1:
+            msg = f"witness key {key.name}: a witness key has type 0x04 (cosignature/v1)"
+            raise NoteError(msg)
+        found.append(key)
+    return found

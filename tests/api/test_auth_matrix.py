@@ -58,6 +58,12 @@ RULES: dict[tuple[str, str], Role | None] = {
     ("GET", "/ledger/proof/inclusion"): READER,
     ("GET", "/ledger/proof/consistency"): READER,
     ("GET", "/ledger/verify"): READER,
+    ("GET", "/ledger/verifier-key"): READER,
+    ("GET", "/ledger/checkpoint/cosigned"): READER,
+    ("POST", "/ledger/checkpoint/cosignatures"): RECORDER,
+    # C2SP tlog-tiles: the same tree as the proofs, so the same rule.
+    ("GET", "/checkpoint"): READER,
+    ("GET", "/tile/{path:path}"): READER,
     ("POST", "/keys"): ADMIN,
     ("GET", "/keys"): ADMIN,
     ("DELETE", "/keys/{name}"): ADMIN,
@@ -104,7 +110,11 @@ def request_for(client: TestClient, method: str, path: str) -> dict[str, Any]:
     name = f"doomed-{next(_names)}"
     if path == "/keys/{name}":
         add_key(client, READER, name)
-    url = path.format(slug=SLUG, name=name).replace("/static/{name}", "/static/parley.css")
+    url = (
+        path.replace("{path:path}", "0/000")
+        .format(slug=SLUG, name=name)
+        .replace("/static/{name}", "/static/parley.css")
+    )
     bodies = {
         "/negotiations": sma_negotiation(f"opened-{next(_names)}"),
         "/negotiations/{slug}/events": offer(),
@@ -196,7 +206,11 @@ def test_without_keys_every_route_but_key_management_is_open(
 
 
 def request_for_open(method: str, path: str) -> dict[str, Any]:
-    url = path.format(slug=SLUG, name="someone").replace("/static/{name}", "/static/parley.css")
+    url = (
+        path.replace("{path:path}", "0/000")
+        .format(slug=SLUG, name="someone")
+        .replace("/static/{name}", "/static/parley.css")
+    )
     body = {"/keys": {"name": "first", "role": "admin"}}.get(path)
     return {"method": method, "url": url, "json": body if method == "POST" else None}
 
