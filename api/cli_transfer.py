@@ -14,12 +14,16 @@ from rich.progress import Progress
 
 from api.plover import plover_export
 from api.progress import progress_bar
+from api.signed_note import NoteError
 from api.transfer import (
     ImportRefused,
+    SignedTree,
+    check_signed_tree,
     export_ledger,
     export_negotiation,
     read_export,
     restore_export,
+    signed_tree,
     to_line,
 )
 from domain import errors
@@ -124,10 +128,37 @@ def import_(
         Path,
         typer.Argument(exists=True, dir_okay=False, readable=True, help="A `parley export` file"),
     ],
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="A signed-note checkpoint of the ledger the file was exported from "
+            "(GET /checkpoint): refuse the file unless its Merkle tree has that root",
+        ),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="The verifier key (name+keyid+base64, GET /ledger/verifier-key) that must "
+            "have signed the --checkpoint",
+        ),
+    ] = None,
 ) -> None:
     """Restore an export into an empty store, verifying every hash first; all or nothing."""
     from api.cli import _fail, _ledger, _settings, out
 
+    signed: SignedTree | None = None
+    if checkpoint is not None or key is not None:
+        if checkpoint is None or key is None:
+            raise _fail("--checkpoint and --key go together: a note and the key it is signed by", 2)
+        try:
+            signed = signed_tree(checkpoint.read_bytes(), key)
+        except NoteError as e:
+            raise _fail(f"{checkpoint}: {e}", code=2) from None
     with _ledger(_settings()) as ledger:
         try:
             held = ledger.head_position()
@@ -144,11 +175,14 @@ def import_(
             with _progress() as progress, file.open("rb") as f:
                 task = progress.add_task(f"verifying {file.name}", total=total)
                 parsed = read_export(f, on_line=lambda _: progress.advance(task))
+            matched = check_signed_tree(parsed, signed) if signed is not None else None
             restored = restore_export(ledger, parsed)
         except ImportRefused as e:
             raise _fail(f"{file}: line {e.line}: {e.message}; nothing was written") from None
         except errors.StorageUnavailable as e:
             raise _fail(f"{e.detail}; nothing was written") from None
+    if matched is not None:
+        out.print(f"[green]matched[/] {matched}", highlight=False)
     count = len(restored.heads)
     out.print(
         f"[green]restored[/] {restored.events} events of {count} negotiation"
