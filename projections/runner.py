@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -39,6 +39,7 @@ from eventsourcing.utils import get_topic
 
 from domain.negotiation import Negotiation
 from projections.views import VIEWS, EventRow, Views, check_views, event_row, open_views
+from projections.views.stored import StoredRows, Unreadable
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ STREAMING_GAP = 0.005
 """A wake this soon after the last catch-up means appends are streaming: coalesce them."""
 
 NEGOTIATION_TOPICS = frozenset(get_topic(cls) for cls in Negotiation.EVENT_CLASSES.values())
+OPENED = get_topic(Negotiation.NegotiationOpened)
 
 Progress = Callable[[int, int], None]
 """``(position reached, head position)``."""
@@ -137,6 +139,7 @@ class ProjectionRunner:
         """
         self.recorder: ApplicationRecorder = app.recorder
         self.mapper: Mapper[UUID] = app.mapper
+        self._stored = StoredRows(self.mapper)
         self.views = views if views is not None else open_views(self.recorder)
         self.batch_size = batch_size
         self.poll_interval = (
@@ -188,38 +191,54 @@ class ProjectionRunner:
             # Only negotiation events make rows; anything else is passed over (and tracked).
             if notification.topic not in NEGOTIATION_TOPICS:
                 continue
-            event = self.mapper.to_domain_event(notification)
-            if not isinstance(event, Negotiation.Event):
-                msg = f"notification {notification.id} is not a negotiation event"
-                raise TypeError(msg)
-            rows.append(event_row(notification.id, self._slug_of(event), event))
+            rows.append(self._row_of(notification))
         return rows, notifications[-1].id
 
-    def _slug_of(self, event: Negotiation.Event) -> str:
-        """The slug of an event's negotiation: events carry only the aggregate id."""
-        nid = event.originator_id
+    def _row_of(self, notification: Notification) -> EventRow:
+        """The row of a negotiation event: from its stored JSON, or else through the mapper."""
+        nid = cast(UUID, notification.originator_id)
+        if self._stored.usable:
+            try:
+                state = self._stored.state(notification)
+                slug = self._slug_of(
+                    nid, state.get("slug") if notification.topic == OPENED else None
+                )
+                return self._stored.row(notification.id, slug, notification, state)
+            except Unreadable:
+                pass
+        event = self.mapper.to_domain_event(notification)
+        if not isinstance(event, Negotiation.Event):
+            msg = f"notification {notification.id} is not a negotiation event"
+            raise TypeError(msg)
+        opened = event.slug if isinstance(event, Negotiation.NegotiationOpened) else None
+        return event_row(notification.id, self._slug_of(event.originator_id, opened), event)
+
+    def _slug_of(self, nid: UUID, opened: str | None) -> str:
+        """The slug of an event's negotiation (``opened``: the slug an opening carries).
+
+        Events carry only the aggregate id.
+        """
         last = self._last_slug
         if last is not None and last[0] == nid:
             # A negotiation's events mostly come in runs: no cache bookkeeping for those.
             return last[1]
-        slug = self._lookup_slug(event)
+        slug = self._lookup_slug(nid, opened)
         self._last_slug = (nid, slug)
         return slug
 
-    def _lookup_slug(self, event: Negotiation.Event) -> str:
-        nid = event.originator_id
-        if isinstance(event, Negotiation.NegotiationOpened):
-            slug = event.slug
+    def _lookup_slug(self, nid: UUID, opened: str | None) -> str:
+        if opened is not None:
+            slug = opened
         elif nid in self._slugs:
             self._slugs.move_to_end(nid)
             return self._slugs[nid]
         else:
             stored = self.recorder.select_events(nid, lte=1, limit=1)
-            opened = self.mapper.to_domain_event(stored[0])
-            if not isinstance(opened, Negotiation.NegotiationOpened):
+            first = self.mapper.to_domain_event(stored[0])
+            if not isinstance(first, Negotiation.NegotiationOpened):
                 msg = f"the first event of {nid} is not an opening"
                 raise TypeError(msg)
-            slug = opened.slug
+            slug = first.slug
         self._slugs[nid] = slug
         if len(self._slugs) > SLUG_CACHE_SIZE:
             self._slugs.popitem(last=False)
