@@ -115,9 +115,10 @@ def write_merkle(
     marks = ", ".join(["%s"] * len(LEAF_COLUMNS))
     cursor.executemany(
         sql(f"INSERT INTO {leaves} ({', '.join(LEAF_COLUMNS)}) VALUES ({marks})"),  # noqa: S608
+        # The columns of leaf_rows(size, rows), without building a LeafRow per event.
         [
-            (x.leaf_index, x.position, x.event_id, x.negotiation, x.version, x.hash)
-            for x in leaf_rows(size, rows)
+            (size + i, r.position, r.event_id, r.negotiation, r.version, r.hash)
+            for i, r in enumerate(rows)
         ],
     )
     cursor.executemany(
