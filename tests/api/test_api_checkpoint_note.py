@@ -197,3 +197,23 @@ def test_a_cosignature_that_does_not_verify_is_refused(
     assert reason in answer.json()["detail"]
     assert note_of(client) == note
     assert client.get("/ledger/checkpoint/cosigned").status_code == 404
+
+
+@pytest.mark.parametrize("store_url", ["sqlite", "postgres"], indirect=True)
+def test_kept_cosignatures_outlive_the_server(
+    client_factory: ClientFactory, store_url: str
+) -> None:
+    settings: dict[str, Any] = {
+        "demo": True,
+        "signing_key": SEED_HEX,
+        "log_origin": ORIGIN,
+        "witness_keys": witness_key(),
+    }
+    first = client_factory(store_url, **settings)
+    note = note_of(first)
+    line = cosign(parse_note(note).text, WITNESS, WITNESS_SEED, 1767225600).line()
+    assert post_cosigned(first, note + line).status_code == 200
+
+    second = client_factory(store_url, **settings)
+
+    assert note_of(second) == note + line

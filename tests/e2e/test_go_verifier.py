@@ -189,8 +189,10 @@ def test_go_checks_full_tiles_and_that_the_tree_extends_an_older_note(
     assert extends.returncode == 0, extends.stderr
     size = DEMO_EVENTS + 300
     assert f"size={size} " in extends.stdout
-    # A full level-0 tile, a partial one, a partial level-1 tile: 3 tiles at least.
     assert f"entries={size} inclusion=1 consistency={size - 1}" in extends.stdout
+    # A full level-0 tile, a partial one, and a partial level-1 tile over the full one.
+    fetched = next(w for w in extends.stdout.split() if w.startswith("tiles="))
+    assert int(fetched.removeprefix("tiles=")) >= 3
     full = httpx.get(f"{server.url}/tile/0/000", timeout=30)
     partial = httpx.get(f"{server.url}/tile/0/001.p/{size - 256}", timeout=30)
     assert full.headers["cache-control"] == "public, max-age=31536000, immutable"
@@ -206,7 +208,8 @@ def test_go_checks_full_tiles_and_that_the_tree_extends_an_older_note(
 def test_go_requires_the_witness_cosignatures_it_is_told_to(goverify: Path, server: Server) -> None:
     note = httpx.get(f"{server.url}/checkpoint", timeout=30).text
     text = parse_note(note).text
-    before = run(goverify, server, "-witness", server.witness_vkey, "-min-cosignatures", "1")
+    witnessed = ("-sweep=false", "-witness", server.witness_vkey, "-min-cosignatures")
+    before = run(goverify, server, *witnessed, "1")
     cosigned = note + cosign(text, WITNESS, WITNESS_SEED, 1_767_225_600).line()
 
     answer = httpx.post(
@@ -224,8 +227,8 @@ def test_go_requires_the_witness_cosignatures_it_is_told_to(goverify: Path, serv
     }
     assert before.returncode == 1
     assert "0 witness cosignatures, 1 required" in before.stderr
-    one = run(goverify, server, "-witness", server.witness_vkey, "-min-cosignatures", "1")
+    one = run(goverify, server, *witnessed, "1")
     assert one.returncode == 0, one.stderr
     assert "cosignatures=1 " in one.stdout
-    two = run(goverify, server, "-witness", server.witness_vkey, "-min-cosignatures", "2")
+    two = run(goverify, server, *witnessed, "2")
     assert two.returncode == 1
