@@ -74,7 +74,12 @@ def test_a_saved_note_verifies_with_the_printed_key_and_the_ledger_extends_it(
         ProjectionRunner(ledger).catch_up()
 
     result = parley("verify", "--checkpoint", str(file), "--key", vkey)
+    configured = parley("verify", "--checkpoint", str(file))  # the key of PARLEY_SIGNING_KEY
+    keyless = parley("verify", "--key", vkey)
 
+    assert configured.exit_code == 0, configured.output
+    assert keyless.exit_code == 2
+    assert "check a --checkpoint note" in keyless.stderr
     assert vkey.startswith(f"{ORIGIN}+")
     assert parse_note(file.read_text(encoding="utf-8")).text.startswith(f"{ORIGIN}\n29\n")
     assert result.exit_code == 0, result.output
