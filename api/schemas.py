@@ -1174,6 +1174,7 @@ class HealthPublic(BaseModel):
                         "parley_view_negotiations": {"position": 29, "lag": 0},
                     },
                     "error": None,
+                    "clock_behind_seconds": None,
                 }
             ]
         }
@@ -1189,6 +1190,12 @@ class HealthPublic(BaseModel):
     )
     views: dict[str, ViewHealth]
     error: str | None = Field(default=None, description="Why the runner stopped, if it did.")
+    clock_behind_seconds: float | None = Field(
+        default=None,
+        description="How far this server's clock was behind the last stored `recorded_at` "
+        "at its last append (null while it is not). Recorded times never go backwards: "
+        "while the clock is behind, each append is stamped 1 µs after the last one.",
+    )
 
 
 class ProblemField(BaseModel):

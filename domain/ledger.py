@@ -40,6 +40,8 @@ ANONYMOUS = "anonymous"
 CONFLICT_RETRIES = 8
 SNAPSHOT_INTERVAL = 200
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+TICK = timedelta(microseconds=1)
+"""How far a new ``recorded_at`` moves past the last stored one when the clock is behind it."""
 
 
 MAX_PARTIES = 64
@@ -165,6 +167,12 @@ class Ledger(Application[UUID]):
         self._position_lookup = position_lookup
         self._locks: dict[UUID, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._stamp_guard = threading.Lock()
+        self._last_stamp: datetime | None = None
+        self._last_stamp_known = False
+        self.clock_behind: timedelta | None = None
+        """How far the clock was behind the last stored ``recorded_at`` at the last append
+        (None while it is not): recorded times then move on by 1 µs per command."""
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -215,7 +223,7 @@ class Ledger(Application[UUID]):
                 repeat = self._repeat(self.get(opened.slug), scoped, fingerprint)
                 if repeat is not None:
                     return repeat
-        recorded_at = self._clock()
+        recorded_at = self._stamp(None)
         opened = Negotiation.decide_opening(opened, recorded_at)
         at, sources = opened.occurred_at, opened.sources
         followers: list[facts.Fact] = [
@@ -287,7 +295,7 @@ class Ledger(Application[UUID]):
                     )
                 first_version = neg.version + 1
                 request = [scoped, fingerprint, first_version] if scoped is not None else None
-                self._decide_and_record(neg, new_facts, self._clock(), recorded_by, request)
+                self._decide_and_record(neg, new_facts, self._stamp(neg), recorded_by, request)
                 written = _pending_ids(neg)
                 try:
                     recordings = self.save(neg)
@@ -416,6 +424,8 @@ class Ledger(Application[UUID]):
         except (OperationalError, PersistenceError) as e:
             raise errors.StorageUnavailable(f"the store did not accept the write: {e}") from e
         self._take_snapshots(processing)
+        for recording in recordings:
+            self._note_stamp(recording.domain_event.timestamp)  # type: ignore[attr-defined]
         return Restored(
             heads={slug: (neg.version, neg.head_hash) for slug, neg in negotiations.items()},
             events=len(order),
@@ -684,6 +694,50 @@ class Ledger(Application[UUID]):
             ),
             replayed=True,
         )
+
+    def _stamp(self, neg: Negotiation | None) -> datetime:
+        """``recorded_at`` for a new command: the clock, but never before what is stored.
+
+        The clock when it is not behind the last stored ``recorded_at``, else that plus 1 µs
+        (so commands stamped while the clock is behind stay in order). The last stored one
+        is the negotiation's latest event (exact: a save is conditional on the version
+        loaded) and the latest this process stored or found at the log's head when it first
+        recorded. So recorded times never go backwards within a negotiation, nor within the
+        ledger as one process writes it; a clock set back shows in ``/health``.
+        """
+        now = self._clock()
+        with self._stamp_guard:
+            if not self._last_stamp_known:
+                self._last_stamp = self._head_recorded_at()
+                self._last_stamp_known = True
+            floor = self._last_stamp
+            if neg is not None and (floor is None or neg.modified_on > floor):
+                floor = neg.modified_on
+            if floor is not None and now < floor:
+                self.clock_behind = floor - now
+                stamped = floor + TICK
+            else:
+                self.clock_behind = None
+                stamped = now
+            self._last_stamp = stamped
+        return stamped
+
+    def _note_stamp(self, moment: datetime) -> None:
+        with self._stamp_guard:
+            if self._last_stamp is None or moment > self._last_stamp:
+                self._last_stamp = moment
+
+    def _head_recorded_at(self) -> datetime | None:
+        """The ``recorded_at`` of the event at the log's head (None in an empty store)."""
+        with self._translate_storage_errors():
+            head = self.recorder.max_notification_id()
+            if not head:
+                return None
+            found = self.recorder.select_notifications(start=head, limit=1)
+        if not found:
+            return None
+        moment: datetime = self.mapper.to_domain_event(found[0]).timestamp  # type: ignore[attr-defined]
+        return moment
 
     def _committed_anyway(
         self, neg: Negotiation, written: Sequence[tuple[int, UUID]], error: Exception

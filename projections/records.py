@@ -179,8 +179,15 @@ class Stream:
         return Stream(tuple(r for r in self.records if r.version <= version))
 
     def recorded_by_time(self, moment: datetime) -> Stream:
-        """What the ledger said at ``moment`` (``as_of_recorded``)."""
-        return Stream(tuple(r for r in self.records if r.recorded_at <= moment))
+        """What the ledger said at ``moment`` (``as_of_recorded``): a prefix, never a filter.
+
+        The longest prefix recorded at or before ``moment``, found by bisection: the ledger
+        stamps ``recorded_at`` monotonically per negotiation (see ``Ledger._stamp``). A stream
+        recorded before that, under a clock set back, is still cut at one point, so the answer
+        is always a state the ledger held, never a selection of events it never held together.
+        """
+        end = bisect.bisect_right(self.records, moment, key=lambda r: r.recorded_at)
+        return Stream(self.records[:end])
 
 
 def fold(state: Stream | None, record: Record) -> Stream:

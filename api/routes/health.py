@@ -15,6 +15,7 @@ def health(
     ledger: LedgerDep, runner: RunnerDep, settings: SettingsDep, request: Request
 ) -> HealthPublic:
     head = ledger.head_position()
+    behind = ledger.clock_behind
     with view_storage_errors():
         positions = runner.views.tracked_positions()
     error: BaseException | None = runner.error
@@ -31,4 +32,5 @@ def health(
         },
         # The class only: the message may quote SQL or paths, and /health is open to anyone.
         error=None if error is None else f"the projection runner stopped: {type(error).__name__}",
+        clock_behind_seconds=None if behind is None else behind.total_seconds(),
     )
