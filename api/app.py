@@ -41,7 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        config = parse_database_url(settings.database_url, cache_size=settings.cache_size)
+        config = parse_database_url(
+            settings.database_url,
+            cache_size=settings.cache_size,
+            store_timeout=settings.store_timeout_seconds,
+        )
         ledger = open_ledger(
             config,
             create_tables=settings.create_tables,

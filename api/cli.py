@@ -48,7 +48,11 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def _ledger(settings: Settings) -> Iterator[Ledger]:
     """The configured store, with its tables created first when settings ask for it."""
     try:
-        config = parse_database_url(settings.database_url, cache_size=settings.cache_size)
+        config = parse_database_url(
+            settings.database_url,
+            cache_size=settings.cache_size,
+            store_timeout=settings.store_timeout_seconds,
+        )
     except StoreURLError as e:
         raise _fail(f"PARLEY_DATABASE_URL: {e}", code=2) from None
     try:
@@ -103,7 +107,11 @@ def serve(
 
     settings = _settings(host=host, port=port, demo=demo)
     try:
-        config = parse_database_url(settings.database_url, cache_size=settings.cache_size)
+        config = parse_database_url(
+            settings.database_url,
+            cache_size=settings.cache_size,
+            store_timeout=settings.store_timeout_seconds,
+        )
     except StoreURLError as e:
         raise _fail(f"PARLEY_DATABASE_URL: {e}", code=2) from None
     if workers > 1 and config.kind != "postgres":

@@ -1174,6 +1174,7 @@ class HealthPublic(BaseModel):
                         "parley_view_negotiations": {"position": 29, "lag": 0},
                     },
                     "error": None,
+                    "subscribed": None,
                     "clock_behind_seconds": None,
                 }
             ]
@@ -1181,7 +1182,8 @@ class HealthPublic(BaseModel):
     )
 
     status: Literal["ok", "degraded"] = Field(
-        description="`degraded` when the in-process projection runner has stopped on an error."
+        description="`degraded` when the in-process projection runner has stopped on an error, "
+        "or cannot subscribe to the log (PostgreSQL)."
     )
     store: str
     head_position: int
@@ -1190,6 +1192,12 @@ class HealthPublic(BaseModel):
     )
     views: dict[str, ViewHealth]
     error: str | None = Field(default=None, description="Why the runner stopped, if it did.")
+    subscribed: bool | None = Field(
+        default=None,
+        description="On PostgreSQL with in-process projections, whether the runner is "
+        "subscribed to the log (LISTEN); `false` (and status `degraded`) while it cannot "
+        "re-subscribe after losing the store: the views then follow by polling.",
+    )
     clock_behind_seconds: float | None = Field(
         default=None,
         description="How far this server's clock was behind the last stored `recorded_at` "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,7 +37,16 @@ class StoreConfig:
     description: str
 
 
-def parse_database_url(url: str, *, cache_size: int = 1000) -> StoreConfig:
+POSTGRES_FACTORY_TOPIC = "api.store_postgres:BoundedPostgresFactory"
+STORE_TIMEOUT_KEY = "PARLEY_STORE_TIMEOUT"
+"""The library env key that carries ``store_timeout`` to ``BoundedPostgresFactory``."""
+
+
+def parse_database_url(
+    url: str, *, cache_size: int = 1000, store_timeout: float = 5.0
+) -> StoreConfig:
+    """The store a URL names. ``store_timeout``: on PostgreSQL, the longest a call waits for
+    the store (a store that gives no connection is then a 503, never a hang)."""
     parts = urlsplit(url)
     common = {"AGGREGATE_CACHE_MAXSIZE": str(cache_size)}
     if parts.scheme == "memory":
@@ -65,13 +75,16 @@ def parse_database_url(url: str, *, cache_size: int = 1000) -> StoreConfig:
             raise StoreURLError(msg)
         env = {
             **common,
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": POSTGRES_FACTORY_TOPIC,
+            STORE_TIMEOUT_KEY: str(store_timeout),
+            # Idle connections a restart of the server broke are replaced at checkout.
+            "POSTGRES_PRE_PING": "y",
             "POSTGRES_DBNAME": unquote(dbname),
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_CONNECT_TIMEOUT": str(max(1, math.ceil(store_timeout))),
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_POOL_SIZE": "10",
             "POSTGRES_MAX_OVERFLOW": "20",

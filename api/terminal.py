@@ -59,7 +59,11 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def _ledger() -> Iterator[Ledger]:
     settings = Settings()
     try:
-        config = parse_database_url(settings.database_url, cache_size=settings.cache_size)
+        config = parse_database_url(
+            settings.database_url,
+            cache_size=settings.cache_size,
+            store_timeout=settings.store_timeout_seconds,
+        )
     except StoreURLError as e:
         raise _fail(f"PARLEY_DATABASE_URL: {e}", code=2) from None
     try:

@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import (
     IntegrityError,
+    InterfaceError,
     JSONTranscoder,
     OperationalError,
     PersistenceError,
@@ -853,7 +854,7 @@ class Ledger(Application[UUID]):
     def _translate_storage_errors(self) -> Iterator[None]:
         try:
             yield
-        except OperationalError as e:
+        except (OperationalError, InterfaceError) as e:
             raise errors.StorageUnavailable(f"the store is unavailable: {e}") from e
 
 

@@ -98,6 +98,11 @@ class SubscriptionFeed:
             self.error = e
             log.warning("projections: the subscription stopped (%s); polling instead", e)
 
+    @property
+    def failed(self) -> bool:
+        """The subscription stopped (its connection was lost): subscribe anew."""
+        return not self._closed.is_set() and not self._thread.is_alive()
+
     def drain(self, after: int, limit: int) -> list[Notification]:
         """Up to ``limit`` queued notifications after position ``after``, without waiting."""
         found: list[Notification] = []
@@ -166,6 +171,8 @@ class ProjectionRunner:
         self._feed: SubscriptionFeed | None = None
         """While ``run_forever`` runs on a store that can subscribe: where batches come from."""
         self._from_feed = False
+        self._next_subscribe = 0.0
+        self._was_subscribed = False
         self.read_from_subscription = 0
         """Notifications that reached the views through the library's subscription."""
 
@@ -299,17 +306,19 @@ class ProjectionRunner:
 
     def run_forever(self) -> None:
         """Keeps the views up to date until ``stop()``; store outages are waited out."""
-        if self.views.kind == "postgres":
+        subscribes = self.views.kind == "postgres"
+        if subscribes:
             # The library's subscription feeds the batches; the bounded poll below still
             # reads the store itself, which covers a NOTIFY the subscription missed.
-            # It starts at the head: the backlog is read from the store by the first catch-up.
-            self._feed = SubscriptionFeed(self.recorder, self.head(), self._wake)
-            stop_listening: Callable[[], None] = self._feed.close
+            self._subscribe()
+            stop_listening: Callable[[], None] = self._unsubscribe
         else:
             stop_listening = self.views.listen(self._wake)
         woke = False
         try:
             while not self._stopping.is_set():
+                if subscribes and (self._feed is None or self._feed.failed):
+                    self._subscribe()  # after the store came back: LISTEN again
                 self._wake.clear()
                 self._from_feed = woke and self._feed is not None
                 try:
@@ -329,9 +338,46 @@ class ProjectionRunner:
                 # Cleared before catching up: a reader who asks later is served next turn.
                 self._urgent.clear()
         finally:
-            self._feed = None
             self._from_feed = False
             stop_listening()
+            self._feed = None
+
+    def _subscribe(self) -> None:
+        """(Re)subscribes to the log; on failure, polls until the next turn tries again.
+
+        The subscription starts at the head: the backlog is read from the store by the next
+        catch-up. ``subscribed`` says whether it is listening (``/health``).
+        """
+        now = time.monotonic()
+        if now < self._next_subscribe:
+            return
+        self._next_subscribe = now + RETRY_AFTER_ERROR
+        self._unsubscribe()
+        try:
+            self._feed = SubscriptionFeed(self.recorder, self.head(), self._wake)
+        except (OperationalError, InterfaceError) as e:
+            log.warning("projections: cannot subscribe (%s); polling, trying again", e)
+            self._feed = None
+        else:
+            if self._was_subscribed:
+                log.warning("projections: subscribed to the log again")
+            self._was_subscribed = True
+
+    def _unsubscribe(self) -> None:
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            try:
+                feed.close()
+            except (OperationalError, InterfaceError) as e:
+                log.warning("projections: closing a lost subscription: %s", e)
+
+    @property
+    def subscribed(self) -> bool | None:
+        """On a store that can subscribe (PostgreSQL), whether the runner is listening."""
+        if self.views.kind != "postgres" or not self.running:
+            return None
+        feed = self._feed
+        return feed is not None and not feed.failed
 
     def _run_in_thread(self) -> None:
         try:

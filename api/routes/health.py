@@ -21,8 +21,9 @@ def health(
     error: BaseException | None = runner.error
     if error is None and settings.project_in_process and not runner.running:
         error = RuntimeError("not running")
+    subscribed = runner.subscribed
     return HealthPublic(
-        status="ok" if error is None else "degraded",
+        status="ok" if error is None and subscribed is not False else "degraded",
         store=request.app.state.store_kind,
         head_position=head,
         projections="in-process" if settings.project_in_process else "external",
@@ -33,4 +34,5 @@ def health(
         # The class only: the message may quote SQL or paths, and /health is open to anyone.
         error=None if error is None else f"the projection runner stopped: {type(error).__name__}",
         clock_behind_seconds=None if behind is None else behind.total_seconds(),
+        subscribed=subscribed,
     )
