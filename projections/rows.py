@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.values import (
     Delegation,
@@ -25,7 +25,9 @@ from domain.values import (
     parse_occurred_at,
 )
 from projections.records import Record, Stream
-from projections.views import EventRow
+
+if TYPE_CHECKING:  # the views import the analytics, which decode rows with this module
+    from projections.views.events import EventRow
 
 
 def _decimal(value: Any) -> Decimal:

@@ -8,10 +8,11 @@ then), ``as_of`` cuts the world (what had occurred by then, as now known).
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from api.deps import (
     LedgerDep,
@@ -37,7 +38,14 @@ from api.schemas import (
 from domain.errors import InvalidValue, NegotiationNotFound
 from domain.facts import FACT_TYPES
 from domain.values import OccurredAt, parse_occurred_at
-from projections.gaps import gaps_of, ordered_pair, pair_count
+from projections.analytics import (
+    Order,
+    gaps_text,
+    stored_gap_entries,
+    stored_order,
+    stored_positions,
+)
+from projections.gaps import gaps_of
 from projections.positions import Book, build_book, format_at, positions, positions_of
 from projections.records import Stream
 from projections.rows import stream_from_rows
@@ -75,19 +83,46 @@ def stream_of_view(views: Views, slug: str, travel: TimeTravel) -> Stream:
     return stream
 
 
-def headline_terms(book: Book, max_pairs: int) -> list[str]:
+def headline_terms(book: Book | Order, max_pairs: int) -> list[str]:
     """The terms whose headline gaps a summary carries: in order, while their pairs fit.
 
     A summary never computes more than ``max_pairs`` entries; ``/gaps?term=`` has the rest.
     """
+    n = len(book.parties)
+    ids = [t.id for t in book.terms] if isinstance(book, Book) else [t["id"] for t in book.terms]
+    per_term = n * (n - 1) // 2
     chosen: list[str] = []
     total = 0
-    for term in book.terms:
-        total += pair_count(book, [term.id])
+    for term_id in ids:
+        total += per_term
         if total > max_pairs:
             break
-        chosen.append(term.id)
+        chosen.append(term_id)
     return chosen
+
+
+def stored_headlines(
+    views: Views, slug: str, today: date, max_pairs: int
+) -> tuple[list[TermPositionsPublic], list[TermGapHeadlinesPublic]] | None:
+    """The summary's positions and headline gaps from the analytics view (no time travel)."""
+    with view_storage_errors():
+        document = stored_positions(views, slug)
+        order = stored_order(views, slug)
+        if document is None or order is None:
+            return None
+        entries = stored_gap_entries(
+            views, slug, order, today, headline_terms(order, max_pairs), history=False
+        )
+    terms = [TermPositionsPublic.model_validate(t) for t in document["terms"]]
+    headlines = [
+        TermGapHeadlinesPublic(
+            term=term["id"],
+            unit=term["unit"],
+            pairs=[GapHeadlinePublic.model_validate_json(text) for text in texts],
+        )
+        for term, texts in entries
+    ]
+    return terms, headlines
 
 
 def headlines_of(
@@ -110,12 +145,18 @@ def headlines_of(
     return terms, headlines
 
 
+def json_response(document: Any) -> Response:
+    """A stored document as it is: the schema in the route's ``response_model`` describes it."""
+    return Response(json.dumps(document, separators=(",", ":")), media_type="application/json")
+
+
 @router.get(
     "/positions",
     summary="Each party's standing value per term",
     description="Per term, per party: the latest live offer (or live agreement) carrying the "
     "term, converted to the term's unit at the latest recorded rate.",
     responses=RESPONSES,
+    response_model=PositionsPublic,
 )
 def read_positions(
     slug: SlugPath,
@@ -123,8 +164,14 @@ def read_positions(
     runner: RunnerDep,
     settings: SettingsDep,
     travel: TimeTravelDep,
-) -> PositionsPublic:
+) -> Response | PositionsPublic:
     views = fresh_views(ledger, runner, settings)
+    if not travel.rewinds and travel.as_of is None:
+        with view_storage_errors():
+            document = stored_positions(views, slug)
+        if document is None:
+            raise NegotiationNotFound(f"no negotiation {slug!r}")
+        return json_response(document)
     stream = stream_of_view(views, slug, travel)
     return PositionsPublic.model_validate(positions(stream, as_of=travel.as_of))
 
@@ -135,6 +182,7 @@ def read_positions(
     description="Gap, midpoint, relative gap, ratio, initial gap, closed share, concessions, "
     "moves, days and rounds since the last move, the history and a forecast (GAP-METRICS).",
     responses=RESPONSES,
+    response_model=GapsPublic,
 )
 def read_gaps(
     slug: SlugPath,
@@ -155,8 +203,17 @@ def read_gaps(
             pattern=r"^[^,]+,[^,]+$",
         ),
     ] = None,
-) -> GapsPublic:
+) -> Response | GapsPublic:
     views = fresh_views(ledger, runner, settings)
+    if not travel.rewinds and travel.as_of is None:
+        with view_storage_errors():
+            order = stored_order(views, slug)
+            if order is None:
+                raise NegotiationNotFound(f"no negotiation {slug!r}")
+            chosen = check_gap_filters(order, term, pair, settings.max_pairs)
+            ids = [t["id"] for t in order.terms] if term is None else term
+            entries = stored_gap_entries(views, slug, order, today, ids, chosen)
+        return Response(gaps_text(order, entries), media_type="application/json")
     stream = stream_of_view(views, slug, travel)
     book = build_book(stream, travel.as_of)
     chosen = check_gap_filters(book, term, pair, settings.max_pairs)
@@ -169,10 +226,11 @@ def read_gaps(
 
 
 def check_gap_filters(
-    book: Book, terms: list[str] | None, pair: str | None, max_pairs: int
+    book: Book | Order, terms: list[str] | None, pair: str | None, max_pairs: int
 ) -> tuple[str, str] | None:
     """The pair asked for, in the gaps' order; 422 for unknown names or too wide a read."""
-    known = {t.id for t in book.terms}
+    parties = list(book.parties)
+    known = {t.id for t in book.terms} if isinstance(book, Book) else {t["id"] for t in book.terms}
     unknown = sorted(set(terms or ()) - known)
     if unknown:
         raise InvalidValue(
@@ -183,12 +241,16 @@ def check_gap_filters(
     chosen = None
     if pair is not None:
         p, q = (part.strip() for part in pair.split(",", 1))
-        chosen = ordered_pair(book, (p, q))
+        chosen = None
+        if p != q and p in parties and q in parties:
+            chosen = (p, q) if parties.index(p) < parties.index(q) else (q, p)
         if chosen is None:
             raise InvalidValue(
                 f"pair {pair!r} is not two distinct parties of this negotiation", field="pair"
             )
-    count = pair_count(book, terms, one_pair=chosen is not None)
+    n = len(parties)
+    per_term = 1 if chosen is not None else n * (n - 1) // 2
+    count = per_term * len(known if terms is None else known & set(terms))
     if count > max_pairs:
         raise InvalidValue(
             f"these gaps are {count} (term, pair) entries, more than the {max_pairs} one read "

@@ -25,7 +25,7 @@ from api.deps import (
     fresh_views,
     view_storage_errors,
 )
-from api.routes.analytics import headlines_of, stream_of_view
+from api.routes.analytics import headlines_of, stored_headlines, stream_of_view
 from api.schemas import (
     NegotiationCreate,
     NegotiationListItem,
@@ -213,6 +213,13 @@ def get_negotiation(
     if travel.as_of_recorded is None and not_modified(if_none_match, version):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=etag_headers(version))
     views = fresh_views(ledger, runner, settings)
+    if not travel.rewinds and travel.as_of is None:
+        stored = stored_headlines(views, slug, today, settings.max_pairs)
+        if stored is not None:
+            response.headers["ETag"] = etag_of(neg.version)
+            summary = summary_of(neg)
+            summary.positions, summary.gaps = stored
+            return summary
     stream = stream_of_view(views, slug, travel).up_to_version(version)
     if travel.as_of_recorded is not None and not_modified(if_none_match, stream.version):
         return Response(

@@ -23,6 +23,7 @@ from eventsourcing.persistence import ApplicationRecorder
 
 from projections.index import SHAPING_TYPES, NegotiationRow, fold_negotiation, fold_negotiations
 from projections.views.base import (
+    ANALYTICS_VIEW,
     EVENTS_VIEW,
     IN_CHUNK,
     INDEX_VIEW,
@@ -44,6 +45,7 @@ from projections.views.sql import SQLViews
 from projections.views.sqlite import SQLiteViews, sqlite_write_transaction
 
 __all__ = [
+    "ANALYTICS_VIEW",
     "CONSTRAINTS",
     "DEFERRED",
     "EVENTS_VIEW",

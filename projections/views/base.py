@@ -9,7 +9,8 @@ from eventsourcing.persistence import IntegrityError
 EVENTS_VIEW = "parley_view_events"
 INDEX_VIEW = "parley_view_negotiations"
 MERKLE_VIEW = "parley_view_merkle"
-VIEWS: tuple[str, ...] = (EVENTS_VIEW, INDEX_VIEW, MERKLE_VIEW)
+ANALYTICS_VIEW = "parley_view_analytics"
+VIEWS: tuple[str, ...] = (EVENTS_VIEW, INDEX_VIEW, MERKLE_VIEW, ANALYTICS_VIEW)
 REBUILD_SUFFIX = "_new"
 
 #: Parameters per ``IN (…)`` list, well under SQLite's limit.

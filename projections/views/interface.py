@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from domain import merkle
 from projections.index import NegotiationRow
-from projections.views.base import EVENTS_VIEW, MERKLE_VIEW, check_views
+from projections.views.base import ANALYTICS_VIEW, EVENTS_VIEW, MERKLE_VIEW, check_views
 from projections.views.events import EventRow
 from projections.views.merkle import LeafRow
 
@@ -76,6 +76,20 @@ class Views(ABC):
     @abstractmethod
     def row_count(self, view: str) -> int: ...
 
+    # Reading the analytics view (``projections.analytics`` says what its keys hold).
+
+    @abstractmethod
+    def analytics_get(self, slug: str, keys: Sequence[str]) -> dict[str, str]:
+        """A negotiation's analytics rows by key (absent keys are left out)."""
+
+    @abstractmethod
+    def analytics_scan(self, slug: str, prefix: str) -> list[tuple[str, str]]:
+        """A negotiation's analytics rows whose key starts with ``prefix``, by key."""
+
+    @abstractmethod
+    def analytics_rows(self) -> list[tuple[str, str, str]]:
+        """Every analytics row ``(negotiation, key, body)``, in order (for tests)."""
+
     # Reading the Merkle view.
 
     @abstractmethod
@@ -110,6 +124,8 @@ class Views(ABC):
             while page3 := self.leaves(len(leaves), 1000):
                 leaves.extend(page3)
             return [*leaves, *self.node_rows()]
+        if view == ANALYTICS_VIEW:
+            return list(self.analytics_rows())
         if view == EVENTS_VIEW:
             rows: list[EventRow] = []
             while page := self.event_rows(rows[-1].position if rows else 0, 1000):

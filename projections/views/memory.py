@@ -12,7 +12,9 @@ from eventsourcing.persistence import IntegrityError
 
 from domain import merkle
 from projections.index import NegotiationRow, fold_negotiations
+from projections.views.analytics import DictSpace, apply_in_memory
 from projections.views.base import (
+    ANALYTICS_VIEW,
     EVENTS_VIEW,
     INDEX_VIEW,
     MERKLE_VIEW,
@@ -36,6 +38,7 @@ class _MemoryTables:
     leaves: list[LeafRow] = dataclasses.field(default_factory=list)
     leaf_by_event_id: dict[str, int] = dataclasses.field(default_factory=dict)
     nodes: merkle.DictNodeStore = dataclasses.field(default_factory=merkle.DictNodeStore)
+    analytics: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
 
 
 class MemoryViews(Views):
@@ -94,6 +97,8 @@ class MemoryViews(Views):
                 if row.type == "negotiation_opened":
                     tables.ids[row.negotiation] = negotiation_id_of(row)
             fold_negotiations(tables.negotiations, rows, tables.ids)
+        if ANALYTICS_VIEW in views:
+            apply_in_memory(tables.analytics, rows)
         if MERKLE_VIEW in views and rows:
             size = len(tables.leaves)
             fresh = leaf_rows(size, rows)
@@ -138,7 +143,25 @@ class MemoryViews(Views):
                 return len(self._live.events)
             if view == MERKLE_VIEW:
                 return len(self._live.leaves)
+            if view == ANALYTICS_VIEW:
+                return sum(len(keys) for keys in self._live.analytics.values())
             return len(self._live.negotiations)
+
+    def analytics_get(self, slug: str, keys: Sequence[str]) -> dict[str, str]:
+        with self._lock:
+            return DictSpace(self._live.analytics.get(slug, {})).get(keys)
+
+    def analytics_scan(self, slug: str, prefix: str) -> list[tuple[str, str]]:
+        with self._lock:
+            return DictSpace(self._live.analytics.get(slug, {})).scan(prefix)
+
+    def analytics_rows(self) -> list[tuple[str, str, str]]:
+        with self._lock:
+            return sorted(
+                (slug, key, body)
+                for slug, keys in self._live.analytics.items()
+                for key, body in keys.items()
+            )
 
     def tree_size(self) -> int:
         with self._lock:
@@ -197,6 +220,8 @@ class MemoryViews(Views):
                 )
             if INDEX_VIEW in chosen:
                 live.negotiations, live.ids = fresh.negotiations, fresh.ids
+            if ANALYTICS_VIEW in chosen:
+                live.analytics = fresh.analytics
             if MERKLE_VIEW in chosen:
                 live.leaves, live.leaf_by_event_id, live.nodes = (
                     fresh.leaves,

@@ -29,6 +29,7 @@ class PostgresViews(SQLViews, PostgresTrackingRecorder):
     kind = "postgres"
     big_integer = "BIGINT"
     binary = "BYTEA"
+    collate = 'COLLATE "C" '
     poll_interval = 1.0
     """LISTEN wakes the runner; the bounded poll covers a lost NOTIFY."""
     coalesce = 0.025

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from projections.views.base import EVENTS_VIEW, INDEX_VIEW, MERKLE_VIEW, merkle_tables
+from projections.views.analytics import analytics_ddl
+from projections.views.base import (
+    ANALYTICS_VIEW,
+    EVENTS_VIEW,
+    INDEX_VIEW,
+    MERKLE_VIEW,
+    merkle_tables,
+)
 
 
 def _ident(name: str) -> str:
@@ -40,6 +47,7 @@ def table_ddl(
     binary: str = "BLOB",
     *,
     bulk: bool = False,
+    collate: str = "",
 ) -> list[str]:
     """The statements that create a view's tables under a name (constraints named after them).
 
@@ -57,6 +65,8 @@ def table_ddl(
             for i, columns in DEFERRED[live]
         )
 
+    if view == ANALYTICS_VIEW:
+        return analytics_ddl(name, ident, table, collate)
     if view == MERKLE_VIEW:
         leaves, nodes = merkle_tables(table)
         return [
@@ -120,6 +130,7 @@ def table_ddl(
 CONSTRAINTS = {
     EVENTS_VIEW: 4,
     INDEX_VIEW: 3,
+    ANALYTICS_VIEW: 1,
     merkle_tables(MERKLE_VIEW)[0]: 3,
     merkle_tables(MERKLE_VIEW)[1]: 1,
 }

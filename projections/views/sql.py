@@ -21,7 +21,9 @@ from typing import Any
 
 from domain import merkle
 from projections.index import NegotiationRow
+from projections.views.analytics import SQLSpace, write_analytics
 from projections.views.base import (
+    ANALYTICS_VIEW,
     EVENTS_VIEW,
     INDEX_VIEW,
     MERKLE_VIEW,
@@ -75,10 +77,14 @@ class SQLViews(Views):
         return statement if self.placeholder == "%s" else statement.replace("%s", self.placeholder)
 
     def ddl(self, view: str, table: str, *, bulk: bool = False) -> list[str]:
-        return table_ddl(view, table, self.quote, self.big_integer, self.binary, bulk=bulk)
+        return table_ddl(
+            view, table, self.quote, self.big_integer, self.binary, bulk=bulk, collate=self.collate
+        )
 
     big_integer = "INTEGER"
     binary = "BLOB"
+    collate = ""
+    """How the analytics keys compare: byte order, so that a prefix is a key range."""
 
     # Writing.
 
@@ -121,6 +127,9 @@ class SQLViews(Views):
         index = tables.get(INDEX_VIEW)
         if index is not None:
             write_index(cursor, self._sql, self.quote(index), rows)
+        analytics = tables.get(ANALYTICS_VIEW)
+        if analytics is not None:
+            write_analytics(cursor, self._sql, self.quote(analytics), rows)
         tree = tables.get(MERKLE_VIEW)
         if tree is not None:
             leaves, nodes = (self.quote(t) for t in merkle_tables(tree))
@@ -171,6 +180,21 @@ class SQLViews(Views):
             "WHERE position > %s ORDER BY position LIMIT %s"
         )
         return [event_from(r) for r in self._select(statement, [after_position, limit])]
+
+    def analytics_get(self, slug: str, keys: Sequence[str]) -> dict[str, str]:
+        with self._reading() as cursor:
+            return SQLSpace(cursor, self._sql, self.quote(ANALYTICS_VIEW), slug).get(keys)
+
+    def analytics_scan(self, slug: str, prefix: str) -> list[tuple[str, str]]:
+        with self._reading() as cursor:
+            return SQLSpace(cursor, self._sql, self.quote(ANALYTICS_VIEW), slug).scan(prefix)
+
+    def analytics_rows(self) -> list[tuple[str, str, str]]:
+        statement = (
+            f"SELECT negotiation, key, body FROM {self.quote(ANALYTICS_VIEW)} "  # noqa: S608
+            "ORDER BY negotiation, key"
+        )
+        return [(r["negotiation"], r["key"], r["body"]) for r in self._select(statement, [])]
 
     def row_count(self, view: str) -> int:
         table = self.quote(table_names(check_views([view])[0], view)[0])

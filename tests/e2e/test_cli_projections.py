@@ -19,7 +19,7 @@ from api.store import open_ledger, parse_database_url
 from domain.facts import StatementMade
 from domain.ledger import Ledger
 from projections.runner import ProjectionRunner
-from projections.views import EVENTS_VIEW, INDEX_VIEW, MERKLE_VIEW, VIEWS
+from projections.views import ANALYTICS_VIEW, EVENTS_VIEW, INDEX_VIEW, MERKLE_VIEW, VIEWS
 
 DEMO_EVENTS = 29
 
@@ -82,6 +82,7 @@ def test_rebuild_of_views_never_kept_builds_them_from_zero(sqlite_url: str) -> N
             INDEX_VIEW: DEMO_EVENTS,
             EVENTS_VIEW: 0,
             MERKLE_VIEW: 0,
+            ANALYTICS_VIEW: 0,
         }
         row = views.negotiation_row(DEMO_SLUG)
         assert row is not None
