@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import limits, observability, problems
+from api import limits, observability, problems, security
 from api.auth import AUTH_RESPONSES, Gate, Role, is_loopback, require
 from api.cosignatures import open_cosignatures
 from api.keys import open_keys
@@ -22,6 +22,7 @@ from api.routes import (
     ledger,
     metrics,
     negotiations,
+    problem_pages,
     tiles,
 )
 from api.settings import Settings
@@ -85,11 +86,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by api/routes/dashboard.py from a pinned package, without inline scripts.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     problems.install(app)
     problems.install_openapi(app)  # errors documented as sent: problem+json
     limits.install(app, settings.max_body_bytes)
+    app.add_middleware(security.SecurityMiddleware)  # inside the observer: refusals are counted
     observability.install(app)  # added last: outermost, so it sees every answer and its time
     # Every read needs a reader key once keys exist; writes ask for more in their routes.
     # /health, the dashboard's pages and the API docs stay open (see api/auth.py).
@@ -103,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router, **READERS)
     app.include_router(keys.router, responses=AUTH_RESPONSES)
     app.include_router(dashboard.router)
+    app.include_router(problem_pages.router)
     return app
 
 

@@ -146,10 +146,12 @@ class Gate:
         scheme, _, secret = authorization.strip().partition(" ")
         secret = secret.strip()
         if scheme.lower() != "bearer" or not secret:
-            raise Unauthenticated("the Authorization header must be 'Bearer <key>'")
+            raise Unauthenticated(
+                "the Authorization header must be 'Bearer <key>'", error="invalid_request"
+            )
         key = self._recognise(secret)
         if key is None:
-            raise Unauthenticated("the API key is unknown or revoked")
+            raise Unauthenticated("the API key is unknown or revoked", error="invalid_token")
         return Principal(key.name, key.role)
 
     def _recognise(self, secret: str) -> ApiKey | None:

@@ -24,7 +24,7 @@ that raise them (``api.auth``, ``api.keys``, ``api.ledger_proofs``, ``api.deps``
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any
 
 from domain import errors
 from domain.errors import ParleyError
@@ -56,7 +56,13 @@ class Unauthenticated(ApiError):
     """No key, a malformed Authorization header, or a key that is unknown or revoked (401)."""
 
     code = "unauthenticated"
-    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="parley"'}
+
+    def __init__(self, detail: str, *, error: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.headers = {"WWW-Authenticate": 'Bearer realm="parley"'}
+        if error is not None:
+            # RFC 6750 §3: "invalid_request" (malformed header), "invalid_token" (bad key).
+            self.headers = {"WWW-Authenticate": f'Bearer realm="parley", error="{error}"'}
 
 
 class Forbidden(ApiError):

@@ -40,6 +40,10 @@ _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 UNMATCHED_ROUTE = "<unmatched>"
 """The route label of requests no route matched: raw paths would make labels unbounded."""
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "<other>"
+"""The method label of any other request method: clients invent them, labels must stay few."""
+
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "parley_request_id", default=None
 )
@@ -216,6 +220,11 @@ def instrument_ledger(ledger: Ledger, metrics: Metrics) -> None:
 # --------------------------------------------------------------- middleware
 
 
+def method_label(method: str) -> str:
+    """The request's method when it is a standard one the API uses, else one fixed label."""
+    return method if method in KNOWN_METHODS else OTHER_METHOD
+
+
 def route_template(scope: Scope) -> str:
     """``/negotiations/{slug}/events`` rather than the raw path, once routing has run."""
     route = scope.get("route")
@@ -236,7 +245,7 @@ class RequestObserver:
             return
         request_id = request_id_from(scope["headers"])
         token = _request_id.set(request_id)
-        method = scope["method"]
+        method = method_label(scope["method"])
         status = 500
         started = time.perf_counter()
 

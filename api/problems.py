@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -37,9 +39,15 @@ from api.observability import REQUEST_ID_HEADER, current_request_id
 from api.schemas import Problem
 from domain import errors
 
+log = logging.getLogger(__name__)
+
 PROBLEM_JSON = "application/problem+json"
-PROBLEM_BASE = "https://parley.dev/problems/"
+PROBLEM_BASE = "/problems/"
+"""Problem ``type`` URIs are this server's own pages (``GET /problems/{code}``), resolved
+against the URL of the request (RFC 9457 allows a relative reference)."""
 RETRY_AFTER_SECONDS = 5
+STORAGE_UNAVAILABLE_DETAIL = "the store did not answer; try again shortly"
+"""What a 503 says to clients whatever the driver said (host, database name stay in the logs)."""
 
 
 @dataclass(frozen=True)
@@ -113,8 +121,95 @@ class ProblemResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
+@dataclass(frozen=True)
+class ProblemType:
+    """One problem type: its page at ``/problems/{code}`` says what it means and what to do."""
+
+    code: str
+    status: int
+    title: str
+    description: str
+
+
+# Problems answered outside the error classes: request parsing, limits, the open mode's fences.
+_OTHER_PROBLEMS = (
+    ProblemType("malformed-json", 400, "Malformed JSON", "The request body is not valid JSON."),
+    ProblemType(
+        "validation",
+        422,
+        "Request validation failed",
+        "A field of the body, query or path is missing or malformed; `errors` lists each "
+        "with its path.",
+    ),
+    ProblemType(
+        "body-too-large",
+        413,
+        "Request body too large",
+        "The body is longer than the server's `max_body_bytes` (`PARLEY_MAX_BODY_BYTES`).",
+    ),
+    ProblemType(
+        "unsupported-media-type",
+        415,
+        "Unsupported media type",
+        "A request body must be JSON: send `Content-Type: application/json`.",
+    ),
+    ProblemType(
+        "host-not-loopback",
+        421,
+        "Host not served in open mode",
+        "A server without API keys answers only requests whose `Host` header is "
+        "`localhost`, `127.0.0.1` or `[::1]` (any port): a page that rebinds its own name to "
+        "this machine must not get an open server's rights.",
+    ),
+    ProblemType(
+        "open-mode-not-loopback",
+        403,
+        "Open mode serves only this machine",
+        "A server without API keys refuses connections that arrive on a non-loopback "
+        "address. Create a key (`parley keys create --role admin --name NAME`) to serve others.",
+    ),
+)
+
+
+def _http_code(status: int) -> str:
+    return "http-" + HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
+
+
+def _catalogue() -> dict[str, ProblemType]:
+    found: dict[str, ProblemType] = {}
+    for cls, spec in PROBLEM_TABLE.items():
+        doc = (cls.__doc__ or spec.title).strip().splitlines()[0]
+        found[cls.code] = ProblemType(cls.code, spec.status, spec.title, doc)
+    for other in _OTHER_PROBLEMS:
+        found[other.code] = other
+    for status in HTTPStatus:
+        if status >= 400:
+            code = _http_code(status)
+            found[code] = ProblemType(
+                code, status.value, status.phrase, f"HTTP {status.value}: {status.description}."
+            )
+    return found
+
+
+CATALOGUE: dict[str, ProblemType] = _catalogue()
+"""Every problem type the server answers with, by code: ``GET /problems/{code}`` shows each."""
+
+
 def problem_type(code: str) -> str:
     return PROBLEM_BASE + code
+
+
+def title_of(code: str) -> str:
+    """The one title of a problem type (RFC 9457: it does not change between occurrences)."""
+    return CATALOGUE[code].title
+
+
+def instance_of(request_id: str) -> str:
+    """The ``instance`` of a problem: the request it answered, by its id (as in the logs)."""
+    try:
+        return uuid.UUID(request_id).urn
+    except ValueError:
+        return "urn:x-parley:request:" + request_id
 
 
 def problem_response(
@@ -126,6 +221,9 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **members: Any,
 ) -> JSONResponse:
+    known = CATALOGUE.get(type_.removeprefix(PROBLEM_BASE)) if type_ != "about:blank" else None
+    if known is not None:
+        title = known.title  # one title per type, whoever answers it
     body: dict[str, Any] = {"type": type_, "title": title, "status": status}
     if detail is not None:
         body["detail"] = detail
@@ -133,6 +231,7 @@ def problem_response(
     request_id = current_request_id()
     if request_id is not None:
         # Quoted in the body too: a client's bug report then names the server's log lines.
+        body["instance"] = instance_of(request_id)
         body["request_id"] = request_id
         headers = {REQUEST_ID_HEADER: request_id, **(headers or {})}
     return ProblemResponse(body, status_code=status, headers=headers)
@@ -146,13 +245,18 @@ def parley_error_response(exc: errors.ParleyError) -> JSONResponse:
     spec = spec_for(type(exc))
     extra = {k: v for k, v in exc.extra.items() if _json_safe(v)}
     headers = dict(getattr(exc, "headers", None) or {}) or None  # e.g. 401's WWW-Authenticate
+    detail = exc.detail
     if isinstance(exc, errors.StorageUnavailable):
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        # The driver's words name hosts and databases: they go to the log, not to clients.
+        log.warning("storage unavailable: %s", exc.detail)
+        detail = STORAGE_UNAVAILABLE_DETAIL
+        extra = {}
     return problem_response(
         spec.status,
         spec.title,
         type_=problem_type(exc.code),
-        detail=exc.detail,
+        detail=detail,
         headers=headers,
         field=exc.field,
         **extra,
@@ -266,14 +370,23 @@ def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
     if exc.status_code == 404 and detail is None:
         detail = f"nothing at {request.url.path}"
+    try:
+        type_ = problem_type(_http_code(exc.status_code))
+    except ValueError:
+        type_ = "about:blank"
     return problem_response(
-        exc.status_code, title, detail=detail, headers=dict(exc.headers or {}) or None
+        exc.status_code, title, type_=type_, detail=detail, headers=dict(exc.headers or {}) or None
     )
 
 
 def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     """A bug: a bare 500 problem, never a client error, never a trace (the server logs it)."""
-    return problem_response(500, "Internal Server Error", detail="an unexpected error occurred")
+    return problem_response(
+        500,
+        "Internal Server Error",
+        type_=problem_type(_http_code(500)),
+        detail="an unexpected error occurred",
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -291,6 +404,16 @@ _FASTAPI_422_SCHEMAS = ("HTTPValidationError", "ValidationError")
 _METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
 MALFORMED_REQUEST: dict[str, Any] = {
     "description": "Malformed request: the body is not JSON, or If-Match is not a quoted version",
+    "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
+}
+
+
+UNSUPPORTED_MEDIA_TYPE: dict[str, Any] = {
+    "description": "The body is declared as something other than JSON",
+    "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
+}
+HOST_NOT_LOOPBACK: dict[str, Any] = {
+    "description": "Open mode (no API key exists): the Host header does not name loopback",
     "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
 }
 
@@ -336,6 +459,9 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
                 response["content"] = {PROBLEM_JSON: {"schema": schema}}
             if _answers_400(operation):
                 responses.setdefault("400", copy.deepcopy(MALFORMED_REQUEST))
+            if "requestBody" in operation:
+                responses.setdefault("415", copy.deepcopy(UNSUPPORTED_MEDIA_TYPE))
+            responses.setdefault("421", copy.deepcopy(HOST_NOT_LOOPBACK))
     # HTTPValidationError first: it is what refers to ValidationError.
     for name in _FASTAPI_422_SCHEMAS:
         if f"#/components/schemas/{name}" not in json.dumps(openapi):

@@ -162,7 +162,7 @@ def versions(rng: random.Random, events: int, count: int) -> list[int]:
 def app_client(path: Path) -> Iterator[TestClient]:
     # The views may start behind the ledger on a freshly built file: give them time once.
     settings = Settings(database_url=f"sqlite:///{path}", read_wait_seconds=300)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://localhost") as client:
         yield client
 
 

@@ -54,6 +54,19 @@ def plotly_js() -> Path:
     return Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
 
 
+def docs_asset(name: str) -> Path:
+    """Swagger UI and ReDoc as the pinned ``fastapi-offline`` package ships them."""
+    return Path(str(resources.files("fastapi_offline") / "static" / name))
+
+
+VENDOR: dict[str, Any] = {
+    "plotly.min.js": plotly_js,
+    "swagger-ui-bundle.js": lambda: docs_asset("swagger-ui-bundle.js"),
+    "swagger-ui.css": lambda: docs_asset("swagger-ui.css"),
+    "redoc.standalone.js": lambda: docs_asset("redoc.standalone.js"),
+}
+
+
 def _page(name: str) -> FileResponse:
     return FileResponse(STATIC / name, media_type=MEDIA_TYPES[".html"], headers=NO_STALE)
 
@@ -69,9 +82,23 @@ def negotiation_page(slug: str) -> FileResponse:
     return _page("negotiation.html")
 
 
-@router.get("/static/vendor/plotly.min.js", include_in_schema=False)
-def plotly_asset() -> FileResponse:
-    return FileResponse(plotly_js(), media_type=MEDIA_TYPES[".js"], headers=NO_STALE)
+@router.get("/docs", include_in_schema=False)
+def swagger_page() -> FileResponse:
+    return _page("docs.html")
+
+
+@router.get("/redoc", include_in_schema=False)
+def redoc_page() -> FileResponse:
+    return _page("redoc.html")
+
+
+@router.get("/static/vendor/{name}", include_in_schema=False)
+def vendor_asset(name: str) -> FileResponse:
+    locate = VENDOR.get(name)
+    if locate is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND)
+    path = locate()
+    return FileResponse(path, media_type=MEDIA_TYPES[PurePath(path).suffix], headers=NO_STALE)
 
 
 @router.get("/static/{name}", include_in_schema=False)

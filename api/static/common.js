@@ -179,6 +179,16 @@ const Parley = (() => {
     );
   }
 
+  // Plotly draws a little HTML in every string it renders (legend names, titles, annotations,
+  // hover labels): <a href>, <b>, <span style>. Ledger text goes to it only through this, so it
+  // stays text; Plotly shows the entities as the characters they stand for. "{" too, so a name
+  // never reads as a %{...} placeholder inside a hovertemplate.
+  function plotText(text) {
+    return String(text === null || text === undefined ? "" : text)
+      .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+      .replace(/"/g, "&#34;").replace(/'/g, "&#39;").replace(/\{/g, "&#123;").replace(/\}/g, "&#125;");
+  }
+
   function statusBadge(status) {
     return el("span", { class: `badge status-${status}`, text: status });
   }
@@ -227,5 +237,5 @@ const Parley = (() => {
     node.hidden = false;
   }
 
-  return { api, ApiError, el, amount, exactAmount, share, when, utcDate, sourceList, statusBadge, integrityBadge };
+  return { api, ApiError, el, amount, exactAmount, share, when, utcDate, sourceList, statusBadge, integrityBadge, plotText };
 })();

@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { api, el, amount, exactAmount, share, when, utcDate, sourceList, statusBadge } = Parley;
+  const { api, el, amount, exactAmount, share, when, utcDate, sourceList, statusBadge, plotText: t } = Parley;
   const slug = decodeURIComponent(window.location.pathname.replace(/^\/n\//, "").replace(/\/$/, ""));
   const base = `/negotiations/${encodeURIComponent(slug)}`;
   const $ = (id) => document.getElementById(id);
@@ -134,8 +134,7 @@
 
   function hoverText(lines) {
     // plotly renders a little HTML in hover labels: keep the ledger's text inert.
-    const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-    return lines.filter(Boolean).map(esc).join("<br>");
+    return lines.filter(Boolean).map(t).join("<br>");
   }
 
   function sourcesLine(sources) {
@@ -159,10 +158,10 @@
         const ys = s.steps.map((st) => y(st.amount));
         if (xs.length) { xs.push(ghost.x_range[1]); ys.push(ys[ys.length - 1]); }
         traces.push({
-          type: "scatter", mode: "lines", name: `${s.party} afterwards`, x: xs, y: ys,
+          type: "scatter", mode: "lines", name: t(`${s.party} afterwards`), x: xs, y: ys,
           line: { shape: "hv", color: s.color, width: 2, dash: "dot" }, opacity: 0.35,
           legendgroup: "afterwards", showlegend: s === ghost.series[0],
-          hovertemplate: `${s.party} (as later known): %{y:.4~f} ${chart.y_title}<extra></extra>`,
+          hovertemplate: `${t(s.party)} (as later known): %{y:.4~f} ${t(chart.y_title)}<extra></extra>`,
           meta: { role: "afterwards", party: s.party },
         });
       }
@@ -173,9 +172,9 @@
       const ys = chart.gaps.map((g) => y(g.midpoint));
       if (chart.gap_open) { xs.push(xEnd); ys.push(ys[ys.length - 1]); }
       traces.push({
-        type: "scatter", mode: "lines", name: `midpoint ${chart.pair.join("–")}`, x: xs, y: ys,
+        type: "scatter", mode: "lines", name: t(`midpoint ${chart.pair.join("–")}`), x: xs, y: ys,
         line: { shape: "hv", color: "#777", dash: "dash", width: 1.5 },
-        hovertemplate: `midpoint: %{y:.4~f} ${chart.y_title}<extra></extra>`, meta: { role: "midpoint" },
+        hovertemplate: `midpoint: %{y:.4~f} ${t(chart.y_title)}<extra></extra>`, meta: { role: "midpoint" },
       });
     }
     for (const s of chart.series) {
@@ -183,15 +182,15 @@
       const ys = s.steps.map((st) => y(st.amount));
       if (xs.length) { xs.push(xEnd); ys.push(ys[ys.length - 1]); }
       traces.push({
-        type: "scatter", mode: "lines", name: partyLabel(s.party), x: xs, y: ys,
+        type: "scatter", mode: "lines", name: t(partyLabel(s.party)), x: xs, y: ys,
         line: { shape: "hv", color: s.color, width: 3 }, legendgroup: s.party,
-        hovertemplate: `${s.party}'s position: %{y:.4~f} ${chart.y_title}<extra></extra>`,
+        hovertemplate: `${t(s.party)}'s position: %{y:.4~f} ${t(chart.y_title)}<extra></extra>`,
         meta: { role: "position", party: s.party },
       });
       const offers = chart.offers.filter((o) => o.party === s.party);
       if (!offers.length) continue;
       traces.push({
-        type: "scatter", mode: "markers", name: `${s.party} offers`, legendgroup: s.party,
+        type: "scatter", mode: "markers", name: t(`${s.party} offers`), legendgroup: s.party,
         x: offers.map((o) => o.x), y: offers.map((o) => y(o.amount)), ids: offers.map((o) => o.event_id),
         marker: {
           size: 12, color: offers.map((o) => (o.withdrawn ? "#fff" : s.color)),
@@ -221,7 +220,7 @@
       if (!ms.length) continue;
       const hollow = ms.map((m) => kind === "agreement" && m.rejected);
       traces.push({
-        type: "scatter", mode: "markers", name: label,
+        type: "scatter", mode: "markers", name: t(label),
         x: ms.map((m) => m.x), y: ms.map((m) => y(m.amount)), ids: ms.map((m) => m.event_id),
         marker: {
           ...marker,
@@ -238,7 +237,7 @@
     if (state.as_of) {
       const x = `${utcDate(state.as_of)} 23:59:59`;
       shapes.push({ type: "line", xref: "x", yref: "paper", x0: x, x1: x, y0: 0, y1: 1, line: { color: "#8a4b00", dash: "dot", width: 1.5 } });
-      annotations.push({ x, y: 1, xref: "x", yref: "paper", text: `as of ${when(state.as_of)}`, showarrow: false, xanchor: "right", yanchor: "bottom", font: { color: "#8a4b00", size: 12 } });
+      annotations.push({ x, y: 1, xref: "x", yref: "paper", text: t(`as of ${when(state.as_of)}`), showarrow: false, xanchor: "right", yanchor: "bottom", font: { color: "#8a4b00", size: 12 } });
     }
     if (!chart.term) {
       annotations.push({ xref: "paper", yref: "paper", x: 0.5, y: 0.5, text: "No terms defined yet", showarrow: false });
@@ -247,7 +246,7 @@
       font: FONT, margin: { l: 64, r: 16, t: 24, b: 40 }, hovermode: "closest",
       xaxis: { type: "date", title: xTitle(), range: xRange, gridcolor: "#eee" },
       yaxis: {
-        title: { text: chart.y_title }, gridcolor: "#eee", zeroline: false,
+        title: { text: t(chart.y_title) }, gridcolor: "#eee", zeroline: false,
         range: (ghost && Number(ghost.scale) === scale ? ghost : chart).y_range.map((v) => Number(v) / scale),
       },
       legend: { orientation: "h", x: 0, y: narrow() ? -0.1 : -0.18, yanchor: "top", font: { size: narrow() ? 11 : 13 } },
@@ -289,9 +288,9 @@
     }
     const traces = [
       {
-        type: "scatter", mode: "lines+markers", name: `gap ${chart.pair.join("–")}`, x: xs, y: gaps,
+        type: "scatter", mode: "lines+markers", name: t(`gap ${chart.pair.join("–")}`), x: xs, y: gaps,
         line: { shape: "hv", color: "#0072B2", width: 2.5 }, fill: "tozeroy", fillcolor: "rgba(0,114,178,0.12)",
-        hovertemplate: `gap: %{y:.4~f} ${chart.y_title}<extra></extra>`,
+        hovertemplate: `gap: %{y:.4~f} ${t(chart.y_title)}<extra></extra>`,
       },
       {
         type: "scatter", mode: "lines", name: "closed share (right axis)", x: xs, y: closed, yaxis: "y2",
@@ -305,13 +304,13 @@
       traces.push({
         type: "scatter", mode: "lines+markers", name: "forecast", x: [last.x, `${chart.forecast} 00:00:00`],
         y: [Number(last.gap) / scale, 0], line: { color: "#D55E00", dash: "dash", width: 1.5 },
-        hovertemplate: `forecast: the gap reaches zero around ${when(chart.forecast)}<extra></extra>`,
+        hovertemplate: `forecast: the gap reaches zero around ${t(when(chart.forecast))}<extra></extra>`,
       });
     }
     const layout = {
       font: FONT, margin: { l: 64, r: 56, t: 16, b: 80 }, hovermode: "x unified",
       xaxis: { type: "date", title: xTitle(), range: chart.forecast ? undefined : chart.x_range, gridcolor: "#eee" },
-      yaxis: { title: { text: `gap (${chart.y_title})` }, rangemode: "tozero", gridcolor: "#eee" },
+      yaxis: { title: { text: t(`gap (${chart.y_title})`) }, rangemode: "tozero", gridcolor: "#eee" },
       yaxis2: { title: { text: "closed share" }, overlaying: "y", side: "right", range: [0, 102], dtick: 25, ticksuffix: "%", showgrid: false },
       legend: { orientation: "h", x: 0, y: -0.25, yanchor: "top" }, annotations,
       paper_bgcolor: "#fff", plot_bgcolor: "#fff",

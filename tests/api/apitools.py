@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from api.problems import CATALOGUE
+
 if TYPE_CHECKING:
     from starlette.testclient import TestClient
 
@@ -63,9 +65,8 @@ def assert_problem(response: Any, status: int, problem_type: str) -> dict[str, A
     assert response.headers["content-type"] == "application/problem+json"
     problem: dict[str, Any] = response.json()
     assert problem["status"] == status
-    expected = (
-        problem_type if ":" in problem_type else f"https://parley.dev/problems/{problem_type}"
-    )
+    expected = problem_type if ":" in problem_type else f"/problems/{problem_type}"
     assert problem["type"] == expected
-    assert problem["title"]
+    # One title per problem type, the one its page shows.
+    assert problem["title"] == CATALOGUE[expected.removeprefix("/problems/")].title
     return problem

@@ -21,6 +21,8 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 ClientFactory = Callable[..., TestClient]
+LOCAL = "http://localhost"
+"""An open server answers only requests addressed to loopback (DNS rebinding): so do tests."""
 
 
 @pytest.fixture
@@ -32,7 +34,9 @@ def client_factory() -> Iterator[ClientFactory]:
             database_url: str, *, raise_server_exceptions: bool = True, **settings: Any
         ) -> TestClient:
             app = create_app(Settings(database_url=database_url, **settings))
-            client = TestClient(app, raise_server_exceptions=raise_server_exceptions)
+            client = TestClient(
+                app, raise_server_exceptions=raise_server_exceptions, base_url=LOCAL
+            )
             return stack.enter_context(client)
 
         yield make

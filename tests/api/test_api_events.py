@@ -296,7 +296,7 @@ def test_a_batch_with_an_invalid_third_event_records_nothing(store_client):
 
     assert response.status_code == 422
     problem = response.json()
-    assert problem["type"] == "https://parley.dev/problems/unknown-party"
+    assert problem["type"] == "/problems/unknown-party"
     assert problem["index"] == 2
     assert problem["field"] == "[2].party"
     assert version_of(store_client) == 5
@@ -308,7 +308,7 @@ def test_a_batch_with_a_malformed_date_in_its_third_event_records_nothing(sma):
 
     problem = post_events(sma, batch).json()
 
-    assert problem["type"] == "https://parley.dev/problems/invalid-value"
+    assert problem["type"] == "/problems/invalid-value"
     assert problem["field"] == "[2].occurred_at"
     assert problem["index"] == 2
     assert version_of(sma) == 5

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from apitools import assert_problem, offer, post_events
 
 import api.app
 from api import errors as api_errors
-from api.problems import PROBLEM_TABLE, spec_for
+from api.problems import PROBLEM_TABLE, STORAGE_UNAVAILABLE_DETAIL, spec_for
 from domain import errors
 
 
@@ -87,14 +89,32 @@ class BrokenStore:
         raise self.failure
 
 
+DRIVER_DETAIL = (
+    'connection to server at "db.internal" (10.0.0.7), port 5432 failed: '
+    'FATAL: database "parley_prod" does not exist'
+)
+
+
 def test_an_unavailable_store_answers_503_with_retry_after(client):
-    client.app.state.ledger = BrokenStore(errors.StorageUnavailable("connection refused"))
+    client.app.state.ledger = BrokenStore(errors.StorageUnavailable(DRIVER_DETAIL))
 
     response = client.get("/health")
 
     problem = assert_problem(response, 503, "storage-unavailable")
-    assert problem["detail"] == "connection refused"
+    assert problem["detail"] == STORAGE_UNAVAILABLE_DETAIL
     assert int(response.headers["retry-after"]) > 0
+
+
+def test_a_503_keeps_the_drivers_words_in_the_log_not_in_the_answer(client, caplog):
+    client.app.state.ledger = BrokenStore(errors.StorageUnavailable(f"the store: {DRIVER_DETAIL}"))
+
+    with caplog.at_level(logging.WARNING):
+        response = client.get("/health")
+
+    assert response.status_code == 503
+    for leak in ("db.internal", "10.0.0.7", "parley_prod", "5432"):
+        assert leak not in response.text
+    assert "parley_prod" in caplog.text
 
 
 def test_writers_that_keep_colliding_are_a_conflict(sma):
@@ -109,21 +129,21 @@ def test_a_bug_is_a_500_problem_without_a_trace(client_factory):
 
     response = client.get("/health")
 
-    problem = assert_problem(response, 500, "about:blank")
+    problem = assert_problem(response, 500, "http-internal-server-error")
     assert "secret" not in response.text
     assert "Traceback" not in response.text
     assert problem["title"] == "Internal Server Error"
 
 
 def test_an_unknown_route_is_a_404_problem(client):
-    assert_problem(client.get("/negotiation"), 404, "about:blank")
+    assert_problem(client.get("/negotiation"), 404, "http-not-found")
 
 
 def test_a_wrong_method_is_a_405_problem_that_names_the_allowed_ones(client):
     response = client.delete("/health")
 
-    assert_problem(response, 405, "about:blank")
-    assert response.headers["allow"] == "GET"
+    assert_problem(response, 405, "http-method-not-allowed")
+    assert response.headers["allow"] == "GET, HEAD"
 
 
 def test_health_reports_the_store_and_the_head_position(store_client, store_url):

@@ -153,7 +153,7 @@ def test_a_negotiation_without_a_title_is_refused(client):
 def test_a_malformed_if_match_is_a_bad_request(sma):
     response = post_events(sma, offer(), headers={"If-Match": "five"})
 
-    assert_problem(response, 400, "about:blank")
+    assert_problem(response, 400, "http-bad-request")
     assert version_of(sma) == 5
 
 

@@ -32,15 +32,16 @@ RULES: dict[tuple[str, str], Role | None] = {
     # The API's description, not the ledger's data.
     ("GET", "/openapi.json"): OPEN,
     ("GET", "/docs"): OPEN,
-    ("GET", "/docs/oauth2-redirect"): OPEN,
     ("GET", "/redoc"): OPEN,
+    ("GET", "/problems"): OPEN,
+    ("GET", "/problems/{code}"): OPEN,
     # Liveness and counters for monitors.
     ("GET", "/health"): OPEN,
     ("GET", "/metrics"): OPEN,
     # The dashboard's shells and assets hold no data; what they fetch is protected.
     ("GET", "/"): OPEN,
     ("GET", "/n/{slug}"): OPEN,
-    ("GET", "/static/vendor/plotly.min.js"): OPEN,
+    ("GET", "/static/vendor/{name}"): OPEN,
     ("GET", "/static/{name}"): OPEN,
     ("GET", "/negotiations/{slug}/chart.json"): READER,
     ("GET", "/negotiations/{slug}/chart.svg"): READER,
@@ -96,7 +97,7 @@ def bearer(secret: str) -> dict[str, str]:
 def keyed() -> Iterator[tuple[TestClient, dict[Role, str]]]:
     """One app with the SMA negotiation and a key of each role."""
     app = create_app(Settings(database_url="memory://"))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         secrets = {role: add_key(client, role) for role in Role}
         opened = client.post(
             "/negotiations", json=sma_negotiation(), headers=bearer(secrets[ADMIN])
@@ -112,8 +113,9 @@ def request_for(client: TestClient, method: str, path: str) -> dict[str, Any]:
         add_key(client, READER, name)
     url = (
         path.replace("{path:path}", "0/000")
-        .format(slug=SLUG, name=name)
+        .format(slug=SLUG, name=name, code="validation")
         .replace("/static/{name}", "/static/parley.css")
+        .replace("/static/vendor/{name}", "/static/vendor/swagger-ui.css")
     )
     bodies = {
         "/negotiations": sma_negotiation(f"opened-{next(_names)}"),
@@ -208,8 +210,9 @@ def test_without_keys_every_route_but_key_management_is_open(
 def request_for_open(method: str, path: str) -> dict[str, Any]:
     url = (
         path.replace("{path:path}", "0/000")
-        .format(slug=SLUG, name="someone")
+        .format(slug=SLUG, name="someone", code="validation")
         .replace("/static/{name}", "/static/parley.css")
+        .replace("/static/vendor/{name}", "/static/vendor/swagger-ui.css")
     )
     body = {"/keys": {"name": "first", "role": "admin"}}.get(path)
     return {"method": method, "url": url, "json": body if method == "POST" else None}

@@ -49,7 +49,9 @@ def test_create_prints_the_key_alone_on_the_last_line(db_url: str) -> None:
 def test_a_key_made_by_the_cli_opens_the_server_to_its_holder_only(db_url: str) -> None:
     secret = make_key("wire", "reader")
 
-    with TestClient(create_app(Settings(database_url=db_url))) as client:
+    with TestClient(
+        create_app(Settings(database_url=db_url)), base_url="http://localhost"
+    ) as client:
         refused = client.get("/negotiations")
         allowed = client.get("/negotiations", headers={"Authorization": f"Bearer {secret}"})
 
@@ -88,7 +90,9 @@ def test_a_revoked_key_is_refused_by_the_server(db_url: str) -> None:
 
     assert result.exit_code == 0, result.output
     assert "revoked the reader key 'wire'" in result.stdout
-    with TestClient(create_app(Settings(database_url=db_url))) as client:
+    with TestClient(
+        create_app(Settings(database_url=db_url)), base_url="http://localhost"
+    ) as client:
         response = client.get("/negotiations", headers={"Authorization": f"Bearer {secret}"})
     assert response.status_code == 401
 

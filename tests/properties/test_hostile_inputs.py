@@ -229,7 +229,7 @@ def client(request: pytest.FixtureRequest, postgres_database: str | None) -> Ite
     else:
         url = f"postgresql://postgres@127.0.0.1:5432/{postgres_database}?schema=h_{next(SCHEMAS)}"
     app = create_app(Settings(database_url=url))
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with TestClient(app, raise_server_exceptions=False, base_url="http://localhost") as test_client:
         opened = test_client.post("/negotiations", json=opened_body())
         assert opened.status_code == 201, opened.text
         yield test_client

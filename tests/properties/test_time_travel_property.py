@@ -378,7 +378,7 @@ def check_time_travel(fresh_url: UrlFactory, history: list[list[Step]], as_of_da
 
         def start() -> TestClient:
             app = create_app(Settings(database_url=fresh_url()))
-            return stack.enter_context(TestClient(app))
+            return stack.enter_context(TestClient(app, base_url="http://localhost"))
 
         a, b = start(), start()
         recorded = record_history(a, history)

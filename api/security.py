@@ -1,0 +1,187 @@
+"""What every answer carries against the browser's attacks, and the open mode's own fences.
+
+Pure ASGI, inside the observing middleware (so refusals are counted, logged and carry the
+request id). Two jobs:
+
+* Headers on every answer: ``X-Content-Type-Options: nosniff`` and one Content-Security-Policy
+  (scripts and everything else from this origin only, no inline script, no framing). The
+  pages, the API docs and the charts all live under it; JSON answers ignore it.
+* An open server (no key exists) grants admin rights to whoever reaches it, so it answers only
+  what was meant for this machine:
+  - the connection must have arrived on a loopback address: ``uvicorn --host 0.0.0.0`` (or any
+    way of starting the app that binds beyond loopback) cannot serve it open (403);
+  - the ``Host`` header must name loopback (``localhost``, ``127.0.0.1``, ``[::1]``, with any
+    port): a web page whose name was rebound to 127.0.0.1 (DNS rebinding) is refused (421).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import problems
+from api.auth import is_loopback
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        # Plotly, Swagger UI and ReDoc set styles from script; no markup of ours has inline style.
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        # ReDoc runs its search index in a worker made from a blob.
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode("ascii")),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+_HOST_RE = re.compile(r"^(?P<name>\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)(?::(?P<port>[0-9]{1,5}))?$")
+
+
+def loopback_host_header(value: str | None) -> bool:
+    """Whether a ``Host`` header names this machine's loopback: ``localhost:8000``, ``[::1]``."""
+    if value is None:
+        return False
+    match = _HOST_RE.fullmatch(value.strip())
+    return match is not None and match["name"].lower().rstrip(".") in LOOPBACK_HOSTS
+
+
+def arrived_on_loopback(scope: Scope) -> bool:
+    """Whether the connection came in on a loopback address (or a Unix socket: local only)."""
+    server = scope.get("server")
+    if server is None:
+        return False
+    host, port = server[0], server[1] if len(server) > 1 else None
+    if port is None:  # a Unix domain socket: only this machine can connect
+        return True
+    return isinstance(host, str) and is_loopback(host)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    found = [v for k, v in scope["headers"] if k.lower() == name]
+    return found[0].decode("latin-1") if len(found) == 1 else None
+
+
+def _runs_open(scope: Scope) -> bool:
+    app: Any = scope.get("app")
+    gate = getattr(getattr(app, "state", None), "gate", None)
+    return gate is not None and not gate.keys_required()
+
+
+JSON_MEDIA_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$", re.IGNORECASE)
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _non_json_body(scope: Scope) -> str | None:
+    """The declared media type of a request body that is not JSON, if it is one."""
+    if scope["method"] not in BODY_METHODS:
+        return None
+    declared = _header(scope, b"content-type")
+    if declared is None:
+        return None  # undeclared: read as JSON, and refused as malformed if it is not
+    media_type = declared.split(";", 1)[0].strip()
+    return None if JSON_MEDIA_TYPE.fullmatch(media_type) else media_type
+
+
+class SecurityMiddleware:
+    """Security headers on every answer; the open mode's loopback fences before any route."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS:
+                    if name.decode() not in headers:
+                        headers.append(name.decode(), value.decode())
+                if message["status"] == 405:  # every GET route answers HEAD too
+                    allowed = [m.strip() for m in headers.get("allow", "").split(",") if m.strip()]
+                    if "GET" in allowed and "HEAD" not in allowed:
+                        headers["allow"] = ", ".join([*allowed, "HEAD"])
+            await send(message)
+
+        refusal = self.refusal(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send_with_headers)
+            return
+        if scope["method"] == "HEAD":
+            await head_as_get(self.app, scope, receive, send_with_headers)
+            return
+        await self.app(scope, receive, send_with_headers)
+
+    @staticmethod
+    def refusal(scope: Scope) -> Any:
+        if not _runs_open(scope):
+            return None
+        if not arrived_on_loopback(scope):
+            return problems.problem_response(
+                403,
+                problems.title_of("open-mode-not-loopback"),
+                type_=problems.problem_type("open-mode-not-loopback"),
+                detail="this server has no API keys and so serves only this machine; it was "
+                "reached on a non-loopback address: create a key (parley keys create) to "
+                "serve others",
+            )
+        if not loopback_host_header(_header(scope, b"host")):
+            return problems.problem_response(
+                421,
+                problems.title_of("host-not-loopback"),
+                type_=problems.problem_type("host-not-loopback"),
+                detail="this server has no API keys and answers only requests addressed to "
+                "localhost, 127.0.0.1 or [::1] (Host header)",
+            )
+        media_type = _non_json_body(scope)
+        if media_type is not None:
+            return problems.problem_response(
+                415,
+                problems.title_of("unsupported-media-type"),
+                type_=problems.problem_type("unsupported-media-type"),
+                detail=f"a request body must be JSON (application/json), not {media_type[:64]!r}",
+                headers={"Accept-Post": "application/json"},
+            )
+        return None
+
+
+async def head_as_get(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """HEAD on every GET route (RFC 9110): the GET's status and headers, without its body.
+
+    Once the head is sent the request counts as gone, so a stream (SSE) stops at once.
+    """
+    started = False
+
+    async def receive_until_answered() -> Message:
+        if started:
+            return {"type": "http.disconnect"}
+        return await receive()
+
+    async def send_head(message: Message) -> None:
+        nonlocal started
+        if message["type"] == "http.response.start":
+            if started:
+                return
+            started = True
+            await send(message)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        # Every body message of the GET is dropped: the head said all there is.
+
+    await app({**scope, "method": "GET"}, receive_until_answered, send_head)

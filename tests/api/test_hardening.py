@@ -1,0 +1,232 @@
+"""Regression tests of the second hardening pass (issue 11): one or more per finding."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+
+import pytest
+from apitools import assert_problem
+from starlette.exceptions import StarletteDeprecationWarning
+
+from api.app import create_app
+from api.keys import Role
+from api.problems import CATALOGUE
+from api.settings import Settings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+
+@pytest.fixture
+def remote_client() -> Iterator[TestClient]:
+    """The app as reached over a connection that arrived on 10.0.0.5 (ASGI "server")."""
+    app = create_app(Settings(database_url="memory://"))
+    with TestClient(app, base_url="http://10.0.0.5") as client:
+        yield client
+
+
+@pytest.fixture
+def keyed(client):
+    gate = client.app.state.gate
+    _, secret = gate.keys.create("first-admin", Role.ADMIN)
+    gate.changed()
+    return client, secret
+
+
+# ------------------------------------------------ 3. DNS rebinding: Host in open mode
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "localhost:8000", "127.0.0.1", "127.0.0.1:8000", "[::1]", "[::1]:8000"]
+)
+def test_an_open_server_answers_requests_addressed_to_loopback(client, host):
+    response = client.get("/health", headers={"Host": host})
+
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example",
+        "evil.example:8000",
+        "127.0.0.1.nip.io",
+        "localhost.evil.example",
+        "10.0.0.5",
+        "[::2]:8000",
+        "",
+        "localhost:8000:1",
+    ],
+)
+def test_an_open_server_refuses_a_host_that_is_not_loopback(client, host):
+    response = client.post("/negotiations", json={"slug": "rebound"}, headers={"Host": host})
+
+    assert_problem(response, 421, "host-not-loopback")
+    assert client.get("/negotiations").json()["items"] == []
+
+
+def test_a_keyed_server_does_not_care_which_host_was_asked(keyed):
+    client, secret = keyed
+
+    response = client.get(
+        "/health", headers={"Host": "parley.example.org", "Authorization": f"Bearer {secret}"}
+    )
+
+    assert response.status_code == 200
+
+
+# ------------------------------------------------ 4. the open mode checks the socket
+
+
+def test_an_open_server_reached_on_a_non_loopback_address_refuses(remote_client):
+    # As `uvicorn api.app:create_app --factory --host 0.0.0.0`, whose settings say loopback.
+    response = remote_client.get("/health", headers={"Host": "localhost"})
+
+    assert_problem(response, 403, "open-mode-not-loopback")
+
+
+# ------------------------------------------------ 9. nosniff, CSP, offline docs
+
+
+@pytest.mark.parametrize("path", ["/", "/n/usa-rok-sma", "/docs", "/redoc", "/health", "/problems"])
+def test_every_answer_forbids_sniffing_and_framing(client, path):
+    response = client.get(path)
+
+    assert response.headers["x-content-type-options"] == "nosniff"
+    policy = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy
+    assert "script-src 'self';" in policy
+    assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/", "/n/usa-rok-sma"])
+def test_the_pages_load_no_inline_script_and_nothing_from_another_origin(client, path):
+    page = client.get(path).text
+
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, flags=re.S)
+    assert scripts
+    assert all('src="/' in attrs and body.strip() == "" for attrs, body in scripts), scripts
+    assert not re.search(r"(src|href)=\"(https?:)?//", page)
+    for asset in re.findall(r'(?:src|href)="(/[^"]*)"', page):
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_swagger_ui_and_redoc_come_from_the_pinned_package(client):
+    from api.routes.dashboard import docs_asset
+
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
+        response = client.get(f"/static/vendor/{name}")
+        assert response.status_code == 200
+        assert response.content == docs_asset(name).read_bytes()
+
+
+# ------------------------------------------------ 11. problem types the project serves
+
+
+def test_every_problem_type_has_a_page_with_its_one_title(client):
+    index = client.get("/problems")
+    assert index.status_code == 200
+    for code, problem in CATALOGUE.items():
+        assert f'href="/problems/{code}"' in index.text
+        page = client.get(f"/problems/{code}")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert f'<h1 id="title">{problem.title.replace("&", "&amp;")}</h1>' in page.text.replace(
+            "&#x27;", "'"
+        )
+
+
+def test_a_problem_names_its_type_page_and_its_request(client):
+    response = client.get("/negotiations/nope", headers={"X-Request-ID": "req-42"})
+
+    problem = assert_problem(response, 404, "negotiation-not-found")
+    assert problem["instance"] == "urn:x-parley:request:req-42"
+    assert client.get(problem["type"]).status_code == 200
+
+
+def test_an_unknown_problem_code_is_a_404_problem(client):
+    assert_problem(client.get("/problems/nope"), 404, "http-not-found")
+
+
+# ------------------------------------------------ 1. metrics labels stay few
+
+
+def test_invented_methods_and_paths_do_not_grow_the_metrics(client):
+    before = client.get("/metrics").text
+    for i in range(50):
+        client.request(f"X{i:04d}" + "A" * 2000, f"/made-up/{i}/{'p' * 500}")
+    after = client.get("/metrics").text
+
+    assert "A" * 100 not in after
+    assert "p" * 100 not in after
+    assert len(after) - len(before) < 5_000
+    assert 'method="<other>"' in after
+
+
+# ------------------------------------------------ 11. HTTP conformance
+
+
+def get_routes(app) -> list[str]:
+    from fastapi.routing import iter_route_contexts
+
+    return sorted(
+        {
+            r.path
+            for r in iter_route_contexts(app.routes)
+            if "GET" in (r.methods or ()) and "{" not in r.path
+        }
+    )
+
+
+def test_head_answers_every_get_route_with_the_gets_status_and_headers_and_no_body(sma):
+    paths = [*get_routes(sma.app), "/negotiations/usa-rok-sma", "/n/usa-rok-sma"]
+    assert len(paths) > 8
+    for path in paths:
+        get, head = sma.get(path), sma.head(path)
+        assert head.status_code == get.status_code, path
+        assert head.content == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+
+
+def test_a_wrong_method_names_head_among_the_allowed_ones(client):
+    response = client.put("/negotiations/usa-rok-sma/gaps")
+
+    assert_problem(response, 405, "http-method-not-allowed")
+    assert response.headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
+def test_a_body_that_is_not_json_is_a_415_problem(client, content_type):
+    response = client.post(
+        "/negotiations", content=b'{"slug": "x"}', headers={"Content-Type": content_type}
+    )
+
+    assert_problem(response, 415, "unsupported-media-type")
+
+
+def test_json_media_types_with_parameters_are_json(client):
+    response = client.post(
+        "/negotiations", content=b"{}", headers={"Content-Type": "application/json; charset=utf-8"}
+    )
+
+    assert_problem(response, 422, "validation")
+
+
+def test_a_bad_key_says_invalid_token(keyed):
+    client, _ = keyed
+
+    response = client.get("/negotiations", headers={"Authorization": "Bearer not-a-key"})
+
+    assert_problem(response, 401, "unauthenticated")
+    assert response.headers["www-authenticate"] == 'Bearer realm="parley", error="invalid_token"'
+    missing = client.get("/negotiations")
+    assert missing.headers["www-authenticate"] == 'Bearer realm="parley"'
+    malformed = client.get("/negotiations", headers={"Authorization": "Basic eDp5"})
+    assert 'error="invalid_request"' in malformed.headers["www-authenticate"]
