@@ -151,7 +151,8 @@ _OTHER_PROBLEMS = (
         "unsupported-media-type",
         415,
         "Unsupported media type",
-        "A request body must be JSON: send `Content-Type: application/json`.",
+        "The body is of a media type the operation does not take: JSON bodies are sent "
+        "with `Content-Type: application/json` (the OpenAPI document names each operation's).",
     ),
     ProblemType(
         "host-not-loopback",
@@ -409,7 +410,7 @@ MALFORMED_REQUEST: dict[str, Any] = {
 
 
 UNSUPPORTED_MEDIA_TYPE: dict[str, Any] = {
-    "description": "The body is declared as something other than JSON",
+    "description": "The body is declared as a media type this operation does not take",
     "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
 }
 HOST_NOT_LOOPBACK: dict[str, Any] = {

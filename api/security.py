@@ -86,15 +86,43 @@ JSON_MEDIA_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$", re.IGNORECASE
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-def _non_json_body(scope: Scope) -> str | None:
-    """The declared media type of a request body that is not JSON, if it is one."""
+def _body_media_types(app: Any) -> list[tuple[str, re.Pattern[str], frozenset[str]]]:
+    """Per operation with a body: its method, its path as a pattern and the media types it takes.
+
+    Read once from the OpenAPI document, which says what each route accepts (JSON unless a
+    route declares otherwise, as the witnesses' text/plain cosignatures do).
+    """
+    cached = getattr(app.state, "body_media_types", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    found = []
+    for template, item in app.openapi().get("paths", {}).items():
+        pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
+        for method, operation in item.items():
+            content = (operation.get("requestBody") or {}).get("content")
+            if content:
+                found.append((method.upper(), pattern, frozenset(k.lower() for k in content)))
+    app.state.body_media_types = found
+    return found
+
+
+def _unsupported_body(scope: Scope) -> str | None:
+    """The declared media type of a request body its route does not take, if it is one."""
     if scope["method"] not in BODY_METHODS:
         return None
     declared = _header(scope, b"content-type")
-    if declared is None:
+    app = scope.get("app")
+    if declared is None or app is None:
         return None  # undeclared: read as JSON, and refused as malformed if it is not
-    media_type = declared.split(";", 1)[0].strip()
-    return None if JSON_MEDIA_TYPE.fullmatch(media_type) else media_type
+    media_type = declared.split(";", 1)[0].strip().lower()
+    for method, pattern, accepted in _body_media_types(app):
+        if method == scope["method"] and pattern.match(scope["path"]):
+            if media_type in accepted:
+                return None
+            if "application/json" in accepted and JSON_MEDIA_TYPE.fullmatch(media_type):
+                return None
+            return media_type
+    return None  # no such operation: the router answers 404 or 405
 
 
 class SecurityMiddleware:
@@ -131,9 +159,8 @@ class SecurityMiddleware:
 
     @staticmethod
     def refusal(scope: Scope) -> Any:
-        if not _runs_open(scope):
-            return None
-        if not arrived_on_loopback(scope):
+        runs_open = _runs_open(scope)
+        if runs_open and not arrived_on_loopback(scope):
             return problems.problem_response(
                 403,
                 problems.title_of("open-mode-not-loopback"),
@@ -142,7 +169,7 @@ class SecurityMiddleware:
                 "reached on a non-loopback address: create a key (parley keys create) to "
                 "serve others",
             )
-        if not loopback_host_header(_header(scope, b"host")):
+        if runs_open and not loopback_host_header(_header(scope, b"host")):
             return problems.problem_response(
                 421,
                 problems.title_of("host-not-loopback"),
@@ -150,14 +177,14 @@ class SecurityMiddleware:
                 detail="this server has no API keys and answers only requests addressed to "
                 "localhost, 127.0.0.1 or [::1] (Host header)",
             )
-        media_type = _non_json_body(scope)
+        media_type = _unsupported_body(scope)
         if media_type is not None:
             return problems.problem_response(
                 415,
                 problems.title_of("unsupported-media-type"),
                 type_=problems.problem_type("unsupported-media-type"),
-                detail=f"a request body must be JSON (application/json), not {media_type[:64]!r}",
-                headers={"Accept-Post": "application/json"},
+                detail=f"this operation does not take a body of type {media_type[:64]!r} "
+                "(JSON bodies are application/json)",
             )
         return None
 
