@@ -19,11 +19,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError, OperationalError
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.auth import is_loopback
+from domain.errors import StorageUnavailable
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -159,7 +161,13 @@ class SecurityMiddleware:
 
     @staticmethod
     def refusal(scope: Scope) -> Any:
-        runs_open = _runs_open(scope)
+        try:
+            runs_open = _runs_open(scope)
+        except (OperationalError, InterfaceError, StorageUnavailable) as e:
+            # Whether keys exist is unknown: neither fence nor pass; 503 as any read would.
+            return problems.parley_error_response(
+                e if isinstance(e, StorageUnavailable) else StorageUnavailable(str(e))
+            )
         if runs_open and not arrived_on_loopback(scope):
             return problems.problem_response(
                 403,

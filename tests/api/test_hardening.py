@@ -11,9 +11,11 @@ from apitools import assert_problem
 from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
+from api.auth import Gate
 from api.keys import Role
 from api.problems import CATALOGUE
 from api.settings import Settings
+from domain import errors
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -230,3 +232,17 @@ def test_a_bad_key_says_invalid_token(keyed):
     assert missing.headers["www-authenticate"] == 'Bearer realm="parley"'
     malformed = client.get("/negotiations", headers={"Authorization": "Basic eDp5"})
     assert 'error="invalid_request"' in malformed.headers["www-authenticate"]
+
+
+class _KeysOutage:
+    def any_active(self) -> bool:
+        raise errors.StorageUnavailable("the store is unavailable: db.internal refused")
+
+
+def test_when_the_store_cannot_say_whether_keys_exist_the_fence_answers_503(client):
+    client.app.state.gate = Gate(_KeysOutage())  # type: ignore[arg-type]
+
+    response = client.get("/health", headers={"Host": "evil.example"})
+
+    assert_problem(response, 503, "storage-unavailable")
+    assert "db.internal" not in response.text
