@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -13,6 +14,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import Depends, Header, Path, Query, Request
 
 from api.errors import ViewLaggingError as ViewLaggingError  # raised here; imported from here too
+from api.freshness import Lookup, last_position_lookup
 from api.settings import Settings
 from domain.errors import InvalidValue, NegotiationNotFound, StorageUnavailable
 from domain.ledger import Ledger
@@ -90,17 +92,34 @@ def view_storage_errors() -> Iterator[None]:
         raise StorageUnavailable(f"the store is unavailable: {e}") from e
 
 
-def fresh_views(ledger: Ledger, runner: ProjectionRunner, settings: Settings) -> Views:
+def fresh_views(
+    ledger: Ledger, runner: ProjectionRunner, settings: Settings, slug: str | None = None
+) -> Views:
     """The views once they hold every event recorded before this call (read-your-writes).
 
-    Waits, bounded by ``read_wait_seconds``, for the views to reach the ledger's head.
+    Waits, bounded by ``read_wait_seconds``, for the views to reach the ledger's head, or
+    with a ``slug``, that negotiation's own last event: writers of other negotiations do
+    not hold its readers up.
     """
-    target = ledger.head_position()
+    with view_storage_errors():
+        target = None if slug is None else _last_position(ledger)(slug)
+    if target is None:
+        target = ledger.head_position()
     with view_storage_errors():
         if not runner.wait_for(target, timeout=settings.read_wait_seconds):
             reached = min(runner.positions(refresh=True).values())
             raise ViewLaggingError(target, reached, settings.read_wait_seconds)
     return runner.views
+
+
+_LOOKUPS: weakref.WeakKeyDictionary[Ledger, Lookup] = weakref.WeakKeyDictionary()
+
+
+def _last_position(ledger: Ledger) -> Lookup:
+    found = _LOOKUPS.get(ledger)
+    if found is None:
+        found = _LOOKUPS[ledger] = last_position_lookup(ledger)
+    return found
 
 
 # ------------------------------------------------------------------ time travel

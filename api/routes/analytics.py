@@ -165,7 +165,7 @@ def read_positions(
     settings: SettingsDep,
     travel: TimeTravelDep,
 ) -> Response | PositionsPublic:
-    views = fresh_views(ledger, runner, settings)
+    views = fresh_views(ledger, runner, settings, slug)
     if not travel.rewinds and travel.as_of is None:
         with view_storage_errors():
             document = stored_positions(views, slug)
@@ -204,7 +204,7 @@ def read_gaps(
         ),
     ] = None,
 ) -> Response | GapsPublic:
-    views = fresh_views(ledger, runner, settings)
+    views = fresh_views(ledger, runner, settings, slug)
     if not travel.rewinds and travel.as_of is None:
         with view_storage_errors():
             order = stored_order(views, slug)
@@ -303,7 +303,7 @@ def read_timeline(
         )
     low = None if from_ is None else parse_occurred_at(unspaced_offset(from_), "from")
     high = None if to is None else parse_occurred_at(unspaced_offset(to), "to")
-    views = fresh_views(ledger, runner, settings)
+    views = fresh_views(ledger, runner, settings, slug)
     stream = stream_of_view(views, slug, travel)
     return TimelinePublic.model_validate(
         timeline(stream, types=types, party=party, from_=low, to=high, as_of=travel.as_of)

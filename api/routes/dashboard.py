@@ -131,7 +131,7 @@ def _dance(
     travel: TimeTravel,
     today: date,
 ) -> Dance:
-    views = fresh_views(ledger, runner, settings)
+    views = fresh_views(ledger, runner, settings, slug)
     stream = stream_of_view(views, slug, travel)
     try:
         return dance(stream, term=term, as_of=travel.as_of, today=today)

@@ -212,7 +212,7 @@ def get_negotiation(
         version = min(version, travel.as_of_version)
     if travel.as_of_recorded is None and not_modified(if_none_match, version):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=etag_headers(version))
-    views = fresh_views(ledger, runner, settings)
+    views = fresh_views(ledger, runner, settings, slug)
     if not travel.rewinds and travel.as_of is None:
         stored = stored_headlines(views, slug, today, settings.max_pairs)
         if stored is not None:

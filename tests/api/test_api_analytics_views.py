@@ -96,3 +96,19 @@ def test_health_is_degraded_when_the_in_process_runner_is_not_running(client):
     assert health.status_code == 200
     assert health.json()["status"] == "degraded"
     assert "runner" in health.json()["error"]
+
+
+def test_a_read_waits_for_its_own_negotiation_not_for_writes_to_others(client_factory, store_url):
+    client = external(client_factory, store_url)
+    assert client.post("/negotiations", json=sma_negotiation()).status_code == 201
+    post_events(client, offer("USA", "5000000000000", "KRW"))
+    client.app.state.runner.catch_up()
+    # Another negotiation is written to; nobody applies it to the views.
+    assert client.post("/negotiations", json=sma_negotiation("other-talks")).status_code == 201
+
+    for path in READS[1:]:
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.text)
+    assert client.get(READS[2]).json()["terms"][0]["positions"][0]["party"] == "USA"
+    lagging = client.get("/negotiations/other-talks/positions")
+    assert_problem(lagging, 503, "view-lagging")
