@@ -46,7 +46,9 @@ EXAMPLES = itertools.count(1)
 
 
 def history_rows(history: list[list[Step]]) -> list[EventRow]:
-    with TestClient(create_app(Settings(database_url="memory://"))) as client:
+    with TestClient(
+        create_app(Settings(database_url="memory://")), base_url="http://localhost"
+    ) as client:
         record_history(client, history)
         runner = client.app.state.runner  # type: ignore[attr-defined]
         assert runner.wait_for(timeout=10)
