@@ -174,25 +174,32 @@ def _involved(*groups: Sequence[Any]) -> list[str]:
 
 
 def _together(
-    ctx: _Context, parties: list[str], participants: Sequence[Participant], what: str
+    ctx: _Context,
+    parties: list[str],
+    participants: Sequence[Participant],
+    what: str,
+    mode: str | None = None,
 ) -> _Coded:
     """A reciprocal CONSULT: every participant is an actor and there is no recipient.
 
-    PLOVER codes a meeting without a known host/visitor distinction this way. ``third-party``
-    is for meetings hosted by a third party, which Parley does not record, so no mode.
+    The manual codes a consultation this way when nothing says who hosted and who visited
+    (the visitor is the actor and the host the recipient only when that is known). Parley
+    records no host, so a meeting never claims ``visit``, nor ``third-party`` (a meeting
+    hosted by a third party).
     """
     everyone = parties or list(ctx.neg.parties)
-    return _Coded("CONSULT", None, ctx.actors(everyone, participants), [], what)
+    return _Coded("CONSULT", mode, ctx.actors(everyone, participants), [], what)
 
 
 def _call(ctx: _Context, fact: Any) -> _Coded:
+    """``phone`` (any remote medium); the caller, when recorded, is the actor, else all are."""
     call: facts.CallHeld = fact
     parties = _involved(call.participants, call.readouts)
-    initiator = call.initiated_by or (parties[0] if parties else None)
     topics = f": {', '.join(call.topics)}" if call.topics else ""
     comment = f"{call.channel} call{topics}"
+    initiator = call.initiated_by
     if initiator is None:
-        return _Coded("CONSULT", "phone", ctx.actors(list(ctx.neg.parties)), [], comment)
+        return _together(ctx, parties, call.participants, comment, "phone")
     rest = [p for p in parties if p != initiator]
     return _Coded(
         "CONSULT",
@@ -208,18 +215,7 @@ def _meeting(ctx: _Context, fact: Any) -> _Coded:
     topics = f": {', '.join(meeting.topics)}" if meeting.topics else ""
     where = f" in {meeting.location}" if meeting.location else ""
     parties = _involved(meeting.participants, meeting.readouts)
-    what = f"meeting{where}{topics}"
-    if len(parties) != 2:
-        return _together(ctx, parties, meeting.participants, what)
-    # Two sides: the first named is taken as the visitor of the second (Parley keeps no host).
-    first, second = parties
-    return _Coded(
-        "CONSULT",
-        "visit",
-        ctx.actor(first, meeting.participants),
-        ctx.actor(second, meeting.participants),
-        what,
-    )
+    return _together(ctx, parties, meeting.participants, f"meeting{where}{topics}")
 
 
 def _round(ctx: _Context, fact: Any) -> _Coded:

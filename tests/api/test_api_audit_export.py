@@ -264,7 +264,7 @@ def _meeting(parties: list[str]) -> dict[str, Any]:
     }
 
 
-def test_a_meeting_of_two_is_a_visit_and_of_three_no_third_party(sma: Any) -> None:
+def test_meetings_claim_no_host_so_every_side_is_an_actor_of_any_size(sma: Any) -> None:
     joined = {
         "type": "party_joined",
         "party": {
@@ -278,23 +278,28 @@ def test_a_meeting_of_two_is_a_visit_and_of_three_no_third_party(sma: Any) -> No
     two = post_events(sma, _meeting(["USA", "ROK"])).json()["events"][0]["event_id"]
     three = post_events(sma, _meeting(["USA", "ROK", "FKTU"])).json()["events"][0]["event_id"]
 
-    records = {
-        r["id"]: r
-        for r in lines_of(sma.get("/negotiations/usa-rok-sma/export", params={"format": "plover"}))
-    }
+    exported = sma.get("/negotiations/usa-rok-sma/export", params={"format": "plover"})
+    records = {r["id"]: r for r in lines_of(exported)}
 
-    assert records[two]["mode"] == ["visit"]
-    assert (_codes(records[two]["actor"]), _codes(records[two]["recipient"])) == (
-        ["USA GOV"],
-        [None],
-    )
-    # No host is recorded, so nothing says a third party hosted it: all sides are actors.
-    assert "mode" not in records[three]
-    assert "recipient" not in records[three]
+    # No host is recorded: not a visit (visitor -> host), nor hosted by a third party.
+    for record_id in (two, three):
+        assert "mode" not in records[record_id]
+        assert "recipient" not in records[record_id]
+    assert _codes(records[two]["actor"]) == ["USA GOV", None]
     assert _codes(records[three]["actor"]) == ["USA GOV", None, "KOR LAB"]
     assert records[three]["actor"][1]["entity_text"] == "ROK negotiator"
     for record in records.values():
         assert PLOVER_SCHEMA.is_valid(record)
+
+
+def test_a_call_without_a_caller_has_every_side_as_actor(plover: dict[str, Any]) -> None:
+    call = _event(plover, type="call_held", occurred_at="2020-03-31")
+
+    record = plover["records"][call["event_id"]]
+
+    assert record["mode"] == ["phone"]
+    assert sorted(_codes(record["actor"])) == ["KOR GOV", "USA GOV"]
+    assert "recipient" not in record
 
 
 def test_events_without_a_plover_category_are_left_out_and_counted(
