@@ -51,10 +51,38 @@ def iso4217_codes() -> frozenset[str]:
     return frozenset(c.alpha_3 for c in pycountry.currencies)
 
 
-ACTOR_CODE_RE = re.compile(r"[A-Z]{3}(?: [A-Z]{3}){1,3}")
-"""A PLOVER/CAMEO actor code: a top-level code, then one to three sector codes (``KOR GOV``)."""
-NON_STATE_ACTORS = frozenset(("IGO", "NGO", "MNC", "REB", "PTY"))
-"""CAMEO's top-level codes for actors that are not a country."""
+ACTOR_CODE_RE = re.compile(r"[A-Z]{3} [A-Z]{3}(?: [A-Z]{3})?")
+"""A PLOVER actor code: a top-level code, a primary sector, an optional secondary code."""
+NON_STATE_ACTORS = frozenset(("IGO", "NGO", "ISM", "IMG", "MNC"))
+"""The PLOVER manual's top-level codes for actors that are not a country ("Actor codes")."""
+PRIMARY_SECTORS = frozenset(
+    [
+        "GOV",
+        "JUD",
+        "LEG",
+        "MIL",
+        "COP",
+        "OPP",
+        "PTY",
+        "REB",
+        "PRM",
+        "SPY",
+        "UAF",
+        "CVL",
+        "ELI",
+        "BUS",
+        "EDU",
+        "MED",
+        "LAB",
+        "AGR",
+        "JRN",
+        "REF",
+        "REL",
+        "SOC",
+        "CRM",
+    ]
+)
+"""The PLOVER manual's sector primary codes; the secondary code is left open there."""
 
 
 @cache
@@ -66,18 +94,24 @@ def iso3166_alpha3() -> frozenset[str]:
 
 
 def check_actor_code(code: str, field: str) -> str:
-    """``KOR GOV``: an ISO 3166 alpha-3 country (or a CAMEO non-state code) and a sector."""
+    """``KOR GOV``: a country (ISO 3166 alpha-3) or non-state code, then a PLOVER sector."""
     if not ACTOR_CODE_RE.fullmatch(code):
         raise InvalidValue(
             f"actor code {quoted(code)} is a country code and a sector, e.g. 'KOR GOV', "
-            "'USA BUS' (PLOVER/CAMEO)",
+            "'USA BUS', with at most one secondary code (PLOVER)",
             field=field,
         )
-    top = code[:3]
+    top, sector = code[:3], code[4:7]
     if top not in iso3166_alpha3() and top not in NON_STATE_ACTORS:
         raise InvalidValue(
             f"actor code {quoted(code)}: {top} is not an ISO 3166 alpha-3 country code "
-            f"(nor one of CAMEO's {', '.join(sorted(NON_STATE_ACTORS))})",
+            f"(nor one of PLOVER's {', '.join(sorted(NON_STATE_ACTORS))})",
+            field=field,
+        )
+    if sector not in PRIMARY_SECTORS:
+        raise InvalidValue(
+            f"actor code {quoted(code)}: {sector} is not a PLOVER sector "
+            f"({', '.join(sorted(PRIMARY_SECTORS))})",
             field=field,
         )
     return code

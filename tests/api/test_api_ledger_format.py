@@ -64,7 +64,7 @@ def test_a_party_carries_its_actor_code(client: TestClient) -> None:
 
 
 def test_an_actor_code_that_is_not_a_country_and_sector_is_refused(client: TestClient) -> None:
-    for code in ("ROK GOV", "KOR", "kor gov", "KOR GOVERNMENT"):
+    for code in ("ROK GOV", "KOR", "kor gov", "KOR GOVERNMENT", "KOR XYZ", "KOR GOV A B"):
         body = sma_negotiation()
         body["parties"][1]["actor_code"] = code
 
