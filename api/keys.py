@@ -80,11 +80,22 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+RESERVED_NAMES = frozenset({"anonymous", "cli"})
+"""What the ledger's ``recorded_by`` says for open-mode and command-line writes: no key may be
+called so (in any case), or the audit could not tell a key's writes from those."""
+
+
 def check_name(name: str) -> str:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise InvalidValue(
             f"{name!r} is not a key name: 1-64 letters, digits, '.', '_', '@' or '-', "
             "starting with a letter or digit",
+            field="name",
+        )
+    if name.lower() in RESERVED_NAMES:
+        raise InvalidValue(
+            f"{name!r} is reserved: the ledger records open-mode writes as 'anonymous' and "
+            "command-line ones as 'cli'",
             field="name",
         )
     return name
@@ -128,6 +139,8 @@ class KeyStore(ABC):
 
     def revoke(self, name: str) -> ApiKey:
         """Revokes the key from now on; revoking a revoked key changes nothing."""
+        if not NAME_RE.fullmatch(name):  # no key has it; and NUL must not reach the store
+            raise KeyNotFound(f"no key is named {name!r}", field="name")
         with storage_errors():
             found = self._revoke(name, self._clock().astimezone(UTC))
         if found is None:

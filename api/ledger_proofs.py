@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -196,6 +197,13 @@ def _size_within(views: Views, tree_size: int | None, field: str) -> int:
 
 def inclusion(views: Views, event_id: str, tree_size: int | None = None) -> InclusionProof:
     """The audit path of an event in the tree of ``tree_size`` leaves (default: today's)."""
+    try:
+        # Only a UUID reaches the store: PostgreSQL refuses some text (NUL) outright.
+        event_id = str(uuid.UUID(event_id))
+    except ValueError:
+        raise EventNotInLedger(
+            f"no event {event_id[:64]!r} in the ledger: an event id is a UUID", field="event_id"
+        ) from None
     leaf = views.leaf_of(event_id)
     if leaf is None:
         raise EventNotInLedger(f"no event {event_id} in the ledger's Merkle tree", field="event_id")

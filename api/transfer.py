@@ -368,6 +368,11 @@ def _check_complete(header: dict[str, Any], heads: dict[str, tuple[int, str]], e
         raise ImportRefused(1, f"the header does not list {', '.join(unlisted)}")
 
 
+RECORDED_AT_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC))
+"""The moments an imported ``recorded_at`` may name: a server's clock, with room for the rules'
+arithmetic (a time plus its tolerance) to stay inside the calendar."""
+
+
 def _restored(data: dict[str, Any], number: int) -> RestoredEvent:
     """The fact and metadata of a verified line, the payload parsed by the API's schemas."""
     ledger_format = data.get(FORMAT_KEY, 1)
@@ -384,6 +389,16 @@ def _restored(data: dict[str, Any], number: int) -> RestoredEvent:
         raise ImportRefused(number, f"event_id or recorded_at is malformed: {e}") from None
     if recorded_at.utcoffset() is None or not isinstance(data["recorded_by"], str):
         raise ImportRefused(number, "recorded_at needs its UTC offset; recorded_by is a string")
+    try:
+        in_utc = recorded_at.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not RECORDED_AT_RANGE[0] <= in_utc < RECORDED_AT_RANGE[1]:
+        raise ImportRefused(
+            number,
+            f"recorded_at {data['recorded_at']!r} is not a moment a ledger's clock can have "
+            f"stamped (from {RECORDED_AT_RANGE[0].year} to before {RECORDED_AT_RANGE[1].year}, UTC)",
+        )
     if not isinstance(data["prev_hash"], str):
         raise ImportRefused(number, "prev_hash is a string")
     return RestoredEvent(

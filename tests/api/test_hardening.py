@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 from apitools import assert_problem
@@ -12,7 +13,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from api.auth import Gate
-from api.keys import Role
+from api.keys import KeyNotFound, Role
 from api.problems import CATALOGUE
 from api.settings import Settings
 from domain import errors
@@ -246,3 +247,79 @@ def test_when_the_store_cannot_say_whether_keys_exist_the_fence_answers_503(clie
 
     assert_problem(response, 503, "storage-unavailable")
     assert "db.internal" not in response.text
+
+
+# ------------------------------------------------ 6. ids are checked before any SQL
+
+NUL_TEXTS = ["\x00", "a\x00b", "00000000-0000-0000-0000-00000000000\x00"]
+
+
+def _string_parameters(openapi: dict) -> list[tuple[str, str, str, str]]:
+    """(method, path, where, name) of every string parameter of a GET or DELETE operation."""
+    found = []
+    for path, item in openapi["paths"].items():
+        for method, operation in item.items():
+            if method not in ("get", "delete"):
+                continue
+            for parameter in operation.get("parameters", []):
+                schema = json_of(parameter.get("schema", {}))
+                if parameter["in"] in ("query", "path") and '"string"' in schema:
+                    found.append((method.upper(), path, parameter["in"], parameter["name"]))
+    return found
+
+
+def json_of(value: object) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def test_nul_in_any_id_or_name_is_never_a_server_error(sma_store_client):
+    client = sma_store_client
+    parameters = _string_parameters(client.app.openapi())
+    assert any(name == "event_id" for *_, name in parameters)
+    for method, path, where, name in parameters:
+        for text in NUL_TEXTS:
+            values = {"slug": "usa-rok-sma", "name": "someone", "code": "validation"}
+            params = {}
+            if where == "path":
+                values[name] = quote(text, safe="")
+            else:
+                params[name] = text
+            url = re.sub(r"\{(\w+)(?::path)?\}", lambda m, v=values: v.get(m[1], "x"), path)
+            response = client.request(method, url, params=params)
+            assert response.status_code < 500, (method, path, name, response.text)
+
+
+@pytest.fixture
+def sma_store_client(store_client):
+    from apitools import sma_negotiation
+
+    assert store_client.post("/negotiations", json=sma_negotiation()).status_code == 201
+    return store_client
+
+
+def test_a_key_name_with_nul_is_not_found_before_the_store_sees_it(store_client):
+    keys = store_client.app.state.gate.keys
+
+    with pytest.raises(KeyNotFound):
+        keys.revoke("admin\x00")
+    with pytest.raises(errors.InvalidValue):
+        keys.create("admin\n", Role.ADMIN)
+
+
+# ------------------------------------------------ 8. reserved key names
+
+
+@pytest.mark.parametrize("name", ["anonymous", "cli", "Anonymous", "CLI"])
+def test_keys_cannot_take_the_names_of_open_mode_and_cli_writes(keyed, name):
+    client, secret = keyed
+
+    response = client.post(
+        "/keys",
+        json={"name": name, "role": "reader"},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+
+    problem = assert_problem(response, 422, "invalid-value")
+    assert "reserved" in problem["detail"]

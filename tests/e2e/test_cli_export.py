@@ -134,3 +134,26 @@ def test_an_import_into_a_store_that_holds_events_is_refused(source: str, tmp_pa
     assert result.exit_code == 1
     assert "empty store" in result.stderr
     assert heads(source)[DEMO_SLUG][0] == DEMO_EVENTS
+
+
+def test_an_import_with_a_recorded_at_at_the_end_of_the_calendar_names_its_line(
+    source: str, tmp_path: Path
+) -> None:
+    """Forged consistently (hash and header agree), so only the moment itself is wrong."""
+    from domain.canonical import event_hash
+
+    file = tmp_path / "ledger.jsonl"
+    assert CliRunner().invoke(app, ["export", str(file)]).exit_code == 0
+    documents = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
+    last = {**documents[-1], "recorded_at": "9999-12-31T23:59:59.999999+00:00"}
+    body = {k: v for k, v in last.items() if k not in ("hash", "position")}
+    last["hash"] = event_hash(body)
+    documents[0]["negotiations"][last["negotiation"]]["head_hash"] = last["hash"]
+    documents[-1] = last
+    file.write_text("".join(json.dumps(d) + "\n" for d in documents), encoding="utf-8")
+    target = f"sqlite:///{tmp_path}/target.db"
+
+    result = CliRunner().invoke(app, ["import", str(file)], env={"PARLEY_DATABASE_URL": target})
+
+    assert result.exit_code == 1, result.output
+    assert f"line {len(documents)}: recorded_at" in result.stderr

@@ -378,3 +378,42 @@ def test_the_ledger_itself_checks_each_restored_events_hash_chain_and_version(
 
     assert (refused.value.field, refused.value.extra["index"]) == (field, index)
     assert target.head_position() == 0
+
+
+@pytest.mark.parametrize(
+    "recorded_at",
+    [
+        "9999-12-31T23:59:59.999999Z",
+        "9999-12-31T23:59:59.999999+00:00",
+        "0001-01-01T00:00:00+00:01",
+        "9999-12-31T23:59:59-23:59",
+        "2020-01-01",
+        "not a time",
+        12,
+        None,
+    ],
+)
+@pytest.mark.parametrize("store_url", ["memory", "sqlite", "postgres"], indirect=True)
+def test_a_recorded_at_past_the_calendar_is_refused_by_line_number(
+    exported: list[dict[str, Any]], target: Ledger, recorded_at: Any
+) -> None:
+    """The last line forged consistently (hash and header agree): only its moment is wrong."""
+    header, last = exported[0], exported[-1]
+    forged = _rehashed({**last, "recorded_at": recorded_at})
+    slug = forged["negotiation"]
+    header = {
+        **header,
+        "negotiations": {
+            **header["negotiations"],
+            slug: {"version": forged["version"], "head_hash": forged["hash"]},
+        },
+    }
+
+    with pytest.raises(ImportRefused) as refused:
+        restore(target, _lines([header, *exported[1:-1], forged]))
+
+    assert refused.value.line == len(exported), refused.value
+    # A moment written other than as the ledger writes it fails the hash first: either way,
+    # "line N: why", never a crash.
+    assert "recorded_at" in refused.value.message or "hash" in refused.value.message
+    assert target.head_position() == 0
