@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import Forbidden, Unauthenticated
 from api.keys import ApiKey, KeyStore, Role, hash_key
@@ -136,6 +137,23 @@ class Gate:
             self._open_until = 0.0
             self._known.clear()
 
+    def cached(self, authorization: str | None) -> Principal | None:
+        """The principal when the caches answer without the key store, else None."""
+        now = self._monotonic()
+        if not self._closed and now < self._open_until:
+            return OPEN
+        if not self._closed or not authorization:
+            return None
+        scheme, _, secret = authorization.strip().partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret:
+            return None
+        with self._lock:
+            cached = self._known.get(hash_key(secret))
+        if cached is None or now >= cached[1]:
+            return None
+        return Principal(cached[0].name, cached[0].role)
+
     def principal(self, authorization: str | None) -> Principal:
         if not self.keys_required():
             return OPEN
@@ -172,9 +190,15 @@ class Gate:
         return key
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    """The request's principal: from the gate's caches in the event loop when they know it,
+    else (the key store must be read) in a worker thread."""
     gate: Gate = request.app.state.gate
-    return gate.principal(request.headers.get("authorization"))
+    authorization = request.headers.get("authorization")
+    found = gate.cached(authorization)
+    if found is not None:
+        return found
+    return await run_in_threadpool(gate.principal, authorization)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
@@ -187,7 +211,7 @@ def require(role: Role, *, key: bool = False) -> Any:
     holders of an admin key only.
     """
 
-    def check(request: Request, principal: PrincipalDep) -> Principal:
+    async def check(request: Request, principal: PrincipalDep) -> Principal:  # no I/O: no thread
         action = f"{request.method} {request.url.path}"
         if key:
             principal.require_key(action)

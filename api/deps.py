@@ -22,18 +22,22 @@ from domain.values import SLUG_RE, OccurredAt, parse_occurred_at, quoted
 from projections.runner import ProjectionRunner
 from projections.views import Views
 
+# The request-scoped dependencies below do no I/O: declared async, FastAPI calls them in
+# the event loop instead of sending each to a worker thread (a thread hop per dependency
+# per request was a good part of an append's CPU).
 
-def get_ledger(request: Request) -> Ledger:
+
+async def get_ledger(request: Request) -> Ledger:
     ledger: Ledger = request.app.state.ledger
     return ledger
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_runner(request: Request) -> ProjectionRunner:
+async def get_runner(request: Request) -> ProjectionRunner:
     runner: ProjectionRunner = request.app.state.runner
     return runner
 
@@ -65,7 +69,7 @@ IdempotencyKeyHeader = Annotated[
 # ------------------------------------------------------------------ slugs
 
 
-def known_slug(
+async def known_slug(
     slug: Annotated[str, Path(description="The negotiation's slug", examples=["us-rok-sma-2020"])],
 ) -> str:
     """The path's slug; one no negotiation can have is not found, before any store sees it.

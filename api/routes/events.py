@@ -123,14 +123,17 @@ def record_events(
             expected_version=expected_version,
             recorded_by=principal.name,
             idempotency_key=idempotency_key,
-            fingerprint=fingerprint(_BODY.dump_python(body)),
+            # Only a keyed request is ever compared with another: no digest without a key.
+            fingerprint="" if idempotency_key is None else fingerprint(_BODY.dump_python(body)),
         )
     except ParleyError as e:
         where = e.extra.get("index")
         if isinstance(where, int):
             _place(e, where, batch)
         raise
-    runner.nudge()  # the views pick the new events up now, not at their next poll
+    # The views pick the new events up now, not at their next poll; while appends stream
+    # in they are applied in batches (a reader's wait for its write still cuts that short).
+    runner.nudge(coalesce=True)
     response.headers["ETag"] = f'"{recorded.version}"'
     if recorded.replayed:
         response.headers["Idempotent-Replayed"] = "true"

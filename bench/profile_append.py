@@ -1,0 +1,123 @@
+"""Where one HTTP append spends its CPU: cProfile over appends to Parley and to the baseline app.
+
+Both apps run in this process on a SQLite file, driven through ``httpx.ASGITransport`` (no
+sockets), with FastAPI's thread-pool hop run inline so that one profiler sees all the work.
+Prints CPU per append of each and the top functions of Parley's appends by own time and by
+cumulative time. ``python bench/profile_append.py [--appends N] [--top N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import io
+import os
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import httpx
+
+BENCH_DIR = Path(__file__).resolve().parent
+if str(BENCH_DIR) not in sys.path:
+    sys.path.insert(0, str(BENCH_DIR))
+
+from bench_http import negotiation, offer  # noqa: E402
+
+CLIENTS = 16
+
+
+async def _inline(func: Callable[..., Any], *args: Any, **_: Any) -> Any:
+    return func(*args)
+
+
+@contextlib.asynccontextmanager
+async def running(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            yield client
+
+
+async def appends(client: httpx.AsyncClient, paths: list[str], count: int) -> None:
+    for i in range(count):
+        response = await client.post(paths[i % len(paths)], json=offer(i))
+        assert response.status_code == 201, response.text
+
+
+def profile(
+    make_app: Callable[[], Any], paths: list[str], setup: Callable[[Any], Any], count: int
+) -> tuple[float, pstats.Stats]:
+    async def main() -> tuple[float, cProfile.Profile]:
+        async with running(make_app()) as client:
+            await setup(client)
+            await appends(client, paths, 200)  # warm caches and imports
+            profiler = cProfile.Profile()
+            started = time.process_time()
+            profiler.enable()
+            await appends(client, paths, count)
+            profiler.disable()
+            return (time.process_time() - started) / count, profiler
+
+    cpu, profiler = asyncio.run(main())
+    return cpu, pstats.Stats(profiler)
+
+
+def top(stats: pstats.Stats, key: str, n: int) -> str:
+    out = io.StringIO()
+    stats.stream = out  # type: ignore[attr-defined]
+    stats.sort_stats(key).print_stats(n)
+    lines = out.getvalue().splitlines()
+    start = next(i for i, line in enumerate(lines) if "ncalls" in line)
+    return "\n".join(lines[start : start + n + 1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--appends", type=int, default=2000)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    anyio.to_thread.run_sync = _inline  # type: ignore[assignment]
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="parley-profile-") as tmp:
+        os.environ["BASELINE_SQLITE"] = f"{tmp}/baseline.db"
+        from http_baseline_app import create_app as create_baseline
+
+        async def nothing(_: Any) -> None:
+            return None
+
+        base_paths = [f"/streams/s-{n}/events" for n in range(CLIENTS)]
+        base_cpu, _ = profile(create_baseline, base_paths, nothing, args.appends)
+
+        slugs = [f"bench-{n}" for n in range(CLIENTS)]
+
+        async def open_them(client: httpx.AsyncClient) -> None:
+            for slug in slugs:
+                response = await client.post("/negotiations", json=negotiation(slug))
+                assert response.status_code == 201, response.text
+
+        settings = Settings(database_url=f"sqlite:///{tmp}/parley.db", log_level="WARNING")
+        paths = [f"/negotiations/{slug}/events" for slug in slugs]
+        cpu, stats = profile(lambda: create_app(settings), paths, open_them, args.appends)
+
+    print(f"CPU per append (in-process, profiled): parley {1000 * cpu:.2f} ms")
+    print(f"CPU per append (in-process, profiler on): baseline {1000 * base_cpu:.2f} ms")
+    print(f"ratio of CPU per append, baseline / parley: {base_cpu / cpu:.2f}")
+    print("\nParley, by own time:")
+    print(top(stats, "tottime", args.top))
+    print("\nParley, by cumulative time:")
+    print(top(stats, "cumulative", args.top))
+
+
+if __name__ == "__main__":
+    main()
