@@ -1105,6 +1105,11 @@ class NegotiationListItem(BaseModel):
     counts: dict[str, int] = Field(description="How many events of each type are on record.")
     last_occurred_at: str = Field(description="The latest occurred_at of a live event.")
     updated_at: str = Field(description="When the ledger recorded its latest event.")
+    gaps: list[TermGapHeadlinesPublic] = Field(
+        default_factory=list,
+        description="Per term, the headline gap of its first pair (the first two parties to "
+        "join), as the summary shows it: what a list of negotiations shows, in one request.",
+    )
 
 
 class NegotiationPage(BaseModel):

@@ -62,6 +62,21 @@ REFERENCE_DAY = date(2000, 1, 1)
 """The ``today`` the runner computes with: the two clock-dependent counts are set at read."""
 
 
+HEADLINE_FIELDS = (
+    "parties",
+    "positions",
+    "gap",
+    "midpoint",
+    "relative_gap",
+    "ratio",
+    "initial_gap",
+    "initial_at",
+    "closed_share",
+    "reason",
+)
+"""A pair's headline: what the summary and the list show (nothing that moves with the clock)."""
+
+
 class Space(Protocol):
     """One negotiation's keys in the analytics view, inside a write transaction."""
 
@@ -219,6 +234,25 @@ class _State:
             records.extend(record_of(d) for d in line)
         return build_book(rebuild(records))
 
+    def _headline(
+        self, book: Book, parties: list[str], writes: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
+        """Per term, the headline of its first pair (the first two parties): what the list shows."""
+        if len(parties) < 2:
+            return []
+        p, q = parties[0], parties[1]
+        keys = [pair_key("gap", t.id, p, q) for t in book.terms]
+        found = self.space.get([k for k in keys if k not in writes])
+        out = []
+        for term, key in zip(book.terms, keys, strict=True):
+            text = writes.get(key) or found.get(key)
+            pairs = []
+            if text is not None:
+                entry = json.loads(text)
+                pairs.append({name: entry[name] for name in HEADLINE_FIELDS})
+            out.append({"term": term.id, "unit": term.unit, "pairs": pairs})
+        return out
+
     def finish(self) -> None:
         order = json.loads(self.space.get(["order"]).get("order", "{}"))
         if order.get("offer_only"):
@@ -263,6 +297,7 @@ class _State:
                 if p in moved or q in moved:
                     writes.update(_pair_rows(book, terms[term_id], p, q))
         writes["positions"] = _dumps(self.positions)
+        writes["headline"] = _dumps(self._headline(book, parties, writes))
         joined = set(self.shaping()[0])
         writes["order"] = _dumps(
             {

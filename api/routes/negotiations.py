@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from datetime import date
 from typing import Annotated, Any
 
@@ -143,8 +144,9 @@ def full_summary(
     return summary
 
 
-def list_item_of(row: NegotiationRow) -> NegotiationListItem:
+def list_item_of(row: NegotiationRow, headline: str | None = None) -> NegotiationListItem:
     return NegotiationListItem(
+        gaps=[] if headline is None else json.loads(headline),
         slug=row.slug,
         title=row.title,
         subject=row.subject,
@@ -177,9 +179,13 @@ def list_negotiations(
     views = fresh_views(ledger, runner, settings)
     with view_storage_errors():
         found = views.list_negotiations(after_position=after, limit=limit + 1)
-    page = found[:limit]
+        page = found[:limit]
+        headlines = views.analytics_of([row.slug for row in page], "headline")
     next_cursor = encode_cursor(page[-1].opened_position) if len(found) > limit else None
-    return NegotiationPage(items=[list_item_of(row) for row in page], next_cursor=next_cursor)
+    return NegotiationPage(
+        items=[list_item_of(row, headlines.get(row.slug)) for row in page],
+        next_cursor=next_cursor,
+    )
 
 
 @router.get(

@@ -87,6 +87,10 @@ class Views(ABC):
         """A negotiation's analytics rows whose key starts with ``prefix``, by key."""
 
     @abstractmethod
+    def analytics_of(self, slugs: Sequence[str], key: str) -> dict[str, str]:
+        """One key's row for each of several negotiations, in one read (the list's headlines)."""
+
+    @abstractmethod
     def analytics_rows(self) -> list[tuple[str, str, str]]:
         """Every analytics row ``(negotiation, key, body)``, in order (for tests)."""
 

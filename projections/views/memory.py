@@ -155,6 +155,11 @@ class MemoryViews(Views):
         with self._lock:
             return DictSpace(self._live.analytics.get(slug, {})).scan(prefix)
 
+    def analytics_of(self, slugs: Sequence[str], key: str) -> dict[str, str]:
+        with self._lock:
+            tables = self._live.analytics
+            return {s: tables[s][key] for s in slugs if key in tables.get(s, {})}
+
     def analytics_rows(self) -> list[tuple[str, str, str]]:
         with self._lock:
             return sorted(

@@ -25,6 +25,7 @@ from projections.views.analytics import SQLSpace, write_analytics
 from projections.views.base import (
     ANALYTICS_VIEW,
     EVENTS_VIEW,
+    IN_CHUNK,
     INDEX_VIEW,
     MERKLE_VIEW,
     REBUILD_SUFFIX,
@@ -188,6 +189,21 @@ class SQLViews(Views):
     def analytics_scan(self, slug: str, prefix: str) -> list[tuple[str, str]]:
         with self._reading() as cursor:
             return SQLSpace(cursor, self._sql, self.quote(ANALYTICS_VIEW), slug).scan(prefix)
+
+    def analytics_of(self, slugs: Sequence[str], key: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        chosen = list(dict.fromkeys(slugs))
+        for at in range(0, len(chosen), IN_CHUNK):
+            chunk = chosen[at : at + IN_CHUNK]
+            marks = ", ".join(["%s"] * len(chunk))
+            statement = (
+                f"SELECT negotiation, body FROM {self.quote(ANALYTICS_VIEW)} "  # noqa: S608
+                f"WHERE key = %s AND negotiation IN ({marks})"
+            )
+            found.update(
+                (r["negotiation"], r["body"]) for r in self._select(statement, [key, *chunk])
+            )
+        return found
 
     def analytics_rows(self) -> list[tuple[str, str, str]]:
         statement = (

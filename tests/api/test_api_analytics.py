@@ -398,3 +398,11 @@ def test_each_documented_response_example_is_a_valid_response(model, client):
     assert model.model_validate(example).model_dump(mode="json") == example
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
     assert len(schemas[model.__name__]["examples"]) == 1  # FastAPI leaves out its nulls
+
+
+def test_the_list_carries_each_negotiations_headline_gaps_as_its_summary_does(demo):
+    items = get_json(demo, "/negotiations")["items"]
+    (item,) = [i for i in items if i["slug"] == DEMO_SLUG]
+    summary = get_json(demo, DEMO)
+    assert item["gaps"] == [{**term, "pairs": term["pairs"][:1]} for term in summary["gaps"]]
+    assert item["gaps"][0]["pairs"][0]["gap"] is not None

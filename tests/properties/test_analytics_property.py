@@ -27,6 +27,7 @@ from api.app import create_app
 from api.settings import Settings
 from domain.ledger import Ledger
 from projections.analytics import (
+    HEADLINE_FIELDS,
     gaps_text,
     stored_gap_entries,
     stored_order,
@@ -96,4 +97,14 @@ def test_stored_analytics_are_the_folds_after_every_batch(
         stream = stream_from_rows(rows[:done])
         got_positions, got_gaps = stored(views, slug)
         assert got_positions == positions(stream), done
-        assert got_gaps == gaps(stream, today=TODAY), done
+        expected = gaps(stream, today=TODAY)
+        assert got_gaps == expected, done
+        headline = json.loads(views.analytics_of([slug], "headline")[slug])
+        assert headline == [
+            {
+                "term": term["term"],
+                "unit": term["unit"],
+                "pairs": [{k: pair[k] for k in HEADLINE_FIELDS} for pair in term["pairs"][:1]],
+            }
+            for term in expected["terms"]
+        ], done
