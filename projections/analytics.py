@@ -239,7 +239,7 @@ class _State:
     ) -> list[dict[str, Any]]:
         """Per term, the headline of its first pair (the first two parties): what the list shows."""
         if len(parties) < 2:
-            return []
+            return [{"term": t.id, "unit": t.unit, "pairs": []} for t in book.terms]
         p, q = parties[0], parties[1]
         keys = [pair_key("gap", t.id, p, q) for t in book.terms]
         found = self.space.get([k for k in keys if k not in writes])

@@ -8,15 +8,16 @@
     const items = [];
     let cursor = null;
     do {
-      const page = await api("/negotiations", { limit: 100, cursor });
+      // The list carries each negotiation's headline gaps: one request per 500 negotiations.
+      const page = await api("/negotiations", { limit: 500, cursor });
       items.push(...page.items);
       cursor = page.next_cursor;
     } while (cursor);
     return items;
   }
 
-  function headline(summary) {
-    const term = (summary.gaps || [])[0];
+  function headline(item) {
+    const term = (item.gaps || [])[0];
     const pair = term && term.pairs[0];
     if (!pair) return el("span", { class: "muted", text: "no terms with two parties yet" });
     if (pair.gap === null) return el("span", { class: "muted", text: pair.reason || "no gap yet" });
@@ -30,7 +31,7 @@
     );
   }
 
-  function row(item, summary) {
+  function row(item) {
     const link = el("a", { href: `/n/${encodeURIComponent(item.slug)}` }, item.title);
     return el(
       "tr",
@@ -44,7 +45,7 @@
         when(item.last_occurred_at),
         el("div", { class: "muted", text: `recorded ${when(item.updated_at)}` }),
       ),
-      el("td", { "data-label": "Headline gap", class: "gap" }, summary ? headline(summary) : "—"),
+      el("td", { "data-label": "Headline gap", class: "gap" }, headline(item)),
     );
   }
 
@@ -54,10 +55,7 @@
     Parley.integrityBadge(document.getElementById("integrity"));
     try {
       const items = await allNegotiations();
-      const summaries = await Promise.all(
-        items.map((item) => api(`/negotiations/${encodeURIComponent(item.slug)}`).catch(() => null)),
-      );
-      body.replaceChildren(...items.map((item, i) => row(item, summaries[i])));
+      body.replaceChildren(...items.map((item) => row(item)));
       if (!items.length) {
         body.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "muted" },
           "No negotiations yet. Load the demo with `parley demo`, or POST /negotiations.")));

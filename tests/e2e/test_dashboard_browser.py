@@ -246,3 +246,28 @@ def test_the_page_fits_a_phone_screen(browser: Any, base_url: str) -> None:
         phone.screenshot(path=str(OUTPUT / "dashboard-phone.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_the_index_makes_one_data_request_whatever_the_number_of_negotiations(
+    page: Any, base_url: str
+) -> None:
+    for i in range(12):
+        opening = {
+            "slug": f"count-{i}",
+            "title": f"Talks {i}",
+            "parties": [{"id": "A", "name": "Alpha"}, {"id": "B", "name": "Beta"}],
+            "terms": [{"id": "price", "name": "Price", "unit": "USD"}],
+            "occurred_at": "2024-01-01",
+        }
+        response = httpx.post(f"{base_url}/negotiations", json=opening, timeout=10)
+        assert response.status_code in (201, 409), response.text
+    data: list[str] = []
+    page.on(
+        "request",
+        lambda r: data.append(r.url) if r.url.startswith(f"{base_url}/negotiations") else None,
+    )
+    page.goto(f"{base_url}/")
+    page.wait_for_selector('#negotiations[aria-busy="false"]')
+    assert page.locator("#negotiations tr[data-slug]").count() >= 13
+    assert "between USA and ROK" in page.locator(f'tr[data-slug="{DEMO_SLUG}"] td.gap').inner_text()
+    assert len(data) == 1, data
