@@ -374,9 +374,14 @@ def distinct_paths(prefix: str = "bench") -> tuple[list[str], list[str]]:
 # ------------------------------------------------------------------ the runs
 
 
-def sqlite_pair(plan: Plan, tmp: Path) -> tuple[Result, Result]:
+def sqlite_pair(plan: Plan, tmp: Path) -> tuple[Result, Result, Result]:
     """The baseline app and parley, one after the other, with the same load generator
-    (wrk when installed, else the httpx client; both are processes of their own)."""
+    (wrk when installed, else the httpx client; both are processes of their own).
+
+    Parley runs twice: as ``parley serve`` runs by default (the views kept by the server's
+    own runner thread, whose CPU counts), and with ``PARLEY_PROJECT_IN_PROCESS=false`` (the
+    views left to a ``parley project`` process, not run here): the append path alone.
+    """
     use_wrk = WRK is not None
     loader = "wrk" if use_wrk else "httpx"
     baseline_argv = [str(UVICORN), "--factory", "http_baseline_app:create_app"]
@@ -384,17 +389,22 @@ def sqlite_pair(plan: Plan, tmp: Path) -> tuple[Result, Result]:
     with Server(baseline_argv, baseline_env) as server:
         paths = [f"/streams/stream-{n}/events" for n in range(CONCURRENCY)]
         baseline = measure(server, f"SQLite, baseline app ({loader})", paths, plan, use_wrk=use_wrk)
-    parley_env = {
-        "PARLEY_DATABASE_URL": f"sqlite:///{tmp / 'parley.db'}",
-        "PARLEY_LOG_LEVEL": "WARNING",
-    }
-    with Server([str(PARLEY), "serve"], parley_env) as server:
-        slugs, paths = distinct_paths()
-        open_negotiations(server, slugs)
-        parley = measure(
-            server, f"SQLite, parley 1 worker ({loader})", paths, plan, use_wrk=use_wrk
-        )
-    return baseline, parley
+    results = []
+    for name, extra in (
+        ("parley 1 worker", {}),
+        ("parley 1 worker, views elsewhere", {"PARLEY_PROJECT_IN_PROCESS": "false"}),
+    ):
+        parley_env = {
+            "PARLEY_DATABASE_URL": f"sqlite:///{tmp / name.replace(' ', '_')}.db",
+            **extra,
+        }
+        with Server([str(PARLEY), "serve"], parley_env) as server:
+            slugs, paths = distinct_paths()
+            open_negotiations(server, slugs)
+            results.append(
+                measure(server, f"SQLite, {name} ({loader})", paths, plan, use_wrk=use_wrk)
+            )
+    return baseline, results[0], results[1]
 
 
 def postgres_runs(plan: Plan) -> dict[tuple[int, str], Result]:
@@ -466,8 +476,8 @@ def run(quick: bool = False) -> Report:
     plan = QUICK if quick else FULL
     report = Report(title=f"HTTP appends ({CONCURRENCY} clients in flight, loopback)")
     with tempfile.TemporaryDirectory(prefix="parley-bench-http-") as tmp:
-        baseline, parley = sqlite_pair(plan, Path(tmp))
-    report.measurements += baseline.measurements() + parley.measurements()
+        baseline, parley, bare = sqlite_pair(plan, Path(tmp))
+    report.measurements += baseline.measurements() + parley.measurements() + bare.measurements()
     report.ratios.append(
         Ratio(
             "parley / baseline app, SQLite, 1 worker",
@@ -475,6 +485,15 @@ def run(quick: bool = False) -> Report:
             RATIO_GOAL,
             "appends/s of parley serve over FastAPI + eventsourcing with no validation",
             parley.cpu_rate() / baseline.cpu_rate(),
+        )
+    )
+    report.ratios.append(
+        Ratio(
+            "parley (views in another process) / baseline app, SQLite",
+            bare.rate() / baseline.rate(),
+            None,
+            "the append path alone: the views' CPU is the difference from the row above",
+            bare.cpu_rate() / baseline.cpu_rate(),
         )
     )
     import psycopg

@@ -42,7 +42,7 @@ async def _inline(func: Callable[..., Any], *args: Any, **_: Any) -> Any:
 async def running(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             yield client
 
 
@@ -83,6 +83,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--appends", type=int, default=2000)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--views-elsewhere",
+        action="store_true",
+        help="no runner thread in the server (PARLEY_PROJECT_IN_PROCESS=false): the append alone",
+    )
     args = parser.parse_args()
     anyio.to_thread.run_sync = _inline  # type: ignore[assignment]
 
@@ -106,7 +111,10 @@ def main() -> None:
                 response = await client.post("/negotiations", json=negotiation(slug))
                 assert response.status_code == 201, response.text
 
-        settings = Settings(database_url=f"sqlite:///{tmp}/parley.db", log_level="WARNING")
+        settings = Settings(
+            database_url=f"sqlite:///{tmp}/parley.db",
+            project_in_process=not args.views_elsewhere,
+        )
         paths = [f"/negotiations/{slug}/events" for slug in slugs]
         cpu, stats = profile(lambda: create_app(settings), paths, open_them, args.appends)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Header, HTTPException, Query, Response, sta
 from pydantic import TypeAdapter
 
 from api.auth import Principal, Role, require
-from api.deps import IdempotencyKeyHeader, LedgerDep, RunnerDep, SettingsDep, SlugPath
+from api.deps import IdempotencyKeyHeader, LedgerDep, ServicesDep, SlugPath
 from api.schemas import (
     EVENT_CREATE_MODELS,
     EventCreate,
@@ -92,9 +92,7 @@ def _place(error: ParleyError, index: int, batch: bool) -> ParleyError:
 def record_events(
     slug: SlugPath,
     body: Annotated[EventsBody, Body(openapi_examples=BODY_EXAMPLES)],
-    ledger: LedgerDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
+    services: ServicesDep,
     response: Response,
     principal: Annotated[Principal, require(Role.RECORDER)],
     if_match: Annotated[
@@ -103,6 +101,7 @@ def record_events(
     ] = None,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> RecordedPublic:
+    ledger, runner, settings = services.ledger, services.runner, services.settings
     batch = isinstance(body, list)
     items = body if isinstance(body, list) else [body]
     if len(items) > settings.max_batch:
