@@ -1056,6 +1056,7 @@ class TimelinePublic(BaseModel):
                             "retracted_by": None,
                         }
                     ],
+                    "next_cursor": None,
                 }
             ]
         }
@@ -1065,6 +1066,9 @@ class TimelinePublic(BaseModel):
     as_of: str | None = Field(default=None, description=AS_OF_DESCRIPTION)
     events: list[TimelineEntryPublic] = Field(
         description="In occurred_at order, ties in recording order; retracted ones flagged."
+    )
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null at the end."
     )
 
 

@@ -8,7 +8,9 @@ then), ``as_of`` cuts the world (what had occurred by then, as now known).
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
@@ -35,9 +37,10 @@ from api.schemas import (
     TermPositionsPublic,
     TimelinePublic,
 )
+from domain.canonical import format_recorded_at
 from domain.errors import InvalidValue, NegotiationNotFound
 from domain.facts import FACT_TYPES
-from domain.values import OccurredAt, parse_occurred_at
+from domain.values import OccurredAt, end_of_key, parse_occurred_at, sort_key
 from projections.analytics import (
     Order,
     gaps_text,
@@ -47,7 +50,7 @@ from projections.analytics import (
 )
 from projections.gaps import gaps_of
 from projections.positions import Book, build_book, format_at, positions, positions_of
-from projections.records import Stream
+from projections.records import END_OF_TIME, Stream
 from projections.rows import stream_from_rows
 from projections.timeline import timeline
 from projections.views import Views
@@ -265,8 +268,10 @@ def check_gap_filters(
     "/timeline",
     summary="The negotiation's events in the order they happened",
     description="Events by occurred_at (a date at 00:00 UTC), ties in recording order. "
-    "Retracted events stay, flagged with the event that retracted them.",
+    "Retracted events stay, flagged with the event that retracted them. Paged: `limit` "
+    "events (200 unless asked), the next page from `cursor`.",
     responses=RESPONSES,
+    response_model=TimelinePublic,
 )
 def read_timeline(
     slug: SlugPath,
@@ -293,7 +298,11 @@ def read_timeline(
         str | None,
         Query(max_length=64, description="Occurred on or before (a date: its whole day)."),
     ] = None,
-) -> TimelinePublic:
+    limit: Annotated[int, Query(ge=1, le=1000, description="Events per page.")] = 200,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="`next_cursor` of the page before.")
+    ] = None,
+) -> Response | TimelinePublic:
     unknown = sorted(set(types or ()) - set(FACT_TYPES))
     if unknown:
         raise InvalidValue(
@@ -303,8 +312,120 @@ def read_timeline(
         )
     low = None if from_ is None else parse_occurred_at(unspaced_offset(from_), "from")
     high = None if to is None else parse_occurred_at(unspaced_offset(to), "to")
+    after = None if cursor is None else decode_timeline_cursor(cursor)
     views = fresh_views(ledger, runner, settings, slug)
+    if not travel.rewinds:
+        low_key = "" if low is None else sort_key(low)
+        high_key = END_OF_TIME if high is None else end_of_key(high)
+        if travel.as_of is not None:
+            high_key = min(high_key, end_of_key(travel.as_of))
+        with view_storage_errors():
+            texts, last = timeline_page(
+                views, slug, after, limit, low_key, high_key, types or (), party
+            )
+            if not texts and views.negotiation_row(slug) is None:
+                raise NegotiationNotFound(f"no negotiation {slug!r}")
+        as_of = _dumps(None if travel.as_of is None else travel.as_of.isoformat())
+        next_cursor = _dumps(None if last is None else encode_timeline_cursor(*last))
+        return Response(
+            f'{{"negotiation":{_dumps(slug)},"as_of":{as_of},"events":[{",".join(texts)}],'
+            f'"next_cursor":{next_cursor}}}',
+            media_type="application/json",
+        )
     stream = stream_of_view(views, slug, travel)
-    return TimelinePublic.model_validate(
-        timeline(stream, types=types, party=party, from_=low, to=high, as_of=travel.as_of)
-    )
+    document = timeline(stream, types=types, party=party, from_=low, to=high, as_of=travel.as_of)
+    events = document["events"]
+    if after is not None:
+        events = [e for e in events if (_key_of(e), e["version"]) > after]
+    document["events"] = events[:limit]
+    if len(events) > limit:
+        last_event = events[limit - 1]
+        document["next_cursor"] = encode_timeline_cursor(_key_of(last_event), last_event["version"])
+    return TimelinePublic.model_validate(document)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _key_of(entry: dict[str, Any]) -> str:
+    return sort_key(parse_occurred_at(entry["occurred_at"]))
+
+
+def encode_timeline_cursor(key: str, version: int) -> str:
+    return base64.urlsafe_b64encode(f"{key}|{version}".encode()).decode().rstrip("=")
+
+
+def decode_timeline_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        key, version = text.rsplit("|", 1)
+        return key, int(version)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidValue("cursor is not one this service handed out", field="cursor") from e
+
+
+def payload_parties(payload: dict[str, Any]) -> set[str]:
+    """``Record.parties`` of an event, from its stored payload."""
+    found: set[str] = set()
+    party = payload.get("party")
+    if isinstance(party, dict):
+        party = party.get("id")
+    if isinstance(party, str):
+        found.add(party)
+    for name in ("raised_by", "initiated_by"):
+        value = payload.get(name)
+        if isinstance(value, str):
+            found.add(value)
+    for name in ("participants", "readouts", "delegations"):
+        for item in payload.get(name) or ():
+            if isinstance(item, dict) and isinstance(item.get("party"), str):
+                found.add(item["party"])
+    return found
+
+
+def timeline_page(
+    views: Views,
+    slug: str,
+    after: tuple[str, int] | None,
+    limit: int,
+    low: str,
+    high: str,
+    types: Sequence[str],
+    party: str | None,
+) -> tuple[list[str], tuple[str, int] | None]:
+    """A page of timeline entries as JSON text (payloads as stored), and its cursor if full."""
+    texts: list[str] = []
+    last: tuple[str, int] | None = after
+    while len(texts) < limit:
+        rows = views.timeline_rows(slug, last, limit, low, high, types)
+        for row, payload in rows:
+            last = (row.sort_key, row.version)
+            if party is not None and party not in payload_parties(json.loads(payload)):
+                continue
+            texts.append(
+                '{"event_id":'
+                + _dumps(row.event_id)
+                + ',"type":'
+                + _dumps(row.type)
+                + ',"occurred_at":'
+                + _dumps(row.occurred_at)
+                + ',"version":'
+                + str(row.version)
+                + ',"recorded_at":'
+                + _dumps(format_recorded_at(row.recorded_at))
+                + ',"recorded_by":'
+                + _dumps(row.recorded_by)
+                + ',"payload":'
+                + payload
+                + ',"retracted":'
+                + ("false" if row.retracted_by is None else "true")
+                + ',"retracted_by":'
+                + _dumps(row.retracted_by)
+                + "}"
+            )
+            if len(texts) == limit:
+                return texts, last
+        if len(rows) < limit:
+            break
+    return texts, None

@@ -63,6 +63,22 @@ class Views(ABC):
         """A negotiation's events by occurred_at, ties in recording order."""
 
     @abstractmethod
+    def timeline_rows(
+        self,
+        slug: str,
+        after: tuple[str, int] | None,
+        limit: int,
+        low: str = "",
+        high: str = "\uffff",
+        types: Sequence[str] = (),
+    ) -> list[tuple[EventRow, str]]:
+        """A page of a negotiation's events in occurred order after ``(sort key, version)``.
+
+        Only sort keys in ``[low, high]`` and (when given) those types; each row with its
+        payload as stored (JSON text), rows' own ``payload`` left empty.
+        """
+
+    @abstractmethod
     def negotiation_row(self, slug: str) -> NegotiationRow | None: ...
 
     @abstractmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -121,6 +122,26 @@ class MemoryViews(Views):
 
     def events_in_occurred_order(self, slug: str) -> list[EventRow]:
         return sorted(self.events_of(slug), key=lambda r: (r.sort_key, r.version))
+
+    def timeline_rows(
+        self,
+        slug: str,
+        after: tuple[str, int] | None,
+        limit: int,
+        low: str = "",
+        high: str = "\uffff",
+        types: Sequence[str] = (),
+    ) -> list[tuple[EventRow, str]]:
+        start = after if after is not None else ("", 0)
+        chosen = set(types)
+        found = [
+            (r, json.dumps(r.payload, ensure_ascii=False, separators=(",", ":")))
+            for r in self.events_in_occurred_order(slug)
+            if (r.sort_key, r.version) > start
+            and low <= r.sort_key <= high
+            and (not chosen or r.type in chosen)
+        ]
+        return found[:limit]
 
     def negotiation_row(self, slug: str) -> NegotiationRow | None:
         with self._lock:

@@ -163,6 +163,33 @@ class SQLViews(Views):
         )
         return [event_from(r) for r in self._select(statement, [slug])]
 
+    def timeline_rows(
+        self,
+        slug: str,
+        after: tuple[str, int] | None,
+        limit: int,
+        low: str = "",
+        high: str = "\uffff",
+        types: Sequence[str] = (),
+    ) -> list[tuple[EventRow, str]]:
+        key, version = after if after is not None else ("", 0)
+        statement = (
+            f"SELECT * FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
+            "WHERE negotiation = %s AND sort_key >= %s AND sort_key <= %s "
+            "AND (sort_key > %s OR (sort_key = %s AND version > %s))"
+        )
+        params: list[Any] = [slug, low, high, key, key, version]
+        if types:
+            statement += f" AND type IN ({', '.join(['%s'] * len(types))})"
+            params += list(types)
+        statement += " ORDER BY sort_key, version LIMIT %s"
+        params.append(limit)
+        found = []
+        for r in self._select(statement, params):
+            text = r["payload"]
+            found.append((event_from({**r, "payload": "{}"}), text))
+        return found
+
     def negotiation_row(self, slug: str) -> NegotiationRow | None:
         statement = f"SELECT * FROM {self.quote(INDEX_VIEW)} WHERE slug = %s"  # noqa: S608
         found = self._select(statement, [slug])

@@ -406,3 +406,38 @@ def test_the_list_carries_each_negotiations_headline_gaps_as_its_summary_does(de
     summary = get_json(demo, DEMO)
     assert item["gaps"] == [{**term, "pairs": term["pairs"][:1]} for term in summary["gaps"]]
     assert item["gaps"][0]["pairs"][0]["gap"] is not None
+
+
+def test_the_timeline_pages_through_the_same_events_with_its_cursor(demo):
+    whole = get_json(demo, f"{DEMO}/timeline", limit=1000)
+    assert whole["next_cursor"] is None
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 7}
+        if cursor:
+            params["cursor"] = cursor
+        page = get_json(demo, f"{DEMO}/timeline", **params)
+        assert len(page["events"]) <= 7
+        seen.extend(page["events"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == whole["events"]
+    assert len(seen) > 7
+
+
+def test_the_timeline_holds_200_events_a_page_unless_asked(sma):
+    events = [offer("USA", str(5_000_000_000 + i), "USD") for i in range(230)]
+    for at in range(0, len(events), 100):
+        assert post_events(sma, events[at : at + 100]).status_code == 201
+    page = get_json(sma, "/negotiations/usa-rok-sma/timeline")
+    assert len(page["events"]) == 200
+    rest = get_json(sma, "/negotiations/usa-rok-sma/timeline", cursor=page["next_cursor"])
+    assert len(rest["events"]) == 5 + 230 - 200
+    assert rest["next_cursor"] is None
+
+
+def test_a_timeline_cursor_not_handed_out_is_a_problem(sma):
+    response = sma.get("/negotiations/usa-rok-sma/timeline", params={"cursor": "!!"})
+    assert_problem(response, 422, "invalid-value")
