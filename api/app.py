@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -11,12 +13,14 @@ from fastapi import FastAPI
 from api import limits, observability, problems, security
 from api.auth import AUTH_RESPONSES, Gate, Role, is_loopback, require
 from api.cosignatures import open_cosignatures
+from api.feed import EventHub
 from api.keys import open_keys
 from api.routes import (
     analytics,
     audit,
     dashboard,
     events,
+    feed,
     health,
     keys,
     ledger,
@@ -69,11 +73,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.ledger = ledger
             app.state.runner = runner
             app.state.store_kind = config.kind
+            hub = app.state.hub = EventHub(runner, capacity=settings.stream_buffer)
             if settings.project_in_process:
                 runner.start()
             try:
-                yield
+                with _streams_end_on_signal(hub):
+                    yield
             finally:
+                hub.join()
                 # uvicorn has waited for open requests; an append whose request timed out
                 # still runs in its thread, so let it commit before the store closes.
                 app.state.metrics.appends.wait_idle(settings.graceful_shutdown_seconds)
@@ -100,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # /health, the dashboard's pages and the API docs stay open (see api/auth.py).
     app.include_router(negotiations.router, **READERS)
     app.include_router(events.router, **READERS)
+    app.include_router(feed.router, **READERS)
     app.include_router(analytics.router, **READERS)
     app.include_router(health.router)
     app.include_router(metrics.router)  # open like /health: counts and timings only
@@ -116,3 +124,32 @@ READERS: dict[str, Any] = {
     "dependencies": [require(Role.READER)],
     "responses": AUTH_RESPONSES,
 }
+
+
+@contextlib.contextmanager
+def _streams_end_on_signal(hub: EventHub) -> Iterator[None]:
+    """On SIGTERM (or SIGINT) the event streams end, so that the server's graceful stop need not wait for them.
+
+    uvicorn waits for open responses before it stops, and a stream never ends by itself. Its
+    handler (installed before the app starts) still runs after ours. Only the main thread
+    may set handlers: under a test client, streams end when the app stops.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        hub.close()
+        handler = previous[signal.Signals(signum)]
+        if callable(handler):
+            handler(signum, frame)
+
+    for sig in previous:
+        signal.signal(sig, on_signal)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if signal.getsignal(sig) is on_signal:
+                signal.signal(sig, handler)

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     """The most terms one negotiation may define."""
     max_pairs: int = Field(default=2016, ge=1)
     """The most (term, pair) gap entries one read may compute; more asks for a filter."""
+    stream_buffer: int = Field(default=1000, ge=1)
+    """Events held for one stream's client (SSE) before it is disconnected as too slow."""
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    """How long an idle stream waits before sending a heartbeat (a comment line)."""
     signing_key: SecretStr | None = None
     """An Ed25519 private key seed (32 bytes as 64 hex digits or base64) that signs
     ``GET /ledger/checkpoint``; without one, checkpoints are unsigned."""

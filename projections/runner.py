@@ -459,6 +459,11 @@ class ProjectionRunner:
                 self._progress.wait(timeout=min(delay, remaining))
             delay = min(delay * 2, 0.05)
 
+    def wait_batch(self, timeout: float) -> None:
+        """Returns when this runner commits its next batch, or after ``timeout`` seconds."""
+        with self._progress:
+            self._progress.wait(timeout=timeout)
+
     def lag(self) -> dict[str, int]:
         """For each view: how many log positions it is behind the head."""
         positions = self.positions(refresh=True)

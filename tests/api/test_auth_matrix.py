@@ -65,6 +65,9 @@ RULES: dict[tuple[str, str], Role | None] = {
     # C2SP tlog-tiles: the same tree as the proofs, so the same rule.
     ("GET", "/checkpoint"): READER,
     ("GET", "/tile/{path:path}"): READER,
+    ("GET", "/events"): READER,
+    ("GET", "/events/stream"): READER,
+    ("GET", "/negotiations/{slug}/stream"): READER,
     ("POST", "/keys"): ADMIN,
     ("GET", "/keys"): ADMIN,
     ("DELETE", "/keys/{name}"): ADMIN,
@@ -106,6 +109,13 @@ def keyed() -> Iterator[tuple[TestClient, dict[Role, str]]]:
         yield client, secrets
 
 
+# A stream past its auth check never ends: a Last-Event-ID it refuses (422) stands in.
+ENDS_AT_ONCE: dict[str, dict[str, Any]] = {
+    path: {"headers": {"Last-Event-ID": "not-a-position"}}
+    for path in ("/events/stream", "/negotiations/{slug}/stream")
+}
+
+
 def request_for(client: TestClient, method: str, path: str) -> dict[str, Any]:
     """A request that reaches the route (its answer past the auth check does not matter)."""
     name = f"doomed-{next(_names)}"
@@ -126,6 +136,7 @@ def request_for(client: TestClient, method: str, path: str) -> dict[str, Any]:
         "method": method,
         "url": url,
         "json": bodies.get(path) if method == "POST" else None,
+        **ENDS_AT_ONCE.get(path, {}),
     }
 
 
@@ -144,7 +155,9 @@ def test_each_route_answers_each_caller_as_its_rule_says(
     client, secrets = keyed
     needed = RULES[(method, path)]
     headers = {} if caller is None else bearer(secrets[caller])
-    response = client.request(**request_for(client, method, path), headers=headers)
+    request = request_for(client, method, path)
+    headers = {**request.pop("headers", {}), **headers}
+    response = client.request(**request, headers=headers)
 
     if needed is None:
         assert response.status_code not in (401, 403), response.text
@@ -215,7 +228,12 @@ def request_for_open(method: str, path: str) -> dict[str, Any]:
         .replace("/static/vendor/{name}", "/static/vendor/swagger-ui.css")
     )
     body = {"/keys": {"name": "first", "role": "admin"}}.get(path)
-    return {"method": method, "url": url, "json": body if method == "POST" else None}
+    return {
+        "method": method,
+        "url": url,
+        "json": body if method == "POST" else None,
+        **ENDS_AT_ONCE.get(path, {}),
+    }
 
 
 def test_without_keys_a_presented_key_is_not_needed_nor_checked(client: TestClient) -> None:
