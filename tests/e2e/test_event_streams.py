@@ -204,7 +204,7 @@ def test_a_client_that_stops_reading_is_disconnected_and_its_buffer_stays_bounde
                 batches += 1
                 assert all(s.buffered <= CAPACITY for s in list(hub._subscriptions))
             assert hub.subscribers == 0, f"still subscribed after {batches} batches"
-            assert hub.dispatched >= batches * BATCH
+            assert hub.dispatched > CAPACITY  # it was cut off for falling behind, not at once
 
 
 CAPACITY = 100
