@@ -26,6 +26,7 @@ from api.routes import (
     ledger,
     metrics,
     negotiations,
+    page,
     problem_pages,
     tiles,
 )
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router, **READERS)
     app.include_router(feed.router, **READERS)
     app.include_router(analytics.router, **READERS)
+    app.include_router(page.router, **READERS)
     app.include_router(health.router)
     app.include_router(metrics.router)  # open like /health: counts and timings only
     app.include_router(ledger.router, **READERS)

@@ -531,15 +531,11 @@
     page.setAttribute("aria-busy", "true");
     const travel = travelParams();
     try {
-      const [summary, chart, positions, gaps, timeline] = await Promise.all([
-        api(base, travel),
-        api(`${base}/chart.json`, { ...travel, term: state.term }),
-        api(`${base}/positions`, travel),
-        api(`${base}/gaps`, travel),
-        api(`${base}/timeline`, travel),
-        everything ? null : api(`${base}/timeline`).then((t) => { everything = t.events; }),
-      ]);
-      const chartNow = state.as_of ? await api(`${base}/chart.json`, { term: chart.term && chart.term.id }) : null;
+      // One request: the page's data as each route answers it (GET …/page.json).
+      const data = await api(`${base}/page.json`, { ...travel, term: state.term });
+      const { summary, chart, positions, gaps, timeline } = data;
+      everything = (data.timeline_now || timeline).events;
+      const chartNow = state.as_of ? data.chart_now : null;
       if (mine !== generation) return; // a newer request owns the page
       renderSummary(summary);
       renderTravel(summary);

@@ -441,3 +441,17 @@ def test_the_timeline_holds_200_events_a_page_unless_asked(sma):
 def test_a_timeline_cursor_not_handed_out_is_a_problem(sma):
     response = sma.get("/negotiations/usa-rok-sma/timeline", params={"cursor": "!!"})
     assert_problem(response, 422, "invalid-value")
+
+
+@pytest.mark.parametrize("travel", [{}, {"as_of": "2019-12-01"}, {"as_of_version": 12}])
+def test_the_page_document_holds_what_each_route_answers(demo, travel):
+    page = get_json(demo, f"{DEMO}/page.json", **travel)
+    assert page["summary"] == get_json(demo, DEMO, **travel)
+    assert page["chart"] == get_json(demo, f"{DEMO}/chart.json", **travel)
+    assert page["positions"] == get_json(demo, f"{DEMO}/positions", **travel)
+    term = page["chart"]["term"]["id"]
+    assert page["gaps"] == get_json(demo, f"{DEMO}/gaps", term=term, **travel)
+    assert page["timeline"] == get_json(demo, f"{DEMO}/timeline", **travel)
+    if travel:
+        assert page["timeline_now"] == get_json(demo, f"{DEMO}/timeline")
+        assert page["chart_now"] == get_json(demo, f"{DEMO}/chart.json", term=term)

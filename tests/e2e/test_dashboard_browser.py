@@ -271,3 +271,19 @@ def test_the_index_makes_one_data_request_whatever_the_number_of_negotiations(
     assert page.locator("#negotiations tr[data-slug]").count() >= 13
     assert "between USA and ROK" in page.locator(f'tr[data-slug="{DEMO_SLUG}"] td.gap').inner_text()
     assert len(data) == 1, data
+
+
+@pytest.mark.parametrize("query", ["", "?as_of=2019-12-01"])
+def test_the_negotiation_page_fetches_its_data_in_at_most_two_requests(
+    page: Any, base_url: str, query: str
+) -> None:
+    data: list[str] = []
+    page.on(
+        "request",
+        lambda r: data.append(r.url) if r.url.startswith(f"{base_url}/negotiations") else None,
+    )
+    open_demo(page, base_url, query)
+    assert shown_positions(page) == api_positions(
+        base_url, **({"as_of": "2019-12-01"} if query else {})
+    )
+    assert len(data) <= 2, data
