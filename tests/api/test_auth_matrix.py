@@ -44,6 +44,7 @@ RULES: dict[tuple[str, str], Role | None] = {
     ("GET", "/static/vendor/{name}"): OPEN,
     ("GET", "/static/{name}"): OPEN,
     ("GET", "/negotiations/{slug}/chart.json"): READER,
+    ("GET", "/negotiations/{slug}/page.json"): READER,
     ("GET", "/negotiations/{slug}/chart.svg"): READER,
     ("POST", "/negotiations"): ADMIN,
     ("GET", "/negotiations"): READER,
