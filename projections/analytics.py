@@ -32,10 +32,10 @@ from datetime import UTC, date, datetime
 from itertools import combinations
 from typing import Any, Protocol
 
-from domain.values import parse_occurred_at, sort_key
+from domain.values import Term, parse_occurred_at, sort_key
 from projections.gaps import pair_metrics
 from projections.positions import Book, build_book, quantity_json
-from projections.records import Record, rebuild
+from projections.records import Record, Stream, rebuild
 from projections.rows import fields_from_payload
 
 LINE_TYPES = frozenset({"offer_made", "offer_withdrawn"})
@@ -245,11 +245,9 @@ class _State:
         found = self.space.get([k for k in keys if k not in writes])
         out = []
         for term, key in zip(book.terms, keys, strict=True):
-            text = writes.get(key) or found.get(key)
-            pairs = []
-            if text is not None:
-                entry = json.loads(text)
-                pairs.append({name: entry[name] for name in HEADLINE_FIELDS})
+            text = writes.get(key) or found.get(key) or empty_pair_rows(term.id, p, q)[0]
+            entry = json.loads(text)
+            pairs = [{name: entry[name] for name in HEADLINE_FIELDS}]
             out.append({"term": term.id, "unit": term.unit, "pairs": pairs})
         return out
 
@@ -291,11 +289,18 @@ class _State:
                     "via": standing.via,
                 }
         writes: dict[str, str] = {}
+        gone: list[str] = []
         for term_id in sorted({t for t, _ in changed}):
             moved = {p for t, p in changed if t == term_id}
+            term = terms[term_id]
             for p, q in combinations(parties, 2):
                 if p in moved or q in moved:
-                    writes.update(_pair_rows(book, terms[term_id], p, q))
+                    if book.line(term, p).changes or book.line(term, q).changes:
+                        writes.update(_pair_rows(book, term, p, q))
+                    elif not self.full:
+                        # Neither ever had a position: the read makes the entry (it costs a
+                        # 150-party negotiation's opening nothing to store).
+                        gone.extend(pair_key(k, term_id, p, q) for k in ("gap", "hist"))
         writes["positions"] = _dumps(self.positions)
         writes["headline"] = _dumps(self._headline(book, parties, writes))
         joined = set(self.shaping()[0])
@@ -311,7 +316,14 @@ class _State:
         if self.meta_dirty:
             writes["meta"] = _dumps(self.meta)
         writes.update({line_key(t, p): _dumps(self.lines[t, p]) for t, p in self.dirty_lines})
+        self.space.delete([k for k in gone if k not in writes])
         self.space.put(writes)
+
+
+def empty_pair_rows(term_id: str, p: str, q: str) -> tuple[str, str]:
+    """The stored rows of a pair where neither party ever had a position on the term."""
+    rows = _pair_rows(build_book(Stream()), Term(term_id, term_id, ""), p, q)
+    return rows[pair_key("gap", term_id, p, q)], rows[pair_key("hist", term_id, p, q)]
 
 
 def _pair_rows(book: Book, term: Any, p: str, q: str) -> dict[str, str]:
@@ -433,14 +445,14 @@ def stored_gap_entries(
         texts = []
         for p, q in pairs:
             text = gaps.get(pair_key("gap", term["id"], p, q))
+            history_text = hist.get(pair_key("hist", term["id"], p, q))
             if text is None:
-                continue
+                text, history_text = empty_pair_rows(term["id"], p, q)
             entry = json.loads(text)
             clock_counts(entry, order.rounds, today)
             encoded = _dumps(entry)
             if history:
-                encoded = encoded[:-1] + ',"history":' + hist[pair_key("hist", term["id"], p, q)]
-                encoded += "}"
+                encoded = encoded[:-1] + ',"history":' + str(history_text) + "}"
             texts.append(encoded)
         out.append((term, texts))
     return out
