@@ -12,7 +12,6 @@ its ``/docs`` and ``/redoc`` pages (they describe the API, not the ledger).
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import Forbidden, Unauthenticated
 from api.keys import ApiKey, KeyStore, Role, hash_key
 from api.schemas import Problem
+from api.settings import is_loopback as is_loopback  # the one rule, shared with the CLI
 from domain.ledger import ANONYMOUS
 
 __all__ = [
@@ -52,8 +52,6 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No API key, or one unknown or revoked"},
     403: {"model": Problem, "description": "The key's role does not allow this"},
 }
-
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
 @dataclass(frozen=True)
@@ -83,17 +81,6 @@ class Principal:
 
 
 OPEN = Principal(ANONYMOUS, Role.ADMIN, authenticated=False)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether a listening address only takes connections from this machine."""
-    name = host.strip().strip("[]").lower()
-    if name in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 class Gate:

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import Depends, Header, Path, Query, Request
 
 from api.errors import ViewLaggingError as ViewLaggingError  # raised here; imported from here too
 from api.freshness import Lookup, last_position_lookup
 from api.settings import Settings
-from domain.errors import InvalidValue, NegotiationNotFound, StorageUnavailable
+from domain.errors import InvalidValue, NegotiationNotFound
 from domain.ledger import Ledger
 from domain.values import SLUG_RE, OccurredAt, parse_occurred_at, quoted
 from projections.runner import ProjectionRunner
+from projections.storage import view_storage_errors as view_storage_errors  # routes' import
 from projections.views import Views
 
 # The request-scoped dependencies below do no I/O: declared async, FastAPI calls them in
@@ -105,15 +103,6 @@ SlugPath = Annotated[str, Depends(known_slug)]
 
 
 # ------------------------------------------------------------------ read views
-
-
-@contextlib.contextmanager
-def view_storage_errors() -> Iterator[None]:
-    """A store that does not answer is 503 for the views too, as for the ledger."""
-    try:
-        yield
-    except (OperationalError, InterfaceError) as e:
-        raise StorageUnavailable(f"the store is unavailable: {e}") from e
 
 
 def fresh_views(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -10,6 +11,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.ledger import MAX_PARTIES, MAX_TERMS
 from domain.negotiation import IDEMPOTENCY_RETENTION
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listening address only takes connections from this machine.
+
+    Here, beside the host it judges, so the HTTP gate and ``parley serve`` ask one rule.
+    """
+    name = host.strip().strip("[]").lower()
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):

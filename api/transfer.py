@@ -20,7 +20,6 @@ from uuid import UUID
 from pydantic import TypeAdapter, ValidationError
 
 from api import signed_note
-from api.deps import view_storage_errors
 from api.schemas import EventCreate, NegotiationCreate, fact_of
 from domain import errors, facts, merkle
 from domain.canonical import (
@@ -32,6 +31,7 @@ from domain.canonical import (
 )
 from domain.ledger import Ledger, Restored, RestoredEvent
 from domain.negotiation import Negotiation, negotiation_id
+from projections.storage import view_storage_errors
 
 EXPORT_FORMAT = "parley-export"
 EXPORT_FORMAT_VERSION = 1

@@ -20,8 +20,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self, cast
 from uuid import UUID
@@ -517,32 +516,6 @@ class ProjectionRunner:
         for name in chosen:
             counts[name] = self.views.row_count(name)
         return counts
-
-
-@contextmanager
-def rich_progress(description: str = "rebuilding views") -> Iterator[Progress]:
-    """A progress callback that draws a rich progress bar."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        TimeRemainingColumn,
-    )
-    from rich.progress import (
-        Progress as RichProgress,
-    )
-
-    with RichProgress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    ) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(position: int, head: int) -> None:
-            bar.update(task, completed=position, total=head)
-
-        yield update
 
 
 def open_runner(app: Application[UUID], **kwargs: Any) -> ProjectionRunner:

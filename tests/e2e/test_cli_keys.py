@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app
-from api.cli_keys import open_mode_refusal
+from api.cli.serve import open_mode_refusal
 from api.settings import Settings
 from api.store import parse_database_url
 

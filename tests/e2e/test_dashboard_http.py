@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from starlette.exceptions import StarletteDeprecationWarning
 from typer.testing import CliRunner
 
-from api import terminal
 from api.app import create_app
+from api.cli import terminal
 from api.demo import DEMO_SLUG, load_demo
 from api.routes import dashboard
 from api.settings import Settings

@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 from rich.progress import MofNCompleteColumn
 
-from api.progress import RateColumn, progress_bar
+from api.cli.common import RateColumn, progress_bar
 
 
 def test_rate_column_shows_items_per_second_once_measured() -> None:

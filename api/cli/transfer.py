@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
-from rich.progress import Progress
 
+from api.cli.common import all_slugs, current_settings, fail, opened_ledger, out, progress_bar
 from api.plover import plover_export
-from api.progress import progress_bar
 from api.signed_note import NoteError
 from api.transfer import (
     ImportRefused,
@@ -27,7 +26,6 @@ from api.transfer import (
     to_line,
 )
 from domain import errors
-from domain.ledger import Ledger
 
 
 class ExportFormat(StrEnum):
@@ -36,15 +34,9 @@ class ExportFormat(StrEnum):
 
 
 def register(app: typer.Typer) -> None:
-    """Adds ``export`` and ``import`` to the ``parley`` app (api.cli imports this module)."""
+    """Adds ``parley export`` and ``parley import`` to the ``parley`` app."""
     app.command("export")(export)
     app.command("import")(import_)
-
-
-def _progress() -> Progress:
-    from api.cli import out
-
-    return progress_bar(out)
 
 
 @contextlib.contextmanager
@@ -77,15 +69,13 @@ def export(
     ] = ExportFormat.jsonl,
 ) -> None:
     """Write the ledger (or one negotiation) to a JSON Lines file."""
-    from api.cli import _fail, _ledger, _settings, out
-
-    with _ledger(_settings()) as ledger:
+    with opened_ledger(current_settings()) as ledger:
         try:
             if format_ is ExportFormat.plover:
-                slugs = [negotiation] if negotiation else _all_slugs(ledger)
+                slugs = [negotiation] if negotiation else all_slugs(ledger)
                 exports = [plover_export(ledger, slug) for slug in slugs]
                 total = sum(e.records for e in exports)
-                with _progress() as progress, _replacing(file) as f:
+                with progress_bar() as progress, _replacing(file) as f:
                     task = progress.add_task(f"exporting {file.name}", total=total)
                     for exported in exports:
                         for record in exported.items:
@@ -98,29 +88,20 @@ def export(
             whole = (
                 export_negotiation(ledger, negotiation) if negotiation else export_ledger(ledger)
             )
-            with _progress() as progress, _replacing(file) as f:
+            with progress_bar() as progress, _replacing(file) as f:
                 task = progress.add_task(f"exporting {file.name}", total=whole.total)
                 for number, line in enumerate(whole.lines()):
                     f.write(line)
                     if number:
                         progress.advance(task)
         except (errors.NegotiationNotFound, errors.StorageUnavailable) as e:
-            raise _fail(e.detail) from None
+            raise fail(e.detail) from None
     count = len(whole.header["negotiations"])
     out.print(
         f"[green]exported[/] {whole.total} events of {count} negotiation"
         f"{'' if count == 1 else 's'} to {file}",
         highlight=False,
     )
-
-
-def _all_slugs(ledger: Ledger) -> list[str]:
-    slugs: list[str] = []
-    after = 0
-    while found := ledger.opened_negotiations(after, 500):
-        slugs += [slug for _, slug in found]
-        after = found[-1][0]
-    return slugs
 
 
 def import_(
@@ -149,38 +130,36 @@ def import_(
     ] = None,
 ) -> None:
     """Restore an export into an empty store, verifying every hash first; all or nothing."""
-    from api.cli import _fail, _ledger, _settings, out
-
     signed: SignedTree | None = None
     if checkpoint is not None or key is not None:
         if checkpoint is None or key is None:
-            raise _fail("--checkpoint and --key go together: a note and the key it is signed by", 2)
+            raise fail("--checkpoint and --key go together: a note and the key it is signed by", 2)
         try:
             signed = signed_tree(checkpoint.read_bytes(), key)
         except NoteError as e:
-            raise _fail(f"{checkpoint}: {e}", code=2) from None
-    with _ledger(_settings()) as ledger:
+            raise fail(f"{checkpoint}: {e}", code=2) from None
+    with opened_ledger(current_settings()) as ledger:
         try:
             held = ledger.head_position()
         except errors.StorageUnavailable as e:
-            raise _fail(e.detail) from None
+            raise fail(e.detail) from None
         if held:
-            raise _fail(
+            raise fail(
                 f"the store already holds events (log position {held}): "
                 "import restores into an empty store only"
             )
         with file.open("rb") as f:
             total = sum(1 for _ in f)
         try:
-            with _progress() as progress, file.open("rb") as f:
+            with progress_bar() as progress, file.open("rb") as f:
                 task = progress.add_task(f"verifying {file.name}", total=total)
                 parsed = read_export(f, on_line=lambda _: progress.advance(task))
             matched = check_signed_tree(parsed, signed) if signed is not None else None
             restored = restore_export(ledger, parsed)
         except ImportRefused as e:
-            raise _fail(f"{file}: line {e.line}: {e.message}; nothing was written") from None
+            raise fail(f"{file}: line {e.line}: {e.message}; nothing was written") from None
         except errors.StorageUnavailable as e:
-            raise _fail(f"{e.detail}; nothing was written") from None
+            raise fail(f"{e.detail}; nothing was written") from None
     if matched is not None:
         out.print(f"[green]matched[/] {matched}", highlight=False)
     count = len(restored.heads)

@@ -8,21 +8,17 @@ views. :func:`register` adds them to the ``parley`` typer app.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from api.charts import UnknownTerm, amount_text, dance, render
-from api.settings import Settings
-from api.store import StoreURLError, open_ledger, parse_database_url
+from api.cli.common import all_slugs, current_settings, err, fail, opened_ledger, out, progress_bar
 from domain import errors
 from domain.ledger import Ledger
 from domain.values import OccurredAt, Quantity, parse_occurred_at
@@ -31,10 +27,6 @@ from projections.index import index_entry
 from projections.positions import positions as positions_document
 from projections.records import Stream, stream_of
 from projections.timeline import timeline as timeline_document
-
-out = Console(soft_wrap=False)
-err = Console(stderr=True, soft_wrap=True)
-PAGE = 500
 
 AsOfOption = Annotated[
     str | None,
@@ -50,35 +42,16 @@ def _row(table: Table, *cells: str, style: str | None = None) -> None:
     table.add_row(*(escape(c) for c in cells), style=style)
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code)
-
-
-@contextlib.contextmanager
-def _ledger() -> Iterator[Ledger]:
-    settings = Settings()
-    try:
-        config = parse_database_url(
-            settings.database_url,
-            cache_size=settings.cache_size,
-            store_timeout=settings.store_timeout_seconds,
-        )
-    except StoreURLError as e:
-        raise _fail(f"PARLEY_DATABASE_URL: {e}", code=2) from None
-    try:
-        ledger = open_ledger(config, create_tables=settings.create_tables)
-    except errors.StorageUnavailable as e:
-        raise _fail(e.detail) from None
-    with contextlib.closing(ledger):
-        yield ledger
+def _ledger() -> contextlib.AbstractContextManager[Ledger]:
+    """The store, unannounced: these commands print tables, not which store they read."""
+    return opened_ledger(current_settings(), announce=False)
 
 
 def _stream(ledger: Ledger, slug: str) -> Stream:
     try:
         ledger.get(slug)
     except errors.NegotiationNotFound:
-        raise _fail(f"no negotiation {slug!r} (see `parley negotiations`)") from None
+        raise fail(f"no negotiation {slug!r} (see `parley negotiations`)") from None
     return stream_of(ledger.stream(slug))
 
 
@@ -88,7 +61,7 @@ def _as_of(value: str | None) -> OccurredAt | None:
     try:
         return parse_occurred_at(value, "as_of")
     except errors.InvalidValue as e:
-        raise _fail(f"--as-of: {e.detail}", code=2) from None
+        raise fail(f"--as-of: {e.detail}", code=2) from None
 
 
 def _today() -> date:
@@ -114,36 +87,14 @@ def _share(text: str | None) -> str:
     return "—" if text is None else f"{float(text) * 100:.1f}%"
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-
-
-def _slugs(ledger: Ledger) -> list[str]:
-    found: list[str] = []
-    after = 0
-    while True:
-        page = ledger.opened_negotiations(after, PAGE)
-        found += [slug for _, slug in page]
-        if len(page) < PAGE:
-            return found
-        after = page[-1][0]
-
-
 def negotiations() -> None:
     """List every negotiation: status, parties, last activity and its headline gap."""
     with _ledger() as ledger:
-        slugs = _slugs(ledger)
+        slugs = all_slugs(ledger)
         table = Table(title="Negotiations", title_justify="left", expand=False)
         for column in ("slug", "title", "status", "parties", "last activity", "headline gap"):
             table.add_column(column, overflow="fold")
-        progress = _progress()
+        progress = progress_bar(err)
         with progress:
             task = progress.add_task("reading negotiations", total=len(slugs))
             for slug in slugs:
@@ -164,7 +115,7 @@ def negotiations() -> None:
     if not slugs:
         out.print("no negotiations yet: `parley demo` loads one", highlight=False)
         return
-    out.print(table)
+    out.print(table, soft_wrap=False)
 
 
 def _headline(stream: Stream) -> str:
@@ -204,7 +155,7 @@ def positions(
                 p["at"],
                 p["via"],
             )
-    out.print(table)
+    out.print(table, soft_wrap=False)
 
 
 def gaps(
@@ -251,7 +202,7 @@ def gaps(
                 _row(table, "days since last move", str(pair["days_since_last_move"]))
                 _row(table, "rounds since last move", str(pair["rounds_since_last_move"]))
                 _row(table, "forecast", pair["forecast"] or "none")
-            out.print(table)
+            out.print(table, soft_wrap=False)
             history = Table(title="gap history", title_justify="left")
             for column in ("at", p, q, "gap"):
                 history.add_column(column, justify="left" if column == "at" else "right")
@@ -263,7 +214,7 @@ def gaps(
                     _short(point["positions"][q], unit),
                     _short(point["gap"], unit),
                 )
-            out.print(history)
+            out.print(history, soft_wrap=False)
 
 
 def _summary(entry: dict[str, Any]) -> str:
@@ -322,7 +273,7 @@ def timeline(
         style = "strike dim" if entry["retracted"] else None
         what = _summary(entry) + (" (retracted)" if entry["retracted"] else "")
         _row(table, entry["occurred_at"], str(entry["version"]), entry["type"], what, style=style)
-    out.print(table)
+    out.print(table, soft_wrap=False)
 
 
 def chart(
@@ -336,13 +287,13 @@ def chart(
     """Write the negotiation dance as a static SVG or PNG, as GET /negotiations/SLUG/chart.svg."""
     suffix = out_file.suffix.lower().lstrip(".")
     if suffix not in ("svg", "png"):
-        raise _fail("--out must name a .svg or .png file", code=2)
+        raise fail("--out must name a .svg or .png file", code=2)
     with _ledger() as ledger:
         stream = _stream(ledger, slug)
     try:
         picture = dance(stream, term=term, as_of=_as_of(as_of), today=_today())
     except UnknownTerm as e:
-        raise _fail(str(e), code=2) from None
+        raise fail(str(e), code=2) from None
     with err.status(f"drawing {out_file.name}", spinner="dots"):
         data = render(picture, "svg" if suffix == "svg" else "png")
     out_file.write_bytes(data)

@@ -10,13 +10,42 @@ import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from api.ledger_proofs import Checkpoint
-    from api.settings import Settings
+from api.cli.common import (
+    current_settings,
+    fail,
+    opened_ledger,
+    opened_runner,
+    out,
+    progress_bar,
+)
+from api.cosignatures import open_cosignatures
+from api.ledger_proofs import (
+    Checkpoint,
+    checkpoint_body,
+    extends,
+    log_verifier,
+    make_checkpoint,
+    public_key_of,
+)
+from api.ledger_scan import verify_ledger
+from api.settings import Settings, parse_witness_keys
+from api.signed_note import (
+    ED25519,
+    Note,
+    NoteError,
+    cosigners,
+    parse_checkpoint,
+    parse_note,
+    parse_vkey,
+    sign,
+    signed_by,
+)
+from domain import errors
+from projections.storage import view_storage_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -63,40 +92,33 @@ def verify(
     ] = 0,
 ) -> None:
     """Re-hash every stored event; exit 1 naming the first that no longer matches."""
-    from api.cli import _fail, _ledger, _runner, _settings, out
-    from api.deps import view_storage_errors
-    from api.ledger_proofs import Checkpoint, extends
-    from api.ledger_scan import verify_ledger
-    from api.progress import progress_bar
-    from domain import errors
-
     saved = None
     signed_note_report: str | None = None
-    settings = _settings()
+    settings = current_settings()
     if checkpoint_file is not None:
         try:
             content = checkpoint_file.read_text(encoding="utf-8")
         except UnicodeDecodeError as e:
-            raise _fail(f"{checkpoint_file}: not a checkpoint: {e}", code=2) from None
+            raise fail(f"{checkpoint_file}: not a checkpoint: {e}", code=2) from None
         if content.lstrip().startswith("{"):
             try:
                 saved = Checkpoint.from_json(json.loads(content))
             except ValueError as e:
-                raise _fail(f"{checkpoint_file}: not a checkpoint: {e}", code=2) from None
+                raise fail(f"{checkpoint_file}: not a checkpoint: {e}", code=2) from None
         else:
             saved, signed_note_report = _opened_note(
                 checkpoint_file, content, key, witness, min_cosignatures, settings
             )
     elif key is not None or witness or min_cosignatures:
-        raise _fail("--key, --witness and --min-cosignatures check a --checkpoint note", code=2)
-    with _ledger(settings) as ledger, _runner(ledger) as runner, progress_bar(out) as bar:
+        raise fail("--key, --witness and --min-cosignatures check a --checkpoint note", code=2)
+    with opened_ledger(settings) as ledger, opened_runner(ledger) as runner, progress_bar() as bar:
         task = bar.add_task("verifying the ledger", total=ledger.head_position())
         try:
             with view_storage_errors():
                 report = verify_ledger(ledger, runner.views, on_event=lambda: bar.advance(task))
                 extension = extends(runner.views, saved) if saved is not None else None
         except errors.StorageUnavailable as e:
-            raise _fail(e.detail) from None
+            raise fail(e.detail) from None
     bad = report.first_bad
     if bad is not None:
         where = ", ".join(
@@ -109,7 +131,7 @@ def verify(
             )
             if value is not None
         )
-        raise _fail(f"the ledger does not verify: {where}: {bad.reason}")
+        raise fail(f"the ledger does not verify: {where}: {bad.reason}")
     out.print(
         f"[green]ok[/] {report.events_checked} events re-hashed up to position {report.head}; "
         f"Merkle tree of {report.tree_size} leaves, root {report.root}",
@@ -120,21 +142,18 @@ def verify(
     if signed_note_report is not None:
         consistent, why = extension
         if not consistent:
-            raise _fail(why)
+            raise fail(why)
         out.print(f"[green]ok[/] {why} ({signed_note_report})", highlight=False)
         return
     signed = saved.signature_ok()
     if signed is False:
-        raise _fail(f"{checkpoint_file}: the checkpoint's signature does not verify")
+        raise fail(f"{checkpoint_file}: the checkpoint's signature does not verify")
     ours = settings.signing_seed()
-    if signed and ours is not None:
-        from api.ledger_proofs import public_key_of
-
-        if saved.public_key != public_key_of(ours):
-            raise _fail(f"{checkpoint_file}: signed with another key than PARLEY_SIGNING_KEY's")
+    if signed and ours is not None and saved.public_key != public_key_of(ours):
+        raise fail(f"{checkpoint_file}: signed with another key than PARLEY_SIGNING_KEY's")
     consistent, why = extension
     if not consistent:
-        raise _fail(why)
+        raise fail(why)
     out.print(
         f"[green]ok[/] {why} (checkpoint of {saved.timestamp}"
         f"{', signature verified' if signed else ', unsigned'})",
@@ -162,19 +181,12 @@ def checkpoint(
     ] = CheckpointFormat.json,
 ) -> None:
     """Save today's checkpoint of the global Merkle tree (signed when PARLEY_SIGNING_KEY is set)."""
-    from api.cli import _fail, _ledger, _runner, _settings, out
-    from api.cosignatures import open_cosignatures
-    from api.deps import view_storage_errors
-    from api.ledger_proofs import checkpoint_body, log_verifier, make_checkpoint
-    from api.signed_note import Note, sign
-    from domain import errors
-
-    settings = _settings()
+    settings = current_settings()
     seed = settings.signing_seed()
     if format_ is CheckpointFormat.note and seed is None:
-        raise _fail("a signed note needs a signing key: set PARLEY_SIGNING_KEY", code=2)
+        raise fail("a signed note needs a signing key: set PARLEY_SIGNING_KEY", code=2)
     origin = settings.origin()
-    with _ledger(settings) as ledger, _runner(ledger) as runner:
+    with opened_ledger(settings) as ledger, opened_runner(ledger) as runner:
         try:
             with view_storage_errors():
                 lag = runner.lag()
@@ -184,7 +196,7 @@ def checkpoint(
                     witnessed = open_cosignatures(ledger).for_text(text)
                     note = Note(text, (sign(text, origin, seed), *witnessed)).encode()
         except errors.StorageUnavailable as e:
-            raise _fail(e.detail) from None
+            raise fail(e.detail) from None
     if format_ is CheckpointFormat.note:
         out_file.write_text(note, encoding="utf-8", newline="\n")
     else:
@@ -209,19 +221,6 @@ def _opened_note(
     settings: Settings,
 ) -> tuple[Checkpoint, str]:
     """A signed-note checkpoint, checked with the verifier key and the witnesses' keys."""
-    from api.cli import _fail
-    from api.ledger_proofs import Checkpoint, log_verifier
-    from api.settings import parse_witness_keys
-    from api.signed_note import (
-        ED25519,
-        NoteError,
-        cosigners,
-        parse_checkpoint,
-        parse_note,
-        parse_vkey,
-        signed_by,
-    )
-
     try:
         note = parse_note(content)
         body = parse_checkpoint(note.text)
@@ -230,7 +229,7 @@ def _opened_note(
         else:
             seed = settings.signing_seed()
             if seed is None:
-                raise _fail(
+                raise fail(
                     f"{file}: a signed note is checked with a verifier key: give --key "
                     "(GET /ledger/verifier-key) or set PARLEY_SIGNING_KEY",
                     code=2,
@@ -238,16 +237,16 @@ def _opened_note(
             verifier = log_verifier(settings.origin(), seed)
         witnesses = parse_witness_keys(" ".join(witness)) if witness else settings.witnesses()
     except NoteError as e:
-        raise _fail(f"{file}: {e}", code=2) from None
+        raise fail(f"{file}: {e}", code=2) from None
     if verifier.key_type != ED25519:
-        raise _fail(f"--key {verifier.name}: a log's key has type 0x01 (Ed25519)", code=2)
+        raise fail(f"--key {verifier.name}: a log's key has type 0x01 (Ed25519)", code=2)
     if not signed_by(note, verifier):
-        raise _fail(f"{file}: the checkpoint is not signed by {verifier.vkey()}")
+        raise fail(f"{file}: the checkpoint is not signed by {verifier.vkey()}")
     if body.origin != verifier.name:
-        raise _fail(f"{file}: the checkpoint's origin {body.origin!r} is not {verifier.name!r}")
+        raise fail(f"{file}: the checkpoint's origin {body.origin!r} is not {verifier.name!r}")
     cosigned = cosigners(note, witnesses)
     if len(cosigned) < min_cosignatures:
-        raise _fail(
+        raise fail(
             f"{file}: {len(cosigned)} valid witness cosignature"
             f"{'' if len(cosigned) == 1 else 's'}, {min_cosignatures} required"
         )

@@ -8,10 +8,9 @@ from typing import Annotated
 
 import typer
 
-from api.auth import is_loopback
+from api.cli.common import current_settings, fail, opened_ledger, out
 from api.keys import ApiKey, KeyNameTaken, KeyNotFound, KeyStore, Role, open_keys
-from api.settings import Settings
-from api.store import StoreConfig, open_ledger
+from api.store import StoreURLError, parse_database_url
 from domain import errors
 
 keys_app = typer.Typer(
@@ -39,15 +38,13 @@ def create(
     role: Annotated[Role, typer.Option(help="reader (GET), recorder (append), admin (everything)")],
 ) -> None:
     """Make a key and print it once, alone on the last line: only its hash is kept."""
-    from api.cli import _fail, out
-
     with _key_store() as store:
         try:
             key, secret = store.create(name, role)
         except KeyNameTaken as e:
-            raise _fail(e.detail) from None
+            raise fail(e.detail) from None
         except errors.InvalidValue as e:
-            raise _fail(e.detail, code=2) from None
+            raise fail(e.detail, code=2) from None
     out.print(
         f"created the {key.role.value} key {key.name!r}; it is shown once, below: keep it now",
         highlight=False,
@@ -59,8 +56,6 @@ def create(
 @keys_app.command("list")
 def list_keys() -> None:
     """Every key ever made, revoked ones too (never the keys themselves)."""
-    from api.cli import out
-
     with _key_store() as store:
         found = store.all_keys()
     if not found:
@@ -86,13 +81,11 @@ def list_keys() -> None:
 @keys_app.command()
 def revoke(name: Annotated[str, typer.Argument(help="The key's name")]) -> None:
     """Revoke a key: requests with it are refused from now on."""
-    from api.cli import _fail, out
-
     with _key_store() as store:
         try:
             key = store.revoke(name)
         except KeyNotFound as e:
-            raise _fail(e.detail) from None
+            raise fail(e.detail) from None
     assert key.revoked_at is not None  # noqa: S101 - revoke() stamps it
     out.print(
         f"revoked the {key.role.value} key {key.name!r} "
@@ -103,44 +96,19 @@ def revoke(name: Annotated[str, typer.Argument(help="The key's name")]) -> None:
 
 @contextlib.contextmanager
 def _key_store() -> Iterator[KeyStore]:
-    from api.cli import _fail, _ledger, _settings
-    from api.store import StoreURLError, parse_database_url
-
-    settings = _settings()
+    settings = current_settings()
     try:
         kind = parse_database_url(settings.database_url).kind
     except StoreURLError as e:
-        raise _fail(f"PARLEY_DATABASE_URL: {e}", code=2) from None
+        raise fail(f"PARLEY_DATABASE_URL: {e}", code=2) from None
     if kind == "memory":
-        raise _fail(
+        raise fail(
             "memory:// keeps keys inside one process, so a key made here would vanish with "
             "it: set PARLEY_DATABASE_URL to a SQLite file or PostgreSQL",
             code=2,
         )
-    with _ledger(settings) as ledger:
+    with opened_ledger(settings) as ledger:
         try:
             yield open_keys(ledger)
         except errors.StorageUnavailable as e:
-            raise _fail(e.detail) from None
-
-
-def open_mode_refusal(settings: Settings, config: StoreConfig) -> str | None:
-    """Why ``parley serve`` must not listen where it was told, or None when it may.
-
-    Without any active key the server runs open: anyone who reaches it reads and writes.
-    """
-    if is_loopback(settings.host):
-        return None
-    refusal = (
-        f"no API key exists, so the server would run open (anyone reaching {settings.host} "
-        "could read and write): it listens only on loopback until one does. Create one with "
-        "`parley keys create --role admin --name NAME`, or serve on --host 127.0.0.1"
-    )
-    if config.kind == "memory":
-        return refusal + " (memory:// keeps no keys between processes: it is loopback only)"
-    try:
-        with contextlib.closing(open_ledger(config)) as ledger:
-            exists = open_keys(ledger).any_active()
-    except errors.StorageUnavailable as e:
-        return e.detail
-    return None if exists else refusal
+            raise fail(e.detail) from None
