@@ -1,0 +1,250 @@
+"""Reads of a negotiation through ``parley serve`` (SQLite): constant in its length, bounded in fan-out.
+
+Run on its own with ``python bench/bench_reads.py [--quick]``; ``bench/run.py`` runs it with the
+others. Nothing is asserted; ratios are printed against baselines measured in the same run.
+
+- **Length**: negotiations of 100 and 10,000 events (offers of two parties on one term); p50 of
+  the summary, ``/positions``, ``/gaps`` and a timeline page at each size, and of ``GET /health``
+  through the same server. Goals: 10k/100 <= 1.5 and each read <= 3x ``/health`` (printed as
+  their inverses, so that a met goal is >= the goal column).
+- **as_of**: ``/positions?as_of=`` against the plain read (goal <= 3x).
+- **Fan-out**: 150 parties x 20 terms; every read answers (200 or 422) within 100 ms while a
+  thread probes ``/health`` (goal < 50 ms).
+- **Writers**: reads/s of one negotiation alone, then beside 16 threads appending to others
+  (goal >= 0.9x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BENCH_DIR = Path(__file__).resolve().parent
+if str(BENCH_DIR) not in sys.path:
+    sys.path.insert(0, str(BENCH_DIR))
+
+from bench_http import PARLEY, Server  # noqa: E402
+from harness import Measurement, Ratio, Report  # noqa: E402
+
+FIRST_DAY = date(2020, 1, 1)
+TERM = "price"
+SMALL, LARGE = 100, 10_000
+BATCH = 500
+
+
+def opening(slug: str, parties: int = 2, terms: int = 1) -> dict[str, Any]:
+    return {
+        "slug": slug,
+        "title": f"bench {slug}",
+        "parties": [{"id": f"P{i}", "name": f"Party {i}"} for i in range(parties)],
+        "terms": [
+            {"id": TERM if t == 0 else f"t{t}", "name": f"Term {t}", "unit": "USD"}
+            for t in range(terms)
+        ],
+        "occurred_at": FIRST_DAY.isoformat(),
+    }
+
+
+def offer(i: int, party: str | None = None, terms: int = 1) -> dict[str, Any]:
+    who = party or ("P0" if i % 2 == 0 else "P1")
+    amount = 100 + i % 400 if who == "P0" else 1000 - i % 400
+    return {
+        "type": "offer_made",
+        "party": who,
+        "kind": "offer",
+        "values": {
+            (TERM if t == 0 else f"t{t}"): {"amount": f"{amount}.25", "unit": "USD"}
+            for t in range(terms)
+        },
+        "occurred_at": (FIRST_DAY + timedelta(days=1 + i // 10)).isoformat(),
+    }
+
+
+def fill(client: httpx.Client, slug: str, events: int) -> None:
+    assert client.post("/negotiations", json=opening(slug)).status_code == 201
+    bodies = [offer(i) for i in range(events - 4)]  # the opening made 4: itself, 2 parties, a term
+    for at in range(0, len(bodies), BATCH):
+        response = client.post(f"/negotiations/{slug}/events", json=bodies[at : at + BATCH])
+        assert response.status_code == 201, response.text
+
+
+def p50_ms(client: httpx.Client, path: str, n: int, **params: Any) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        response = client.get(path, params=params)
+        times.append(1000 * (time.perf_counter() - start))
+        assert response.status_code in (200, 422), (path, response.status_code, response.text[:300])
+    return statistics.median(times)
+
+
+READS: dict[str, tuple[str, dict[str, Any]]] = {
+    "summary": ("", {}),
+    "/positions": ("/positions", {}),
+    "/gaps": ("/gaps", {}),
+    "timeline page (50 events)": ("/timeline", {"limit": 50}),
+}
+
+
+def length_runs(report: Report, client: httpx.Client, n: int) -> None:
+    health = p50_ms(client, "/health", n)
+    report.measurements.append(Measurement("GET /health p50", health, "ms"))
+    for name, (suffix, params) in READS.items():
+        small = p50_ms(client, f"/negotiations/small{suffix}", n, **params)
+        large = p50_ms(client, f"/negotiations/large{suffix}", n, **params)
+        report.measurements.append(Measurement(f"{name} p50 at {SMALL} events", small, "ms"))
+        report.measurements.append(Measurement(f"{name} p50 at {LARGE} events", large, "ms"))
+        report.ratios.append(
+            Ratio(
+                f"{name}: {SMALL} / {LARGE} events p50",
+                small / large,
+                1 / 1.5,
+                "goal 10k <= 1.5x 100",
+            )
+        )
+        report.ratios.append(
+            Ratio(
+                f"{name}: /health / read p50 at {LARGE}",
+                health / large,
+                1 / 3,
+                "goal read <= 3x /health",
+            )
+        )
+    plain = p50_ms(client, "/negotiations/large/positions", n)
+    as_of = p50_ms(client, "/negotiations/large/positions", n, as_of="2021-06-01")
+    report.measurements.append(Measurement(f"/positions?as_of= p50 at {LARGE}", as_of, "ms"))
+    report.ratios.append(
+        Ratio("as_of=: plain / as_of p50", plain / as_of, 1 / 3, "goal as_of <= 3x plain read")
+    )
+
+
+def fan_out(report: Report, client: httpx.Client, n: int) -> None:
+    slug = "wide"
+    response = client.post("/negotiations", json=opening(slug, parties=150, terms=20))
+    assert response.status_code == 201, response.text
+    offers = [offer(i, f"P{i}", terms=20) for i in range(0, 150, 15)]
+    response = client.post(f"/negotiations/{slug}/events", json=offers)
+    assert response.status_code == 201, response.text[:300]
+    worst: list[float] = []
+    stop = threading.Event()
+
+    def probe() -> None:
+        with httpx.Client(base_url=str(client.base_url), timeout=30) as own:
+            while not stop.is_set():
+                start = time.perf_counter()
+                own.get("/health")
+                worst.append(1000 * (time.perf_counter() - start))
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    slowest = 0.0
+    try:
+        for suffix, params in (
+            ("", {}),
+            ("/positions", {}),
+            ("/gaps", {}),
+            ("/gaps", {"term": TERM}),
+            ("/gaps", {"pair": "P0,P15"}),
+            ("/timeline", {}),
+            ("/chart.json", {}),
+        ):
+            slowest = max(slowest, p50_ms(client, f"/negotiations/{slug}{suffix}", n, **params))
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    report.measurements.append(Measurement("150x20: slowest read p50", slowest, "ms"))
+    report.measurements.append(Measurement("150x20: /health max meanwhile", max(worst), "ms"))
+    report.ratios.append(
+        Ratio("150x20: 100 ms / slowest read", 100 / slowest, 1.0, "goal <= 100 ms")
+    )
+    report.ratios.append(
+        Ratio("150x20: 50 ms / worst /health", 50 / max(worst), 1.0, "goal /health < 50 ms")
+    )
+
+
+def reads_per_second(client: httpx.Client, seconds: float) -> float:
+    count, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        assert client.get("/negotiations/small/positions").status_code == 200
+        count += 1
+    return count / seconds
+
+
+def writers(report: Report, client: httpx.Client, seconds: float) -> None:
+    alone = reads_per_second(client, seconds)
+    stop = threading.Event()
+    base = str(client.base_url)
+
+    def write(k: int) -> None:
+        with httpx.Client(base_url=base, timeout=30) as own:
+            slug = f"writer-{k}"
+            own.post("/negotiations", json=opening(slug))
+            i = 0
+            while not stop.is_set():
+                own.post(f"/negotiations/{slug}/events", json=offer(i))
+                i += 1
+
+    threads = [threading.Thread(target=write, args=(k,), daemon=True) for k in range(16)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    beside = reads_per_second(client, seconds)
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    report.measurements.append(Measurement("reads/s alone", alone, "1/s"))
+    report.measurements.append(Measurement("reads/s beside 16 writers", beside, "1/s"))
+    report.ratios.append(
+        Ratio("reads beside 16 writers / alone", beside / alone, 0.9, "one server, 2 cores shared")
+    )
+
+
+def run(quick: bool = False) -> Report:
+    n = 15 if quick else 40
+    report = Report(title="Reads of one negotiation, SQLite, parley serve (sequential client)")
+    with tempfile.TemporaryDirectory(prefix="parley-bench-reads-") as tmp:
+        env = {
+            "PARLEY_DATABASE_URL": f"sqlite:///{tmp}/reads.db",
+            "PARLEY_MAX_PARTIES": "200",
+            "PARLEY_LOG_LEVEL": "WARNING",
+            "PARLEY_READ_WAIT_SECONDS": "60",
+        }
+        with (
+            Server([str(PARLEY), "serve"], env) as server,
+            httpx.Client(base_url=server.base_url, timeout=120) as client,
+        ):
+            fill(client, "small", SMALL)
+            fill(client, "large", LARGE)
+            client.get("/negotiations/large")  # waits for the views to hold it
+            steps: list[Callable[[], None]] = [
+                lambda: length_runs(report, client, n),
+                lambda: fan_out(report, client, max(3, n // 5)),
+                lambda: writers(report, client, 2.0 if quick else 5.0),
+            ]
+            for step in steps:
+                step()
+    report.notes.append(
+        "the machine is shared (2 cores, other agents): read the CPU-bound ratios with that in mind"
+    )
+    return report
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    result = run(quick=parser.parse_args().quick)
+    for m in result.measurements:
+        print(f"{m.name:55} {m.value:10.2f} {m.unit}")
+    for r in result.ratios:
+        met = "" if r.met is None else ("met" if r.met else "NOT met")
+        print(f"{r.name:55} {r.value:10.3f} (goal >= {r.goal}) {met} {r.note}")
