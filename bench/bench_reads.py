@@ -172,16 +172,17 @@ def fan_out(report: Report, client: httpx.Client, n: int) -> None:
     )
 
 
-def reads_per_second(client: httpx.Client, seconds: float) -> float:
+def per_second(client: httpx.Client, path: str, seconds: float) -> float:
     count, end = 0, time.monotonic() + seconds
     while time.monotonic() < end:
-        assert client.get("/negotiations/small/positions").status_code == 200
+        assert client.get(path).status_code == 200
         count += 1
     return count / seconds
 
 
 def writers(report: Report, client: httpx.Client, seconds: float) -> None:
-    alone = reads_per_second(client, seconds)
+    read = "/negotiations/small/positions"
+    alone, health_alone = per_second(client, read, seconds), per_second(client, "/health", seconds)
     stop = threading.Event()
     base = str(client.base_url)
 
@@ -198,14 +199,26 @@ def writers(report: Report, client: httpx.Client, seconds: float) -> None:
     for t in threads:
         t.start()
     time.sleep(0.5)
-    beside = reads_per_second(client, seconds)
+    beside, health_beside = (
+        per_second(client, read, seconds),
+        per_second(client, "/health", seconds),
+    )
     stop.set()
     for t in threads:
         t.join(timeout=30)
     report.measurements.append(Measurement("reads/s alone", alone, "1/s"))
     report.measurements.append(Measurement("reads/s beside 16 writers", beside, "1/s"))
+    report.measurements.append(Measurement("/health/s beside 16 writers", health_beside, "1/s"))
     report.ratios.append(
         Ratio("reads beside 16 writers / alone", beside / alone, 0.9, "one server, 2 cores shared")
+    )
+    report.ratios.append(
+        Ratio(
+            "the same, each over /health at that time",
+            (beside / health_beside) / (alone / health_alone),
+            0.9,
+            "what waiting for the views costs beyond the server being busy",
+        )
     )
 
 

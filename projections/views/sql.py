@@ -176,9 +176,11 @@ class SQLViews(Views):
         statement = (
             f"SELECT * FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
             "WHERE negotiation = %s AND sort_key >= %s AND sort_key <= %s "
-            "AND (sort_key > %s OR (sort_key = %s AND version > %s))"
+            # A row value: both stores read it as one range of the (negotiation, sort_key,
+            # version) index, so a page deep in the timeline costs what the first one does.
+            "AND (sort_key, version) > (%s, %s)"
         )
-        params: list[Any] = [slug, low, high, key, key, version]
+        params: list[Any] = [slug, low, high, key, version]
         if types:
             statement += f" AND type IN ({', '.join(['%s'] * len(types))})"
             params += list(types)
