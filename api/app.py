@@ -18,6 +18,7 @@ from api.keys import open_keys
 from api.routes import (
     analytics,
     audit,
+    compare,
     dashboard,
     events,
     feed,
@@ -109,6 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(negotiations.router, **READERS)
     app.include_router(events.router, **READERS)
     app.include_router(feed.router, **READERS)
+    app.include_router(compare.router, **READERS)
+    app.include_router(compare.pages)
     app.include_router(analytics.router, **READERS)
     app.include_router(page.router, **READERS)
     app.include_router(health.router)
