@@ -58,12 +58,12 @@ const Parley = (() => {
   }
 
   // fetch() for this origin's API, with the stored key, asking for one once on a 401.
-  async function authorizedFetch(url, headers) {
+  async function authorizedFetch(url, headers, signal) {
     const sent = storedKey();
-    let response = await fetch(url, { headers: withKey(headers, sent) });
+    let response = await fetch(url, { headers: withKey(headers, sent), signal });
     if (response.status === 401) {
       const key = await askForKey(Boolean(sent));
-      if (key && key !== sent) response = await fetch(url, { headers: withKey(headers, key) });
+      if (key && key !== sent) response = await fetch(url, { headers: withKey(headers, key), signal });
     }
     return response;
   }
@@ -237,5 +237,5 @@ const Parley = (() => {
     node.hidden = false;
   }
 
-  return { api, ApiError, el, amount, exactAmount, share, when, utcDate, sourceList, statusBadge, integrityBadge, plotText };
+  return { api, authorizedFetch, ApiError, el, amount, exactAmount, share, when, utcDate, sourceList, statusBadge, integrityBadge, plotText };
 })();

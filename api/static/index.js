@@ -67,5 +67,6 @@
     }
   }
 
+  window.ParleyIndex = { reload: main }; // live.js redraws the rows when events arrive
   main();
 })();

@@ -37,6 +37,7 @@
     const search = q.toString();
     window.history.pushState(null, "", window.location.pathname + (search ? `?${search}` : ""));
     load();
+    document.dispatchEvent(new Event("parley:state")); // live.js: follow the present, or freeze
   }
 
   const partyLabel = (id) => (names[id] ? `${names[id]} (${id})` : id);
@@ -565,5 +566,7 @@
 
   bindControls();
   Parley.integrityBadge($("integrity"));
+  // For live.js: redraw on new events, unless the page shows a moment in the past.
+  window.ParleyPage = { reload: load, frozen: () => Boolean(state.as_of || state.as_of_version) };
   load();
 })();
