@@ -2,11 +2,12 @@
 """The live dashboard in Chromium: pages follow the ledger's stream; the compare page plots.
 
 Another client (httpx) appends while a page is open; the page must show it without a
-reload. A page in time travel must not move. Screenshots go to docs/ for the README.
+reload. A page in time travel must not move. Screenshots go to test-output/ (docs/ for the README's, see DOCS).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,10 @@ from api.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = Path(
+    os.environ.get("PARLEY_SCREENSHOT_DIR") or Path(__file__).resolve().parents[2] / "test-output"
+)
+"""Where the screenshots go; the README's are taken with PARLEY_SCREENSHOT_DIR=docs."""
 TERM = "annual_contribution"
 
 
@@ -84,6 +88,7 @@ def test_an_open_page_shows_an_event_another_client_records_without_a_reload(
     page.wait_for_selector(f'li[data-event-id="{recorded}"]')  # the timeline
     assert offer_ids_drawn(page) == sorted([*before, recorded])
     assert page.evaluate("() => window.notReloaded") is True
+    DOCS.mkdir(exist_ok=True)
     page.screenshot(path=str(DOCS / "live-page.png"), full_page=False)
 
 
@@ -198,4 +203,5 @@ def test_the_compare_page_plots_two_negotiations(page: Any, base_url: str) -> No
     ).json()
     assert traces == [[len(n["points"]), len(n["points"])] for n in doc["negotiations"]]
     assert page.locator("#rounds h3").count() == 2
+    DOCS.mkdir(exist_ok=True)
     page.screenshot(path=str(DOCS / "compare-page.png"), full_page=True)
