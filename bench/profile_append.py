@@ -83,6 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--appends", type=int, default=2000)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--save", help="also write parley's profile here (pstats format)")
     parser.add_argument(
         "--views-elsewhere",
         action="store_true",
@@ -118,6 +119,8 @@ def main() -> None:
         paths = [f"/negotiations/{slug}/events" for slug in slugs]
         cpu, stats = profile(lambda: create_app(settings), paths, open_them, args.appends)
 
+    if args.save:
+        stats.dump_stats(args.save)
     print(f"CPU per append (in-process, profiled): parley {1000 * cpu:.2f} ms")
     print(f"CPU per append (in-process, profiler on): baseline {1000 * base_cpu:.2f} ms")
     print(f"ratio of CPU per append, baseline / parley: {base_cpu / cpu:.2f}")

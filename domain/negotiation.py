@@ -13,6 +13,7 @@ store it as is; nested entries are replaced, never changed in place, which lets
 from __future__ import annotations
 
 import dataclasses
+import functools
 from copy import copy
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -62,8 +63,13 @@ MAX_LIST_LENGTH = 200
 IDEMPOTENCY_RETENTION = timedelta(days=30)
 
 
+@functools.lru_cache(maxsize=4096)
 def negotiation_id(slug: str) -> UUID:
-    """The aggregate id of a negotiation: a UUID derived from its slug."""
+    """The aggregate id of a negotiation: a UUID derived from its slug.
+
+    Cached: an append asks for it several times (its lock, its load, its stream), and
+    uuid5 hashes each time.
+    """
     return uuid5(NAMESPACE, slug)
 
 
