@@ -463,11 +463,53 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
             if "requestBody" in operation:
                 responses.setdefault("415", copy.deepcopy(UNSUPPORTED_MEDIA_TYPE))
             responses.setdefault("421", copy.deepcopy(HOST_NOT_LOOPBACK))
+    _document_security(openapi)
+    _link_problem_pages(openapi, schemas)
     # HTTPValidationError first: it is what refers to ValidationError.
     for name in _FASTAPI_422_SCHEMAS:
         if f"#/components/schemas/{name}" not in json.dumps(openapi):
             schemas.pop(name, None)
     return openapi
+
+
+BEARER_SCHEME = "bearer"
+BEARER: dict[str, Any] = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API key (`parley keys create`), sent as `Authorization: Bearer <key>`. "
+    "A server on which no key exists yet runs open on loopback: it asks for none.",
+}
+
+
+def _document_security(openapi: dict[str, Any]) -> None:
+    """The bearer scheme, and on each operation whether it needs a key (those answering 401)."""
+    components = openapi.setdefault("components", {})
+    components.setdefault("securitySchemes", {})[BEARER_SCHEME] = BEARER
+    for item in openapi.get("paths", {}).values():
+        for method, operation in item.items():
+            if method in _METHODS:
+                protected = "401" in operation.get("responses", {})
+                operation["security"] = [{BEARER_SCHEME: []}] if protected else []
+
+
+def _link_problem_pages(openapi: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Problem types are pages of this server: the document points to their list."""
+    openapi["externalDocs"] = {
+        "description": "Every problem type (the `type` of an error answer)",
+        "url": PROBLEM_BASE.rstrip("/"),
+    }
+    properties = schemas.get("Problem", {}).get("properties", {})
+    if "type" in properties:
+        properties["type"]["description"] = (
+            f"The problem type: `{PROBLEM_BASE}<code>`, a page of this server that says what it "
+            f"means (`GET {PROBLEM_BASE.rstrip('/')}` lists them all)."
+        )
+        properties["type"]["externalDocs"] = {"url": PROBLEM_BASE.rstrip("/")}
+    if "instance" not in properties and properties:
+        properties["instance"] = {
+            "type": "string",
+            "description": "The request this answer is for, by its X-Request-ID (as in the logs).",
+        }
 
 
 def install_openapi(app: FastAPI) -> None:

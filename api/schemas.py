@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -42,6 +43,8 @@ from domain.ledger import Recorded
 from domain.negotiation import MAX_DETAILS_DEPTH, Negotiation
 from domain.values import (
     ISO_DATE_RE,
+    MAX_FRACTION_DIGITS,
+    MAX_INTEGER_DIGITS,
     QUOTE_LIMIT,
     Delegation,
     Participant,
@@ -76,7 +79,19 @@ KOREA_HERALD: dict[str, Any] = {
 }
 
 
+AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+"""What an amount string may be, exactly as the OpenAPI document says: no sign but "-", no
+blanks, no "_", digits on both sides of a point; an exponent is read (``5E+9``) and the amount
+kept in plain notation."""
+_AMOUNT_RE = re.compile(AMOUNT_PATTERN, re.ASCII)
+
+
 def _amount(value: Any) -> Decimal:
+    if isinstance(value, str) and not _AMOUNT_RE.fullmatch(value):
+        raise ValueError(
+            f"{value[:64]!r} is not a decimal number as the API writes them: "
+            'digits with an optional "-" and fractional part, e.g. "1389000000000.5"'
+        )
     if isinstance(value, bool):
         raise ValueError('an amount is a decimal string such as "1389000000000"')
     if isinstance(value, float):
@@ -99,9 +114,13 @@ Amount = Annotated[
     PlainSerializer(_decimal_text, return_type=str),
     WithJsonSchema(
         {
-            "type": "string",
-            "pattern": r"^-?\d+(\.\d+)?$",
-            "description": "A decimal as a JSON string (JSON integers are accepted too).",
+            "anyOf": [
+                {"type": "string", "pattern": AMOUNT_PATTERN},
+                {"type": "integer"},
+            ],
+            "description": "A decimal as a JSON string, or a JSON integer: at most "
+            f"{MAX_INTEGER_DIGITS} integer and {MAX_FRACTION_DIGITS} fractional digits once "
+            "written out in plain notation (an exponent is read: 5E+9 is 5000000000).",
             "examples": ["1389000000000"],
         }
     ),

@@ -37,6 +37,7 @@ from domain.values import (
     Source,
     check_actor_code,
     check_currency,
+    check_name,
     check_pattern,
     check_text,
     check_unit,
@@ -322,7 +323,7 @@ class Negotiation(Aggregate):
     ) -> facts.NegotiationOpened:
         """Checks an opening; returns it normalised (``occurred_at`` parsed), or raises."""
         check_pattern(fact.slug, SLUG_RE, "slug", "slug")
-        check_text(fact.title, "title", max_length=500)
+        check_name(fact.title, "title")
         if fact.subject is not None:
             check_text(fact.subject, "subject", max_length=5_000)
         checked: facts.NegotiationOpened = _checked_common(fact, recorded_at)
@@ -381,7 +382,7 @@ class Negotiation(Aggregate):
         _check_length(items, field)
         for i, p in enumerate(items):
             self._need_party(p.party, f"{field}[{i}].party")
-            check_text(p.name, f"{field}[{i}].name", max_length=500)
+            check_name(p.name, f"{field}[{i}].name")
             if p.role is not None:
                 check_text(p.role, f"{field}[{i}].role", max_length=500)
 
@@ -441,7 +442,7 @@ class Negotiation(Aggregate):
 
     def _decide_party_joined(self, fact: facts.PartyJoined) -> facts.Fact:
         check_pattern(fact.party.id, PARTY_ID_RE, "party id", "party.id")
-        check_text(fact.party.name, "party.name", max_length=500)
+        check_name(fact.party.name, "party.name")
         if fact.party.actor_code is not None:
             check_actor_code(fact.party.actor_code, "party.actor_code")
         if fact.party.id in self.parties:
@@ -450,7 +451,7 @@ class Negotiation(Aggregate):
 
     def _decide_term_defined(self, fact: facts.TermDefined) -> facts.Fact:
         check_pattern(fact.term.id, TERM_ID_RE, "term id", "term.id")
-        check_text(fact.term.name, "term.name", max_length=500)
+        check_name(fact.term.name, "term.name")
         check_unit(fact.term.unit, "term.unit")
         if fact.term.id in self.terms:
             raise errors.DuplicateTerm(f"term {quoted(fact.term.id)} is already defined")
@@ -471,10 +472,10 @@ class Negotiation(Aggregate):
         _check_length(fact.delegations, "delegations")
         for i, d in enumerate(fact.delegations):
             self._need_party(d.party, f"delegations[{i}].party")
-            check_text(d.lead, f"delegations[{i}].lead", max_length=500)
+            check_name(d.lead, f"delegations[{i}].lead")
             _check_length(d.members, f"delegations[{i}].members")
             for j, m in enumerate(d.members):
-                check_text(m, f"delegations[{i}].members[{j}]", max_length=500)
+                check_name(m, f"delegations[{i}].members[{j}]")
         if str(fact.number) in self.rounds:
             raise errors.RoundNumberTaken(f"round {fact.number} is already on record")
         for number, (other_key, _) in self.rounds.items():
@@ -547,13 +548,13 @@ class Negotiation(Aggregate):
 
     def _decide_statement_made(self, fact: facts.StatementMade) -> facts.Fact:
         self._need_party(fact.party, "party")
-        check_text(fact.speaker, "speaker", max_length=500)
+        check_name(fact.speaker, "speaker")
         check_text(fact.summary, "summary")
         return fact
 
     def _decide_issue_raised(self, fact: facts.IssueRaised) -> facts.Fact:
         check_pattern(fact.issue_id, ISSUE_ID_RE, "issue id", "issue_id")
-        check_text(fact.title, "title", max_length=500)
+        check_name(fact.title, "title")
         self._need_party(fact.raised_by, "raised_by")
         if fact.issue_id in self.issues:
             raise errors.DuplicateIssue(f"issue {quoted(fact.issue_id)} is already on record")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -153,6 +154,31 @@ def check_text(value: str, field: str, *, max_length: int = 10_000, required: bo
     if bad is not None:
         what = "a lone surrogate" if bad.group() >= "\ud800" else "a control character"
         raise InvalidValue(f"{field} contains {what}", field=field)
+    return value
+
+
+BIDI_CONTROLS_RE = re.compile("[\u202a-\u202e\u2066-\u2069]")
+"""Embeddings, overrides and isolates: they reorder the text around a name (Trojan Source)."""
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
+_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")  # fillers, blank
+
+
+def is_invisible(char: str) -> bool:
+    return char in _INVISIBLE_LETTERS or unicodedata.category(char) in _INVISIBLE_CATEGORIES
+
+
+def check_name(value: str, field: str, *, max_length: int = 500) -> str:
+    """A name or title: text that shows something, and no bidi override reordering it."""
+    check_text(value, field, max_length=max_length)
+    if BIDI_CONTROLS_RE.search(value):
+        raise InvalidValue(
+            f"{field} contains a bidirectional override or isolate (U+202A-U+202E, U+2066-U+2069)",
+            field=field,
+        )
+    if all(is_invisible(c) for c in value):
+        raise InvalidValue(
+            f"{field} must not be blank (it has only invisible characters)", field=field
+        )
     return value
 
 

@@ -1,8 +1,16 @@
 """The pure metrics of GAP-METRICS: small functions of decimals, unit-tested without a store.
 
-Arithmetic runs in a local decimal context of 28 significant digits (the contract asks for
-at least 12), so no caller's context changes a result. A metric that would divide by zero
-is ``None`` (null in JSON), never an error.
+Decimal arithmetic runs in explicit local contexts, so no caller's context changes a result:
+
+- ``CONTEXT`` (amounts): 100 significant digits, twice the 48 an accepted amount may carry
+  (30 integer + 18 fractional) and some: gaps, midpoints, concessions and products of an amount
+  by a rate are exact for every accepted input. A conversion is rounded (half even) to 18
+  fractional digits, the finest an amount may carry; dividing by a rate is the only inexact
+  step, and it is exact to those 18 digits.
+- ``SHARE_CONTEXT`` (dimensionless quotients: relative gap, ratio, closed share, concession
+  share): 28 significant digits, half even (the contract asks for at least 12).
+
+A metric that would divide by zero is ``None`` (null in JSON), never an error.
 
 Readings of the contract:
 
@@ -31,11 +39,29 @@ import bisect
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from decimal import Context, Decimal, localcontext
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 from itertools import pairwise
 from typing import NamedTuple
 
-CONTEXT = Context(prec=28)
+from domain.values import MAX_FRACTION_DIGITS, MAX_INTEGER_DIGITS
+
+AMOUNT_DIGITS = MAX_INTEGER_DIGITS + MAX_FRACTION_DIGITS
+_TRAPS = [InvalidOperation, DivisionByZero, Overflow]
+CONTEXT = Context(
+    prec=2 * AMOUNT_DIGITS + 4, rounding=ROUND_HALF_EVEN, Emin=-999_999, Emax=999_999, traps=_TRAPS
+)
+"""Amount arithmetic: exact for the sum, difference, half and product of any accepted amounts."""
+SHARE_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN, traps=_TRAPS)
+"""Dimensionless quotients, to 28 significant digits."""
+CONVERTED_EXPONENT = Decimal(1).scaleb(-MAX_FRACTION_DIGITS)
 SECONDS_PER_DAY = Decimal(86400)
 MICROSECONDS_PER_DAY = Decimal(86400 * 10**6)
 
@@ -63,7 +89,7 @@ def relative_gap(a: Decimal, b: Decimal) -> Decimal | None:
     middle = midpoint(a, b)
     if middle.is_zero():
         return None
-    with localcontext(CONTEXT):
+    with localcontext(SHARE_CONTEXT):
         return gap(a, b) / middle
 
 
@@ -71,14 +97,14 @@ def ratio(a: Decimal, b: Decimal) -> Decimal | None:
     low, high = min(a, b), max(a, b)
     if low <= 0:
         return None
-    with localcontext(CONTEXT):
+    with localcontext(SHARE_CONTEXT):
         return high / low
 
 
 def closed_share(current_gap: Decimal, initial_gap: Decimal) -> Decimal | None:
     if initial_gap.is_zero():
         return None
-    with localcontext(CONTEXT):
+    with localcontext(SHARE_CONTEXT):
         return 1 - current_gap / initial_gap
 
 
@@ -96,7 +122,7 @@ def concession(own_initial: Decimal, other_initial: Decimal, own_current: Decima
 def concession_share(amount: Decimal, initial_gap: Decimal) -> Decimal | None:
     if initial_gap.is_zero():
         return None
-    with localcontext(CONTEXT):
+    with localcontext(SHARE_CONTEXT):
         return amount / initial_gap
 
 
@@ -183,4 +209,8 @@ def convert(
     if rate is None or rate.rate.is_zero():
         return None
     with localcontext(CONTEXT):
-        return amount * rate.rate if rate.base == unit else amount / rate.rate
+        converted = amount * rate.rate if rate.base == unit else amount / rate.rate
+        exponent = converted.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -MAX_FRACTION_DIGITS:
+            converted = converted.quantize(CONVERTED_EXPONENT)
+        return converted

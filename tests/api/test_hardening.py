@@ -323,3 +323,101 @@ def test_keys_cannot_take_the_names_of_open_mode_and_cli_writes(keyed, name):
 
     problem = assert_problem(response, 422, "invalid-value")
     assert "reserved" in problem["detail"]
+
+
+# ------------------------------------------------ 12. OpenAPI says what the server does
+
+
+def test_openapi_declares_the_bearer_scheme_and_which_operations_need_it(client):
+    document = client.get("/openapi.json").json()
+
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    operations = {
+        (method, path): operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+    assert operations[("get", "/negotiations")]["security"] == [{"bearer": []}]
+    assert operations[("post", "/negotiations/{slug}/events")]["security"] == [{"bearer": []}]
+    assert operations[("get", "/health")]["security"] == []
+    assert all("security" in op for op in operations.values())
+    assert document["externalDocs"]["url"] == "/problems"
+
+
+@pytest.mark.parametrize(
+    ("amount", "accepted"),
+    [
+        ("5E+9", True),
+        ("1389000000000.5", True),
+        ("-7", True),
+        (".5", False),
+        ("7.", False),
+        (" 7", False),
+        ("7 ", False),
+        ("5_000", False),
+        ("+5", False),
+        ("0x10", False),
+        ("1e", False),
+    ],
+)
+def test_an_amount_is_accepted_exactly_when_the_documented_pattern_matches(sma, amount, accepted):
+    pattern = next(
+        branch["pattern"]
+        for branch in sma.get("/openapi.json").json()["components"]["schemas"]["QuantityIn"][
+            "properties"
+        ]["amount"]["anyOf"]
+        if branch.get("type") == "string"
+    )
+    response = sma.post(
+        "/negotiations/usa-rok-sma/events",
+        json={
+            "type": "offer_made",
+            "party": "USA",
+            "kind": "offer",
+            "occurred_at": "2019-09-24",
+            "values": {"annual_contribution": {"amount": amount, "unit": "KRW"}},
+        },
+    )
+
+    assert bool(re.fullmatch(pattern, amount)) is accepted
+    assert response.status_code == (201 if accepted else 422), response.text
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u200b",
+        "\u200b\u200c\u200d\u2060",
+        "\u3164",
+        "\u2800",
+        "\ufeff ",
+        "\u0301",
+        "Evil\u202eyrtnuoc",
+        "\u2066Name\u2069",
+    ],
+)
+def test_a_party_name_that_shows_nothing_or_reorders_text_is_refused(sma, name):
+    response = sma.post(
+        "/negotiations/usa-rok-sma/events",
+        json={
+            "type": "party_joined",
+            "party": {"id": "X", "name": name},
+            "occurred_at": "2019-09-24",
+        },
+    )
+
+    problem = assert_problem(response, 422, "invalid-value")
+    assert problem["field"] == "party.name"
+
+
+def test_a_right_to_left_name_with_its_marks_is_still_a_name(sma):
+    response = sma.post(
+        "/negotiations/usa-rok-sma/events",
+        json={
+            "type": "party_joined",
+            "party": {"id": "IL", "name": "\u05d9\u05e9\u05e8\u05d0\u05dc\u200f"},
+            "occurred_at": "2019-09-24",
+        },
+    )
+
+    assert response.status_code == 201, response.text
