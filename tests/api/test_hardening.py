@@ -187,9 +187,20 @@ def get_routes(app) -> list[str]:
 
 
 def test_head_answers_every_get_route_with_the_gets_status_and_headers_and_no_body(sma):
-    paths = [*get_routes(sma.app), "/negotiations/usa-rok-sma", "/n/usa-rok-sma"]
+    paths = [
+        *get_routes(sma.app),
+        "/negotiations/usa-rok-sma",
+        "/n/usa-rok-sma",
+        "/negotiations/usa-rok-sma/stream",
+    ]
     assert len(paths) > 8
-    for path in paths:
+    for path in [p for p in paths if p.endswith("/stream")]:
+        # A GET of a stream never ends; its HEAD answers at once, with the stream's head.
+        head = sma.head(path)
+        assert head.status_code == 200, path
+        assert head.headers["content-type"].startswith("text/event-stream"), path
+        assert head.content == b"", path
+    for path in [p for p in paths if not p.endswith("/stream")]:
         get, head = sma.get(path), sma.head(path)
         assert head.status_code == get.status_code, path
         assert head.content == b"", path
