@@ -12,6 +12,7 @@ from api.compare_chart import render_compare
 from api.deps import LedgerDep, RunnerDep, SettingsDep, fresh_views, view_storage_errors
 from api.routes.analytics import RESPONSES
 from domain.errors import InvalidValue, NegotiationNotFound
+from domain.values import SLUG_RE
 from projections.compare import CompareError, Side, common_term, compare, default_pair
 from projections.positions import build_book
 from projections.rows import stream_from_rows
@@ -52,8 +53,9 @@ def comparison(
     views = fresh_views(ledger, runner, settings)
     sides = []
     for slug in slugs:
+        # A slug no negotiation can have is not found before a store sees it (NUL: PostgreSQL).
         with view_storage_errors():
-            rows = views.events_of(slug)
+            rows = views.events_of(slug) if SLUG_RE.fullmatch(slug) else []
         if not rows:
             raise NegotiationNotFound(f"no negotiation {slug!r}")
         stream = stream_from_rows(rows)
