@@ -235,14 +235,15 @@ class _State:
         return build_book(rebuild(records))
 
     def _headline(
-        self, book: Book, parties: list[str], writes: Mapping[str, str]
+        self, book: Book, parties: list[str], writes: Mapping[str, str], gone: Sequence[str]
     ) -> list[dict[str, Any]]:
         """Per term, the headline of its first pair (the first two parties): what the list shows."""
         if len(parties) < 2:
             return [{"term": t.id, "unit": t.unit, "pairs": []} for t in book.terms]
         p, q = parties[0], parties[1]
         keys = [pair_key("gap", t.id, p, q) for t in book.terms]
-        found = self.space.get([k for k in keys if k not in writes])
+        # A pair row about to be deleted is stale: the read would make the empty entry.
+        found = self.space.get([k for k in keys if k not in writes and k not in gone])
         out = []
         for term, key in zip(book.terms, keys, strict=True):
             text = writes.get(key) or found.get(key) or empty_pair_rows(term.id, p, q)[0]
@@ -302,7 +303,7 @@ class _State:
                         # 150-party negotiation's opening nothing to store).
                         gone.extend(pair_key(k, term_id, p, q) for k in ("gap", "hist"))
         writes["positions"] = _dumps(self.positions)
-        writes["headline"] = _dumps(self._headline(book, parties, writes))
+        writes["headline"] = _dumps(self._headline(book, parties, writes, gone))
         joined = set(self.shaping()[0])
         writes["order"] = _dumps(
             {

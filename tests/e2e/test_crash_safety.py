@@ -331,10 +331,23 @@ def analytics(client: httpx.Client, slugs: list[str]) -> dict[str, Any]:
     """Positions, gaps and timeline of each negotiation, as the views serve them."""
     found: dict[str, Any] = {}
     for slug in slugs:
-        for view in ("positions", "gaps", "timeline"):
+        for view in ("positions", "gaps"):
             response = client.get(f"/negotiations/{slug}/{view}")
             assert response.status_code == 200, response.text
             found[f"{slug}/{view}"] = response.json()
+        # the timeline is paged: follow its cursor to the end
+        params: dict[str, Any] = {"limit": 1000}
+        pages = []
+        while True:
+            response = client.get(f"/negotiations/{slug}/timeline", params=params)
+            assert response.status_code == 200, response.text
+            pages.append(response.json())
+            if not pages[-1].get("next_cursor"):
+                break
+            params = {"limit": 1000, "cursor": pages[-1]["next_cursor"]}
+        timeline = pages[0]
+        timeline["events"] = [e for page in pages for e in page["events"]]
+        found[f"{slug}/timeline"] = timeline
     return found
 
 
