@@ -1229,8 +1229,8 @@ class HealthPublic(BaseModel):
     clock_behind_seconds: float | None = Field(
         default=None,
         description="How far this server's clock was behind the last stored `recorded_at` "
-        "at its last append (null while it is not). Recorded times never go backwards: "
-        "while the clock is behind, each append is stamped 1 µs after the last one.",
+        "at its last append (null while it is not). Recorded times strictly increase: "
+        "while the clock is behind, each event is stamped 1 µs after the last one.",
     )
 
 

@@ -42,7 +42,8 @@ CONFLICT_RETRIES = 8
 SNAPSHOT_INTERVAL = 200
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 TICK = timedelta(microseconds=1)
-"""How far a new ``recorded_at`` moves past the last stored one when the clock is behind it."""
+"""How far a new ``recorded_at`` moves past the last stored one when the clock is not past it,
+and past the previous event of the same command (recorded times strictly increase)."""
 
 
 MAX_PARTIES = 64
@@ -173,7 +174,7 @@ class Ledger(Application[UUID]):
         self._last_stamp_known = False
         self.clock_behind: timedelta | None = None
         """How far the clock was behind the last stored ``recorded_at`` at the last append
-        (None while it is not): recorded times then move on by 1 µs per command."""
+        (None while it is not): recorded times then move on by 1 µs per event."""
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -224,7 +225,7 @@ class Ledger(Application[UUID]):
                 repeat = self._repeat(self.get(opened.slug), scoped, fingerprint)
                 if repeat is not None:
                     return repeat
-        recorded_at = self._stamp(None)
+        recorded_at = self._stamp(None, 1 + len(parties) + len(terms))
         opened = Negotiation.decide_opening(opened, recorded_at)
         at, sources = opened.occurred_at, opened.sources
         followers: list[facts.Fact] = [
@@ -242,7 +243,7 @@ class Ledger(Application[UUID]):
             None if followers else request,
         )
         neg = Negotiation.open(opened, first_meta)
-        self._decide_and_record(neg, followers, recorded_at, recorded_by, request)
+        self._decide_and_record(neg, followers, recorded_at + TICK, recorded_by, request)
         written = _pending_ids(neg)
         try:
             recordings = self.save(neg)
@@ -296,7 +297,8 @@ class Ledger(Application[UUID]):
                     )
                 first_version = neg.version + 1
                 request = [scoped, fingerprint, first_version] if scoped is not None else None
-                self._decide_and_record(neg, new_facts, self._stamp(neg), recorded_by, request)
+                stamp = self._stamp(neg, len(new_facts))
+                self._decide_and_record(neg, new_facts, stamp, recorded_by, request)
                 written = _pending_ids(neg)
                 try:
                     recordings = self.save(neg)
@@ -590,8 +592,11 @@ class Ledger(Application[UUID]):
         recorded_by: str,
         request: list[Any] | None,
     ) -> None:
+        """Decides and records the facts, the first at ``recorded_at``, each next 1 µs later."""
         last = len(new_facts) - 1
+        first_at = recorded_at
         for index, fact in enumerate(new_facts):
+            recorded_at = first_at + index * TICK
             try:
                 self._check_limits(neg, fact)
                 decided = neg.decide(fact, recorded_at)
@@ -696,15 +701,15 @@ class Ledger(Application[UUID]):
             replayed=True,
         )
 
-    def _stamp(self, neg: Negotiation | None) -> datetime:
-        """``recorded_at`` for a new command: the clock, but never before what is stored.
+    def _stamp(self, neg: Negotiation | None, count: int = 1) -> datetime:
+        """``recorded_at`` of the first of a command's ``count`` events (each next is 1 µs later).
 
-        The clock when it is not behind the last stored ``recorded_at``, else that plus 1 µs
-        (so commands stamped while the clock is behind stay in order). The last stored one
-        is the negotiation's latest event (exact: a save is conditional on the version
-        loaded) and the latest this process stored or found at the log's head when it first
-        recorded. So recorded times never go backwards within a negotiation, nor within the
-        ledger as one process writes it; a clock set back shows in ``/health``.
+        The later of the clock and the last stored ``recorded_at`` plus 1 µs, so recorded
+        times strictly increase (a tie with the clock moves on too). The last stored one is
+        the negotiation's latest event (exact: a save is conditional on the version loaded)
+        and the latest this process stored or found at the log's head when it first
+        recorded. So recorded times never repeat nor go backwards within a negotiation, nor
+        within the ledger as one process writes it; a clock set back shows in ``/health``.
         """
         now = self._clock()
         with self._stamp_guard:
@@ -714,13 +719,9 @@ class Ledger(Application[UUID]):
             floor = self._last_stamp
             if neg is not None and (floor is None or neg.modified_on > floor):
                 floor = neg.modified_on
-            if floor is not None and now < floor:
-                self.clock_behind = floor - now
-                stamped = floor + TICK
-            else:
-                self.clock_behind = None
-                stamped = now
-            self._last_stamp = stamped
+            self.clock_behind = floor - now if floor is not None and now < floor else None
+            stamped = now if floor is None or now > floor else floor + TICK
+            self._last_stamp = stamped + (count - 1) * TICK
         return stamped
 
     def _note_stamp(self, moment: datetime) -> None:

@@ -134,7 +134,7 @@ STEPS = st.one_of(
     st.builds(Step, kind=st.just("retract"), day=DAYS, pick=PICKS),
     st.builds(Step, kind=st.just("status"), day=DAYS, choice=st.integers(0, 3)),
 )
-# A few events per request, so that several share one recorded_at.
+# A few events per request (1 µs apart in recorded_at).
 HISTORIES = st.lists(st.lists(STEPS, min_size=1, max_size=3), min_size=3, max_size=14)
 AS_OF_DAYS = st.integers(min_value=-10, max_value=720)
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from api.settings import Settings
 from domain import errors, facts
-from domain.ledger import IDEMPOTENCY_WINDOW, Ledger, project_negotiation
+from domain.ledger import IDEMPOTENCY_WINDOW, TICK, Ledger, project_negotiation
 from domain.negotiation import IDEMPOTENCY_RETENTION, Negotiation
 from domain.values import Party, Quantity, Term
 
@@ -140,9 +140,11 @@ def test_settings_default_to_a_day(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_state_keeps_when_each_key_was_used(book: Ledger, clock: FixedClock) -> None:
+    clock.advance(seconds=1)
     book.record(SLUG, [offer(), offer("4E+9")], idempotency_key="k1", fingerprint="f")
 
-    assert book.get(SLUG).idempotency[KEY] == ["f", 5, 6, clock.now.isoformat()]
+    # The recorded time of the command's last event, which carries the key: 1 µs after the first.
+    assert book.get(SLUG).idempotency[KEY] == ["f", 5, 6, (clock.now + TICK).isoformat()]
 
 
 def load_from_old_snapshot(ledger: Ledger) -> Negotiation:

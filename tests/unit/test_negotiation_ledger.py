@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -179,8 +180,10 @@ def test_a_refused_batch_does_not_consume_its_idempotency_key(book: Ledger) -> N
 
 
 def test_every_event_carries_who_recorded_it_and_when(
-    book: Ledger, clock: Callable[[], datetime]
+    book: Ledger,
+    clock: Any,  # tests/conftest.py's FixedClock
 ) -> None:
+    clock.advance(seconds=1)  # past the opening's events: the clock itself, not +1 µs
     book.record(SLUG, [offer()], recorded_by="clerk")
     last = book.stream(SLUG)[-1]
     assert last.recorded_by == "clerk"
