@@ -52,22 +52,55 @@ async def appends(client: httpx.AsyncClient, paths: list[str], count: int) -> No
         assert response.status_code == 201, response.text
 
 
+class RunnerProfile:
+    """Profiles the projection runner's thread too (cProfile sees one thread only)."""
+
+    def __init__(self) -> None:
+        self.profiler = cProfile.Profile()
+        self.on = False
+
+    def install(self) -> None:
+        from projections.runner import ProjectionRunner
+
+        original = ProjectionRunner.step
+        me = self
+
+        def step(runner: ProjectionRunner) -> int | None:
+            if not me.on:
+                return original(runner)
+            me.profiler.enable()
+            try:
+                return original(runner)
+            finally:
+                me.profiler.disable()
+
+        ProjectionRunner.step = step  # type: ignore[method-assign]
+
+
+RUNNER = RunnerProfile()
+
+
 def profile(
     make_app: Callable[[], Any], paths: list[str], setup: Callable[[Any], Any], count: int
-) -> tuple[float, pstats.Stats]:
+) -> tuple[float, pstats.Stats, pstats.Stats | None]:
     async def main() -> tuple[float, cProfile.Profile]:
         async with running(make_app()) as client:
             await setup(client)
             await appends(client, paths, 200)  # warm caches and imports
             profiler = cProfile.Profile()
             started = time.process_time()
+            RUNNER.on = True
             profiler.enable()
             await appends(client, paths, count)
             profiler.disable()
+            RUNNER.on = False
             return (time.process_time() - started) / count, profiler
 
+    RUNNER.profiler = cProfile.Profile()
     cpu, profiler = asyncio.run(main())
-    return cpu, pstats.Stats(profiler)
+    runner = RUNNER.profiler
+    runner.create_stats()
+    return cpu, pstats.Stats(profiler), pstats.Stats(runner) if runner.stats else None
 
 
 def top(stats: pstats.Stats, key: str, n: int) -> str:
@@ -103,7 +136,7 @@ def main() -> None:
             return None
 
         base_paths = [f"/streams/s-{n}/events" for n in range(CLIENTS)]
-        base_cpu, _ = profile(create_baseline, base_paths, nothing, args.appends)
+        base_cpu, _, _ = profile(create_baseline, base_paths, nothing, args.appends)
 
         slugs = [f"bench-{n}" for n in range(CLIENTS)]
 
@@ -117,7 +150,8 @@ def main() -> None:
             project_in_process=not args.views_elsewhere,
         )
         paths = [f"/negotiations/{slug}/events" for slug in slugs]
-        cpu, stats = profile(lambda: create_app(settings), paths, open_them, args.appends)
+        RUNNER.install()
+        cpu, stats, runner = profile(lambda: create_app(settings), paths, open_them, args.appends)
 
     if args.save:
         stats.dump_stats(args.save)
@@ -128,6 +162,11 @@ def main() -> None:
     print(top(stats, "tottime", args.top))
     print("\nParley, by cumulative time:")
     print(top(stats, "cumulative", args.top))
+    if runner is not None:
+        print("\nParley's projection runner (its own thread), by own time:")
+        print(top(runner, "tottime", args.top))
+        print("\nParley's projection runner, by cumulative time:")
+        print(top(runner, "cumulative", args.top))
 
 
 if __name__ == "__main__":
