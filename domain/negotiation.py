@@ -353,7 +353,8 @@ class Negotiation(Aggregate):
         if fact.TYPE not in facts.ALLOWED_AFTER_CLOSE and self.closed_before(key):
             raise errors.NegotiationClosed(
                 f"the negotiation was {self._status_before(key)} before {fact.occurred_at}; "
-                "only retractions, status changes and agreements may occur after that"
+                "only retractions, status changes and agreements may occur after that",
+                field="occurred_at",
             )
         decider = getattr(self, "_decide_" + fact.TYPE, None)
         if decider is None:
@@ -446,7 +447,9 @@ class Negotiation(Aggregate):
         if fact.party.actor_code is not None:
             check_actor_code(fact.party.actor_code, "party.actor_code")
         if fact.party.id in self.parties:
-            raise errors.DuplicateParty(f"party {quoted(fact.party.id)} has already joined")
+            raise errors.DuplicateParty(
+                f"party {quoted(fact.party.id)} has already joined", field="party.id"
+            )
         return fact
 
     def _decide_term_defined(self, fact: facts.TermDefined) -> facts.Fact:
@@ -454,7 +457,9 @@ class Negotiation(Aggregate):
         check_name(fact.term.name, "term.name")
         check_unit(fact.term.unit, "term.unit")
         if fact.term.id in self.terms:
-            raise errors.DuplicateTerm(f"term {quoted(fact.term.id)} is already defined")
+            raise errors.DuplicateTerm(
+                f"term {quoted(fact.term.id)} is already defined", field="term.id"
+            )
         return fact
 
     def _decide_round_held(self, fact: facts.RoundHeld) -> facts.Fact:
@@ -477,7 +482,9 @@ class Negotiation(Aggregate):
             for j, m in enumerate(d.members):
                 check_name(m, f"delegations[{i}].members[{j}]")
         if str(fact.number) in self.rounds:
-            raise errors.RoundNumberTaken(f"round {fact.number} is already on record")
+            raise errors.RoundNumberTaken(
+                f"round {fact.number} is already on record", field="number"
+            )
         for number, (other_key, _) in self.rounds.items():
             other = int(number)
             if (other < fact.number and other_key > key) or (
@@ -485,7 +492,8 @@ class Negotiation(Aggregate):
             ):
                 raise errors.RoundOutOfOrder(
                     f"round {fact.number} would not follow round {other} in time: "
-                    "round numbers increase with occurred_at"
+                    "round numbers increase with occurred_at",
+                    field="number",
                 )
         return dataclasses.replace(fact, ended_at=ended_at)
 
@@ -557,7 +565,9 @@ class Negotiation(Aggregate):
         check_name(fact.title, "title")
         self._need_party(fact.raised_by, "raised_by")
         if fact.issue_id in self.issues:
-            raise errors.DuplicateIssue(f"issue {quoted(fact.issue_id)} is already on record")
+            raise errors.DuplicateIssue(
+                f"issue {quoted(fact.issue_id)} is already on record", field="issue_id"
+            )
         if fact.details is None:
             return fact
         details = _checked_json(fact.details, "details", 0)
@@ -572,7 +582,9 @@ class Negotiation(Aggregate):
                 f"no issue {quoted(fact.issue_id)} is on record", field="issue_id"
             )
         if issue["resolved"] is not None:
-            raise errors.IssueAlreadyResolved(f"issue {quoted(fact.issue_id)} is already resolved")
+            raise errors.IssueAlreadyResolved(
+                f"issue {quoted(fact.issue_id)} is already resolved", field="issue_id"
+            )
         if self.entries[issue["raised"]]["key"] > sort_key(fact.occurred_at):
             raise errors.AnswerBeforeEvent(
                 "an issue cannot be resolved before it was raised", field="occurred_at"

@@ -45,13 +45,23 @@ def recorded_id(client, body, slug="usa-rok-sma"):
             "unit-mismatch",
             "values.duration",
         ),
-        ([round_held(1, "2019-09-24")], round_held(1, "2019-10-23"), "round-number-taken", None),
-        ([round_held(2, "2019-10-23")], round_held(1, "2019-11-18"), "round-out-of-order", None),
+        (
+            [round_held(1, "2019-09-24")],
+            round_held(1, "2019-10-23"),
+            "round-number-taken",
+            "number",
+        ),
+        (
+            [round_held(2, "2019-10-23")],
+            round_held(1, "2019-11-18"),
+            "round-out-of-order",
+            "number",
+        ),
         (
             [status("concluded", "2021-03-10")],
             offer(occurred_at="2021-04-01"),
             "negotiation-closed",
-            None,
+            "occurred_at",
         ),
         (
             [],
