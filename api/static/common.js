@@ -68,6 +68,50 @@ const Parley = (() => {
     return response;
   }
 
+  // Writes need a recorder key (an admin key to retract). A 401, or a 403 naming the role a
+  // write needs, asks once for a key of that role (each request waiting on that question),
+  // keeps it for the tab's session as the reading key is kept, and sends the request again:
+  // nothing was written by the refused attempt. A question answered with a key that works is
+  // not asked again on this page; a cancelled one or a refused key is asked on the next try.
+  const ROLE_QUESTIONS = {
+    recorder: "Recording needs a Parley API key with the recorder or admin role. Enter one:",
+    admin: "Retracting an event needs a Parley API key with the admin role. Enter one:",
+  };
+  const writeQuestions = {};
+
+  function askForWriteKey(role, held) {
+    if (!writeQuestions[role]) {
+      writeQuestions[role] = Promise.resolve().then(() => {
+        const base = ROLE_QUESTIONS[role] || `This needs a Parley API key with the ${role} role. Enter one:`;
+        const question = held ? `${base}\n(The key this tab holds is a ${held} key.)` : base;
+        const key = (window.prompt(question) || "").trim() || null;
+        if (key) storeKey(key);
+        return key;
+      });
+    }
+    return writeQuestions[role];
+  }
+
+  async function send(path, body, headers, method = "POST") {
+    const url = new URL(path, window.location.origin);
+    const attempt = (key) => fetch(url, {
+      method,
+      headers: withKey({ "Content-Type": "application/json", Accept: "application/json", ...headers }, key),
+      body: JSON.stringify(body),
+    });
+    const sent = storedKey();
+    let response = await attempt(sent);
+    if (response.status !== 401 && response.status !== 403) return response;
+    const problem = await response.clone().json().catch(() => null);
+    // Only a refusal for want of a role is answered by asking (an open server's fences are not).
+    const role = response.status === 401 ? "recorder" : problem && problem.required_role;
+    if (!role) return response;
+    const key = await askForWriteKey(role, response.status === 403 ? problem.role : null);
+    if (key && key !== sent) response = await attempt(key);
+    if (!key || response.status === 401 || response.status === 403) delete writeQuestions[role];
+    return response;
+  }
+
   async function api(path, params) {
     const url = new URL(path, window.location.origin);
     for (const [k, v] of Object.entries(params || {})) {
@@ -237,5 +281,5 @@ const Parley = (() => {
     node.hidden = false;
   }
 
-  return { api, authorizedFetch, ApiError, el, amount, exactAmount, share, when, utcDate, sourceList, statusBadge, integrityBadge, plotText };
+  return { api, send, authorizedFetch, ApiError, el, amount, exactAmount, share, when, utcDate, sourceList, statusBadge, integrityBadge, plotText };
 })();

@@ -526,6 +526,7 @@
   }
 
   let generation = 0;
+  let shown = null; // the page.json the page shows now (record.js reads parties, terms, version)
   async function load() {
     const mine = ++generation;
     const page = $("page");
@@ -548,11 +549,14 @@
       $("svg-link").href = svgHref(chart);
       await Promise.all([renderDance(chart, chartNow), renderGap(chart)]);
       if (mine !== generation) return;
+      shown = data;
+      page.dataset.version = String(summary.version);
       page.dataset.asOf = state.as_of || "";
       page.dataset.asOfVersion = state.as_of_version || "";
       page.dataset.term = chart.term ? chart.term.id : "";
       delete page.dataset.error;
       page.setAttribute("aria-busy", "false");
+      document.dispatchEvent(new Event("parley:loaded")); // record.js: parties, terms, version
     } catch (e) {
       if (mine !== generation) return;
       const s = $("travel-state");
@@ -567,6 +571,9 @@
   bindControls();
   Parley.integrityBadge($("integrity"));
   // For live.js: redraw on new events, unless the page shows a moment in the past.
-  window.ParleyPage = { reload: load, frozen: () => Boolean(state.as_of || state.as_of_version) };
+  // For record.js: what the page shows (page.json) and the page's URL of the negotiation.
+  window.ParleyPage = {
+    reload: load, frozen: () => Boolean(state.as_of || state.as_of_version), shown: () => shown, base,
+  };
   load();
 })();
