@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError
+from fastapi.routing import iter_route_contexts
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -127,6 +128,45 @@ def _unsupported_body(scope: Scope) -> str | None:
     return None  # no such operation: the router answers 404 or 405
 
 
+METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _route_methods(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """Each route's path pattern and methods, read once per app (included routers flattened)."""
+    cached = getattr(app.state, "route_methods", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    found = [
+        (regex, frozenset(route.methods or ()))
+        for route in iter_route_contexts(app.routes)
+        if isinstance(regex := getattr(route, "path_regex", None), re.Pattern)
+    ]
+    app.state.route_methods = found
+    return found
+
+
+def allowed_methods(scope: Scope) -> list[str]:
+    """Every method the requested path answers (RFC 9110 ``Allow``), HEAD wherever GET is.
+
+    Starlette's router names only the methods of the first route whose path matched, so a
+    405 for ``/negotiations`` would say ``POST`` though ``GET`` is served there too.
+    """
+    app = scope.get("app")
+    if app is None:
+        return []
+    path = scope["path"]
+    root = scope.get("root_path") or ""
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    found: set[str] = set()
+    for regex, methods in _route_methods(app):
+        if regex.match(path):
+            found.update(methods)
+    if "GET" in found:
+        found.add("HEAD")
+    return sorted(found, key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, m))
+
+
 class SecurityMiddleware:
     """Security headers on every answer; the open mode's loopback fences before any route."""
 
@@ -144,10 +184,10 @@ class SecurityMiddleware:
                 for name, value in SECURITY_HEADERS:
                     if name.decode() not in headers:
                         headers.append(name.decode(), value.decode())
-                if message["status"] == 405:  # every GET route answers HEAD too
-                    allowed = [m.strip() for m in headers.get("allow", "").split(",") if m.strip()]
-                    if "GET" in allowed and "HEAD" not in allowed:
-                        headers["allow"] = ", ".join([*allowed, "HEAD"])
+                if message["status"] == 405:
+                    allowed = allowed_methods(scope)
+                    if allowed:
+                        headers["allow"] = ", ".join(allowed)
             await send(message)
 
         refusal = self.refusal(scope)

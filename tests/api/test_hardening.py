@@ -215,6 +215,23 @@ def test_a_wrong_method_names_head_among_the_allowed_ones(client):
 
 
 @pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/negotiations", "GET, HEAD, POST"),
+        ("/negotiations/usa-rok-sma/events", "GET, HEAD, POST"),
+        ("/keys", "GET, HEAD, POST"),
+        ("/keys/someone", "DELETE"),
+    ],
+)
+def test_a_wrong_method_names_every_method_the_path_answers(client, path, allowed):
+    # Starlette names only the first matching route's methods: POST alone for /negotiations.
+    response = client.request("PURGE", path)
+
+    assert_problem(response, 405, "http-method-not-allowed")
+    assert response.headers["allow"] == allowed
+
+
+@pytest.mark.parametrize(
     "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
 )
 def test_a_body_that_is_not_json_is_a_415_problem(client, content_type):
