@@ -59,7 +59,7 @@ def loopback_host_header(value: str | None) -> bool:
     """Whether a ``Host`` header names this machine's loopback: ``localhost:8000``, ``[::1]``."""
     if value is None:
         return False
-    match = _HOST_RE.fullmatch(value.strip())
+    match = _HOST_RE.fullmatch(value.strip(" \t"))  # optional whitespace is SP and HTAB alone
     return match is not None and match["name"].lower().rstrip(".") in LOOPBACK_HOSTS
 
 

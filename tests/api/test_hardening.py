@@ -71,6 +71,22 @@ def test_an_open_server_refuses_a_host_that_is_not_loopback(client, host):
     assert client.get("/negotiations").json()["items"] == []
 
 
+@pytest.mark.parametrize(
+    ("value", "loopback"),
+    [
+        (" localhost:8000\t", True),  # optional whitespace (RFC 9110) is SP and HTAB
+        ("\x85localhost", False),  # a Host header is read as Latin-1: NEL is a byte, not space
+        ("\xa0localhost", False),
+        ("localhost\x0b", False),
+        ("\u3000localhost", False),
+    ],
+)
+def test_only_sp_and_htab_surround_a_loopback_host(value, loopback):
+    from api.security import loopback_host_header
+
+    assert loopback_host_header(value) is loopback
+
+
 def test_a_keyed_server_does_not_care_which_host_was_asked(keyed):
     client, secret = keyed
 

@@ -4,6 +4,11 @@ Whatever a client sends, the answer is never 5xx; an error is ``application/prob
 and writes nothing (the negotiation's version does not move); a ``201`` reads back the values
 it was sent, decimals as normalised strings. Runs on memory and on PostgreSQL, the store that
 refuses NUL in text.
+
+Beyond bodies, the request line and the headers: HEAD on every GET route answers as the GET
+does without a body; an open server answers only a ``Host`` that names loopback (a keyed one
+lets the key decide); invented, huge or odd method names are refused cleanly and add no series
+to ``/metrics``.
 """
 
 from __future__ import annotations
@@ -11,18 +16,23 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import string
 import warnings
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fastapi.routing import iter_route_contexts
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
+from api.keys import Role
 from api.settings import Settings
 
 with warnings.catch_warnings():  # as in tests/api/conftest.py
@@ -504,3 +514,271 @@ def test_a_lone_surrogate_in_a_nested_details_key_is_refused_as_invalid(
     body = event("issue_raised", details={"k": {"\ud800": 1}})
     response = post(client, f"/negotiations/{SLUG}/events", raw(body))
     assert response.status_code == 422
+
+
+# ------------------------------------------------------------------ HEAD, Host and methods
+
+PATH_PARAMETER = re.compile(r"\{(\w+)(:path)?\}")
+STREAM = "text/event-stream"
+PATH_TEXT = st.one_of(
+    st.sampled_from([SLUG, "nope", "validation", *NASTY_TEXT[:19]]), st.text(max_size=40)
+)
+QUERIES = st.dictionaries(
+    st.sampled_from(["as_of", "as_of_version", "limit", "cursor", "event_id", "slugs", "x"]),
+    PATH_TEXT,
+    max_size=2,
+)
+
+
+def get_templates(client: TestClient) -> list[str]:
+    """Every route template that answers GET, the pages and assets included."""
+    return sorted(
+        {
+            r.path
+            for r in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
+            if "GET" in (r.methods or ())
+        }
+    )
+
+
+def quoted(text: str, safe: str = "") -> str:
+    return quote(text.encode("utf-8", "surrogatepass"), safe=safe)
+
+
+def url_of(template: str, values: dict[str, str], query: dict[str, str]) -> str:
+    path = PATH_PARAMETER.sub(
+        lambda m: quoted(values[m[1]], safe="/" if m[2] else "") or "x", template
+    )
+    return path + ("?" + urlencode_text(query) if query else "")
+
+
+def urlencode_text(query: dict[str, str]) -> str:
+    return "&".join(f"{quoted(k)}={quoted(v)}" for k, v in query.items())
+
+
+def assert_no_body_like_get(head: Any, get: Any, url: str) -> None:
+    assert head.content == b"", url
+    assert head.status_code == get.status_code, (url, head.status_code, get.text[:300])
+    assert head.headers.get("content-type") == get.headers.get("content-type"), url
+
+
+# Each example asks every GET route twice (about 80 requests): a failure prints every draw,
+# and shrinking one would outlast the test's timeout.
+@settings(HOSTILE, max_examples=8, phases=[Phase.explicit, Phase.generate])
+@given(data=st.data())
+def test_head_answers_every_get_route_as_its_get_does_without_a_body(
+    client: TestClient, data: st.DataObject
+) -> None:
+    """HEAD is never 405 nor 5xx where GET is served: the GET's status and media type, no body."""
+    templates = get_templates(client)
+    assert len(templates) > 30
+    before = version(client)
+    for template in templates:
+        names = PATH_PARAMETER.findall(template)
+        values = {name: data.draw(PATH_TEXT, label=name) for name, _ in names}
+        url = url_of(template, values, data.draw(QUERIES, label="query"))
+        head = client.head(url)
+        assert head.status_code < 500, (url, head.status_code)
+        assert head.status_code != 405, url
+        assert head.content == b"", url
+        if template.endswith("/stream"):  # a GET of a stream never ends: its head alone
+            media_type = head.headers.get("content-type", "")
+            assert (
+                media_type.startswith(STREAM)
+                if head.status_code == 200
+                else media_type == (PROBLEM_JSON)
+            ), (url, head.status_code, media_type)
+            continue
+        get = client.get(url)
+        assert_no_body_like_get(head, get, url)
+        if get.status_code >= 400:
+            assert get.headers["content-type"] == PROBLEM_JSON, url
+    assert version(client) == before
+
+
+LOOPBACK_NAMES = ["localhost", "LOCALHOST", "LocalHost", "localhost.", "127.0.0.1", "[::1]"]
+PORTS = st.one_of(st.none(), st.integers(0, 65535).map(str), st.sampled_from(["0", "08000"]))
+NEAR_MISSES = [
+    "evil.example",
+    "localhost.evil.example",
+    "evil.localhost",
+    "127.0.0.1.nip.io",
+    "127.0.0.2",
+    "127.1",
+    "2130706433",
+    "0x7f000001",
+    "0.0.0.0",  # noqa: S104 - a Host header, not an address to bind
+    "10.0.0.5",
+    "[::2]",
+    "[::ffff:127.0.0.1]",
+    "::1",
+    "[::1",
+    "localhost:",
+    "localhost:8000:1",
+    "localhost:123456",
+    "localhost:abc",
+    "user@localhost",
+    "localhost/",
+    "localhost\\",
+    "localhost\x00",
+    "local host",
+    "\x0blocalhost",
+    "\x1flocalhost",
+    "localhost\x0b",
+    "",
+]
+
+
+def addressed_to_loopback(value: bytes) -> bool:
+    """The issue's rule: ``localhost``, ``127.0.0.1`` or ``[::1]``, with an optional port."""
+    text = value.decode("latin-1").strip(" \t")
+    if text.startswith("["):
+        name, bracket, rest = text.partition("]")
+        name += bracket
+        port = None if rest == "" else (rest[1:] if rest[:1] == ":" else "not a port")
+    else:
+        name, colon, port_text = text.partition(":")
+        port = port_text if colon else None
+    port_ok = port is None or (port.isascii() and port.isdigit() and 1 <= len(port) <= 5)
+    return port_ok and name.lower().rstrip(".") in {"localhost", "127.0.0.1", "[::1]"}
+
+
+@st.composite
+def host_headers(draw: st.DrawFn) -> bytes:
+    """A loopback name with a port, a near miss of one, or any bytes at all."""
+    kind = draw(st.sampled_from(["loopback", "near", "decorated", "bytes"]))
+    if kind == "bytes":  # ASCII: the test client sends other bytes re-encoded as UTF-8
+        ascii_bytes = st.binary(max_size=40).map(lambda b: bytes(c & 0x7F for c in b))
+        return draw(ascii_bytes.filter(lambda b: b"\r" not in b and b"\n" not in b))
+    name = draw(st.sampled_from(LOOPBACK_NAMES if kind != "near" else NEAR_MISSES))
+    port = draw(PORTS)
+    host = name if port is None else f"{name}:{port}"
+    if kind == "decorated":
+        host = draw(st.sampled_from(["", " ", "\t", "x", "evil."])) + host
+        host += draw(st.sampled_from(["", " ", ".", ".evil.example", ":", ":1:2", "@evil", "#"]))
+    return host.encode("latin-1")
+
+
+@HOSTILE
+@given(host=host_headers(), twice=st.booleans())
+@example(host=b"\x0blocalhost", twice=False)  # str.strip() took VT for optional whitespace
+@example(host=b"localhost:8000\x1c", twice=False)
+def test_an_open_server_answers_only_requests_addressed_to_loopback(
+    client: TestClient, host: bytes, twice: bool
+) -> None:
+    """DNS rebinding: any other ``Host`` is a 421 problem and writes nothing."""
+    slug = f"host-{next(SCHEMAS)}"
+    headers = [(b"host", host), (b"host", b"localhost")] if twice else [(b"host", host)]
+    response = client.post(
+        "/negotiations",
+        content=raw(opened_body(slug)),
+        headers=[*headers, (b"content-type", b"application/json")],
+    )
+    assert_sound(response)
+    if addressed_to_loopback(host) and not twice:
+        assert response.status_code == 201, (host, response.text)
+        assert client.get(f"/negotiations/{slug}").status_code == 200
+    else:
+        assert response.status_code == 421, (host, twice, response.status_code)
+        assert response.json()["type"].endswith("/host-not-loopback")
+        assert client.get(f"/negotiations/{slug}").status_code == 404, host
+
+
+@pytest.fixture
+def keyed_client(client: TestClient) -> tuple[TestClient, str]:
+    """The same app once an admin key exists: it is no longer open."""
+    gate = client.app.state.gate  # type: ignore[attr-defined]
+    _, secret = gate.keys.create("hostile-admin", Role.ADMIN)
+    gate.changed()
+    return client, secret
+
+
+@HOSTILE
+@given(host=host_headers(), keyed=st.booleans())
+def test_a_keyed_server_answers_by_the_key_whatever_host_was_asked(
+    keyed_client: tuple[TestClient, str], host: bytes, keyed: bool
+) -> None:
+    """With keys the bearer decides (200 with one, 401 without): the ``Host`` never does."""
+    client, secret = keyed_client
+    headers = [(b"host", host)]
+    if keyed:
+        headers.append((b"authorization", f"Bearer {secret}".encode()))
+    response = client.get("/negotiations", headers=headers)
+    assert_sound(response)
+    assert response.status_code == (200 if keyed else 401), (host, response.text)
+
+
+TCHAR = string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~"
+INVENTED_METHODS = st.one_of(
+    st.text(TCHAR, min_size=1, max_size=24),
+    st.sampled_from(
+        [
+            "PURGE",
+            "TRACE",
+            "CONNECT",
+            "PRI",
+            "PROPFIND",
+            "M-SEARCH",
+            "QUERY",
+            "OPTIONS",
+            "Get",
+            "GET ",
+            " GET",
+            "G\x00T",
+            "\u00e9T",
+            "GET\tPOST",
+            "",
+        ]
+    ),
+    st.text(max_size=16),
+    st.integers(1000, 5000).map(lambda n: "X" * n),
+)
+METHOD_LABELS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "<other>"}
+
+
+def metric_series(client: TestClient) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    """Each series /metrics exposes, by name and labels (values left out: they move)."""
+    scraped = client.get("/metrics")
+    assert scraped.status_code == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items())))
+        for family in text_string_to_metric_families(scraped.text)
+        for sample in family.samples
+    }
+
+
+@HOSTILE
+@given(
+    method=INVENTED_METHODS,
+    template=st.sampled_from(
+        ["/negotiations", "/negotiations/{slug}/events", "/keys/{slug}", "/health", "/made-up/x"]
+    ),
+)
+def test_invented_methods_are_refused_cleanly_and_the_metrics_stay_bounded(
+    client: TestClient, method: str, template: str
+) -> None:
+    """Never 5xx; the method is a fixed label, so new method names add no series to /metrics."""
+    url = template.replace("{slug}", SLUG)
+    before = version(client)
+    sent = method.upper()  # as httpx sends it
+    response = client.request(method, url, content=raw(event("statement_made")))
+    assert response.status_code < 500, (method[:40], response.status_code)
+    if sent not in METHOD_LABELS:
+        assert response.status_code in (404, 405), (method[:40], response.status_code)
+        if response.status_code == 405:
+            assert response.headers["allow"], url
+        assert response.headers["content-type"] == PROBLEM_JSON
+        metric_series(client)  # a scrape counts itself after it answered: the next one shows it
+        series = metric_series(client)
+        # Another invented name on the same path: not one series more.
+        assert client.request(sent + "Z", url).status_code == response.status_code
+        assert metric_series(client) == series
+        if len(sent) >= 4:
+            assert sent not in client.get("/metrics").text
+    assert version(client) == before
+    labels = {
+        dict(labels).get("method")
+        for _, labels in metric_series(client)
+        if "method" in dict(labels)
+    }
+    assert labels <= METHOD_LABELS, labels
