@@ -6,8 +6,13 @@ as its tracking row. Keys:
 
 - ``meta``: the *shaping* records (opening, parties, terms, agreements and their
   rejections, rates, rounds, retractions): few, and every line needs them.
-- ``line/<term>/<party>``: the records of one party's position line on a term: its offers
-  carrying the term and the withdrawals of those offers.
+- ``line/<term>/<party>/<version>``: the records of one party's position line on a term, a
+  row each (appended, never rewritten): its offers carrying the term and the withdrawals of
+  those offers.
+- ``tip/<term>/<party>``: where the line stands at its end (``line_tip``): its last trigger
+  moment, the position before it, the current one and its last two changes.
+- ``pt/<term>/<p>/<q>``: a pair's history in brief (``pair_tip``): how many points, the
+  first and the last few.
 - ``ref/<event id>``: the lines an offer or a withdrawal sits in (what a withdrawal or a
   retraction of it changes).
 - ``positions``: ``{term: {party: entry}}``, the ``/positions`` entries.
@@ -21,6 +26,12 @@ loaded lines and asking the pure folds (``positions``, ``gaps``) for them. Event
 reshape the negotiation (a party joins, a term or a rate is recorded, a shaping record is
 retracted) recompute every line. So the stored state is the folds' output by construction;
 ``tests/properties`` check it against folding from scratch.
+
+The common case costs O(1) per event instead of O(line) (``_extend``): a batch of offers
+from joined parties, in their terms' units, each at or after every moment already on its
+terms. Such an offer only appends to the end of its lines and their pairs' histories, so
+the tips say everything the new entries need (the same numbers the folds give: the
+property tests mix both paths). Anything else takes the fold.
 """
 
 from __future__ import annotations
@@ -29,12 +40,15 @@ import bisect
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from itertools import combinations
 from typing import Any, Protocol
 
 from domain.values import Term, parse_occurred_at, sort_key
-from projections.gaps import pair_metrics
-from projections.positions import Book, build_book, quantity_json
+from projections import metrics
+from projections.gaps import Point, history, pair_metrics
+from projections.metrics import fmt
+from projections.positions import Book, Line, Standing, build_book, quantity_json
 from projections.records import Record, Stream, rebuild
 from projections.rows import fields_from_payload
 
@@ -60,6 +74,10 @@ RESHAPING_TYPES = frozenset(
 )
 REFERENCE_DAY = date(2000, 1, 1)
 """The ``today`` the runner computes with: the two clock-dependent counts are set at read."""
+FORMAT = 2
+"""In ``order``: the layout of the keys (a negotiation stored in another is recomputed)."""
+TAIL = 5
+"""History points a pair's tip keeps (the forecast reads three; the rest covers removals)."""
 
 
 HEADLINE_FIELDS = (
@@ -122,6 +140,85 @@ def line_key(term: str, party: str) -> str:
     return f"line/{term}/{party}"
 
 
+def line_row_key(term: str, party: str, version: int) -> str:
+    return f"line/{term}/{party}/{version:010d}"
+
+
+def tip_key(term: str, party: str) -> str:
+    return f"tip/{term}/{party}"
+
+
+def sorted_positions(positions: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The ``positions`` row in one order whichever batches made it."""
+    return {t: {p: positions[t][p] for p in sorted(positions[t])} for t in sorted(positions)}
+
+
+# ----------------------------------------------------------------- tips
+
+Identity = list[str] | None
+"""A standing's identity as JSON: ``["a", amount]``, ``["u", amount, unit]`` or None."""
+
+
+def identity_json(standing: Standing | None) -> Identity:
+    if standing is None:
+        return None
+    if standing.amount is not None:
+        return ["a", str(standing.amount)]
+    return ["u", str(standing.original.amount), standing.original.unit]
+
+
+def same_identity(x: Identity, y: Identity) -> bool:
+    """As ``Standing.identity`` compares: amounts by value."""
+    if x is None or y is None:
+        return x is y
+    return x[0] == y[0] and Decimal(x[1]) == Decimal(y[1]) and x[2:] == y[2:]
+
+
+def change_json(key: str, at: str, standing: Standing | None) -> list[Any]:
+    """``[moment, trigger's occurred_at, amount or None, identity]``."""
+    amount = None if standing is None or standing.amount is None else str(standing.amount)
+    return [key, at, amount, identity_json(standing)]
+
+
+def line_tip(book: Book, term: Term, party: str) -> dict[str, Any]:
+    """What the end of a line says: enough to append an offer after it without the line."""
+    line = book.line(term, party)
+    keys = []
+    for record in book.candidate_records(term.id, party):
+        keys.append(record.key)
+        end = book.ends.get(record.event_id)
+        if end is not None:
+            keys.append(end.key)
+    last = max(keys) if keys else None
+    earlier = [c for c in line.changes if last is not None and c.key < last]
+    current = line.current
+    return {
+        "last": last,
+        "before": identity_json(earlier[-1].standing) if earlier else None,
+        "cur": None
+        if current is None
+        else [None if current.amount is None else str(current.amount), current.reason],
+        "n": len(line.changes),
+        "lc": [
+            change_json(c.key, c.trigger.occurred_at.isoformat(), c.standing)
+            for c in line.changes[-2:]
+        ],
+    }
+
+
+def point_json(point: Point) -> list[str]:
+    return [point.key, point.trigger.occurred_at.isoformat(), str(point.a), str(point.b)]
+
+
+def pair_tip(line_p: Line, line_q: Line) -> dict[str, Any]:
+    points = history(line_p, line_q)
+    return {
+        "n": len(points),
+        "first": point_json(points[0]) if points else None,
+        "tail": [point_json(point) for point in points[-TAIL:]],
+    }
+
+
 def pair_key(kind: str, term: str, p: str, q: str) -> str:
     return f"{kind}/{term}/{p}/{q}"
 
@@ -129,13 +226,13 @@ def pair_key(kind: str, term: str, p: str, q: str) -> str:
 class _State:
     """One negotiation's state while a batch is folded into it."""
 
-    def __init__(self, space: Space) -> None:
+    def __init__(self, space: Space, found: Mapping[str, str] | None = None) -> None:
         self.space = space
-        found = space.get(["meta", "positions"])
+        if found is None:
+            found = space.get(["meta", "positions"])
         self.meta: list[dict[str, Any]] = json.loads(found.get("meta", "[]"))
         self.positions: dict[str, dict[str, Any]] = json.loads(found.get("positions", "{}"))
         self.lines: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self.dirty_lines: set[tuple[str, str]] = set()
         self.refs: dict[str, list[list[str]]] = {}
         self.changed: set[tuple[str, str]] = set()
         """Lines whose position may have changed: their pairs are recomputed."""
@@ -148,16 +245,37 @@ class _State:
         wanted = [k for k in keys if k not in self.lines]
         if not wanted:
             return
-        found = self.space.get([line_key(t, p) for t, p in wanted])
+        by_term: dict[str, set[str]] = {}
         for term, party in wanted:
-            text = found.get(line_key(term, party))
-            self.lines[term, party] = json.loads(text) if text else []
+            by_term.setdefault(term, set()).add(party)
+        for term, parties in by_term.items():
+            found: dict[str, list[dict[str, Any]]] = {p: [] for p in parties}
+            if len(parties) == 1:
+                (party,) = parties
+                rows = self.space.scan(f"{line_key(term, party)}/")
+            else:
+                rows = self.space.scan(f"line/{term}/")
+            for key, text in rows:
+                parts = key.split("/")
+                if len(parts) == 4 and parts[2] in found:  # (older rows: see load_all_lines)
+                    found[parts[2]].append(json.loads(text))
+            for party, records in found.items():
+                self.lines[term, party] = records
 
     def load_all_lines(self) -> None:
+        """Every line anew (a whole line in one row, as an older layout kept it, is split)."""
+        legacy: dict[str, str] = {}
         for key, text in self.space.scan("line/"):
-            _, term, party = key.split("/", 2)
-            if (term, party) not in self.lines:
-                self.lines[term, party] = json.loads(text)
+            parts = key.split("/")
+            if len(parts) == 3:
+                for data in json.loads(text):
+                    legacy[line_row_key(parts[1], parts[2], data["v"])] = _dumps(data)
+                self.space.delete([key])
+        self.space.put(legacy)
+        self.lines = {}
+        for key, text in self.space.scan("line/"):
+            _, term, party, _ = key.split("/")
+            self.lines.setdefault((term, party), []).append(json.loads(text))
 
     def refs_of(self, event_id: str) -> list[list[str]] | None:
         if event_id not in self.refs:
@@ -216,9 +334,10 @@ class _State:
     def _into_lines(self, lines: list[list[str]], data: dict[str, Any]) -> None:
         keys = [(t, p) for t, p in lines]
         self.load_lines(keys)
+        text = _dumps(data)
         for key in keys:
             self.lines[key].append(data)
-            self.dirty_lines.add(key)
+            self.space.put({line_row_key(*key, data["v"]): text})
             self.changed.add(key)
 
     def _touch_terms(self, values: Mapping[str, Any]) -> None:
@@ -234,28 +353,12 @@ class _State:
             records.extend(record_of(d) for d in line)
         return build_book(rebuild(records))
 
-    def _headline(
-        self, book: Book, parties: list[str], writes: Mapping[str, str], gone: Sequence[str]
-    ) -> list[dict[str, Any]]:
-        """Per term, the headline of its first pair (the first two parties): what the list shows."""
-        if len(parties) < 2:
-            return [{"term": t.id, "unit": t.unit, "pairs": []} for t in book.terms]
-        p, q = parties[0], parties[1]
-        keys = [pair_key("gap", t.id, p, q) for t in book.terms]
-        # A pair row about to be deleted is stale: the read would make the empty entry.
-        found = self.space.get([k for k in keys if k not in writes and k not in gone])
-        out = []
-        for term, key in zip(book.terms, keys, strict=True):
-            text = writes.get(key) or found.get(key) or empty_pair_rows(term.id, p, q)[0]
-            entry = json.loads(text)
-            pairs = [{name: entry[name] for name in HEADLINE_FIELDS}]
-            out.append({"term": term.id, "unit": term.unit, "pairs": pairs})
-        return out
-
     def finish(self) -> None:
         order = json.loads(self.space.get(["order"]).get("order", "{}"))
         if order.get("offer_only"):
             self.full = True  # the party order depends on offers in every line
+        if order.get("v") != FORMAT:
+            self.full = True  # stored in another layout (or new): every key anew
         if self.full:
             self.load_all_lines()
         book = self.book()
@@ -264,8 +367,8 @@ class _State:
         if self.full:
             changed = {(t, p) for t in terms for p in parties}
             self.positions = {}
-            stale = [k for k, _ in self.space.scan("gap/")] + [
-                k for k, _ in self.space.scan("hist/")
+            stale = [
+                k for kind in ("gap/", "hist/", "pt/", "tip/") for k, _ in self.space.scan(kind)
             ]
             self.space.delete(stale)
         else:
@@ -294,16 +397,21 @@ class _State:
         for term_id in sorted({t for t, _ in changed}):
             moved = {p for t, p in changed if t == term_id}
             term = terms[term_id]
+            for party in parties:
+                writes[tip_key(term_id, party)] = _dumps(line_tip(book, term, party))
             for p, q in combinations(parties, 2):
                 if p in moved or q in moved:
-                    if book.line(term, p).changes or book.line(term, q).changes:
+                    line_p, line_q = book.line(term, p), book.line(term, q)
+                    if line_p.changes or line_q.changes:
                         writes.update(_pair_rows(book, term, p, q))
+                        writes[pair_key("pt", term_id, p, q)] = _dumps(pair_tip(line_p, line_q))
                     elif not self.full:
                         # Neither ever had a position: the read makes the entry (it costs a
                         # 150-party negotiation's opening nothing to store).
-                        gone.extend(pair_key(k, term_id, p, q) for k in ("gap", "hist"))
-        writes["positions"] = _dumps(self.positions)
-        writes["headline"] = _dumps(self._headline(book, parties, writes, gone))
+                        gone.extend(pair_key(k, term_id, p, q) for k in ("gap", "hist", "pt"))
+        writes["positions"] = _dumps(sorted_positions(self.positions))
+        terms_order = [(t.id, t.unit) for t in book.terms]
+        writes["headline"] = _dumps(headline(self.space, terms_order, parties, writes, gone))
         joined = set(self.shaping()[0])
         writes["order"] = _dumps(
             {
@@ -312,13 +420,36 @@ class _State:
                 "terms": [{"id": t.id, "unit": t.unit} for t in book.terms],
                 "rounds": list(book.round_keys),
                 "offer_only": [p for p in parties if p not in joined] or order.get("offer_only"),
+                "v": FORMAT,
             }
         )
         if self.meta_dirty:
             writes["meta"] = _dumps(self.meta)
-        writes.update({line_key(t, p): _dumps(self.lines[t, p]) for t, p in self.dirty_lines})
         self.space.delete([k for k in gone if k not in writes])
         self.space.put(writes)
+
+
+def headline(
+    space: Space,
+    terms: Sequence[tuple[str, str]],
+    parties: Sequence[str],
+    writes: Mapping[str, str],
+    gone: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """Per term, the headline of its first pair (the first two parties): what the list shows."""
+    if len(parties) < 2:
+        return [{"term": t, "unit": unit, "pairs": []} for t, unit in terms]
+    p, q = parties[0], parties[1]
+    keys = [pair_key("gap", t, p, q) for t, _ in terms]
+    # A pair row about to be deleted is stale: the read would make the empty entry.
+    found = space.get([k for k in keys if k not in writes and k not in gone])
+    out = []
+    for (term, unit), key in zip(terms, keys, strict=True):
+        text = writes.get(key) or found.get(key) or empty_pair_rows(term, p, q)[0]
+        entry = json.loads(text)
+        pairs = [{name: entry[name] for name in HEADLINE_FIELDS}]
+        out.append({"term": term, "unit": unit, "pairs": pairs})
+    return out
 
 
 def empty_pair_rows(term_id: str, p: str, q: str) -> tuple[str, str]:
@@ -343,13 +474,277 @@ def _pair_rows(book: Book, term: Any, p: str, q: str) -> dict[str, str]:
 
 def apply_batch(space: Space, rows: Sequence[Any]) -> None:
     """Folds one negotiation's rows (in log order) into its stored analytics."""
-    chosen = [r for r in rows if r.type in ANALYTIC_TYPES]
+    chosen = [record_json(r) for r in rows if r.type in ANALYTIC_TYPES]
     if not chosen:
         return
-    state = _State(space)
-    for row in chosen:
-        state.add(record_json(row))
+    found = space.get(["meta", "positions", "order"])
+    if all(d["t"] == "offer_made" for d in chosen) and _extend(space, found, chosen):
+        return
+    state = _State(space, found)
+    for data in chosen:
+        state.add(data)
     state.finish()
+
+
+# ------------------------------------------------------------- the O(1) path
+
+
+class _Fallback(Exception):
+    """The batch is not one ``_extend`` can apply: the fold takes it."""
+
+
+def _extend(space: Space, found: Mapping[str, str], offers: Sequence[dict[str, Any]]) -> bool:
+    """Applies a batch of offers that only append at the end of their lines, or returns False.
+
+    Nothing is written unless the whole batch qualifies (see the module's docstring).
+    """
+    try:
+        writes = _Extension(space, found).apply(offers)
+    except _Fallback:
+        return False
+    space.put(writes)
+    return True
+
+
+class _Extension:
+    def __init__(self, space: Space, found: Mapping[str, str]) -> None:
+        if "order" not in found:
+            raise _Fallback
+        order = json.loads(found["order"])
+        if order.get("v") != FORMAT or order.get("offer_only"):
+            raise _Fallback
+        self.space = space
+        self.order = order
+        self.parties: list[str] = order["parties"]
+        self.units = {t["id"]: t["unit"] for t in order["terms"]}
+        self.positions: dict[str, dict[str, Any]] = json.loads(found.get("positions", "{}"))
+        self.tips: dict[str, dict[str, dict[str, Any]]] = {}
+        self.pairs: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.hist: dict[tuple[str, str, str], str] = {}
+        self.writes: dict[str, str] = {}
+
+    def tips_of(self, term: str) -> dict[str, dict[str, Any]]:
+        if term not in self.tips:
+            found = {k.split("/")[2]: json.loads(v) for k, v in self.space.scan(f"tip/{term}/")}
+            if set(found) != set(self.parties):
+                raise _Fallback
+            self.tips[term] = found
+        return self.tips[term]
+
+    def pair_of(self, term: str, p: str, q: str) -> dict[str, Any]:
+        if (term, p, q) not in self.pairs:
+            keys = [pair_key(k, term, p, q) for k in ("pt", "hist")]
+            found = self.space.get(keys)
+            self.pairs[term, p, q] = (
+                json.loads(found[keys[0]])
+                if keys[0] in found
+                else {"n": 0, "first": None, "tail": []}
+            )
+            self.hist[term, p, q] = found.get(keys[1], "[]")
+        return self.pairs[term, p, q]
+
+    def apply(self, offers: Sequence[dict[str, Any]]) -> dict[str, str]:
+        dirty: set[tuple[str, str, str]] = set()
+        for data in offers:
+            payload = data["p"]
+            party = payload.get("party")
+            if party not in self.parties:
+                raise _Fallback
+            values = payload.get("values") or {}
+            lines = [[term, party] for term in values]
+            self.writes[f"ref/{data['id']}"] = _dumps(lines)
+            for term, quantity in values.items():
+                if self.units.get(term) != quantity["unit"]:
+                    raise _Fallback  # another unit converts at a rate: the fold does that
+                dirty.update(self.offer(data, term, party, Decimal(str(quantity["amount"]))))
+                self.writes[line_row_key(term, party, data["v"])] = _dumps(data)
+        for term, p, q in sorted(dirty):
+            self.writes.update(self.entry(term, p, q))
+        for term, tips in self.tips.items():
+            self.writes.update({tip_key(term, party): _dumps(tip) for party, tip in tips.items()})
+        self.writes["positions"] = _dumps(sorted_positions(self.positions))
+        terms = [(t["id"], t["unit"]) for t in self.order["terms"]]
+        self.writes["headline"] = _dumps(headline(self.space, terms, self.parties, self.writes))
+        return self.writes
+
+    def offer(
+        self, data: dict[str, Any], term: str, party: str, amount: Decimal
+    ) -> list[tuple[str, str, str]]:
+        """Moves the party's line on the term to the offer; returns the pairs it touches."""
+        tips = self.tips_of(term)
+        occurred = parse_occurred_at(data["o"])
+        key, at = sort_key(occurred), occurred.isoformat()
+        if any(t["last"] is not None and t["last"] > key for t in tips.values()):
+            raise _Fallback  # not at the end of the term's time: the fold places it
+        tip = tips[party]
+        changes: list[list[Any]] = tip["lc"]
+        identity: Identity = ["a", str(amount)]
+        if tip["last"] is None or key > tip["last"]:
+            before = changes[-1][3] if changes else None
+            removed = False
+        else:  # the same moment as the line's last trigger: its change there is decided anew
+            before = tip["before"]
+            removed = bool(changes) and changes[-1][0] == key
+        added = not same_identity(identity, before)
+        n = tip["n"]
+        if removed:
+            changes = changes[:-1]
+            n -= 1
+        if added:
+            changes = [*changes, [key, at, str(amount), identity]][-2:]
+            n += 1
+        if len(changes) != min(n, 2):
+            raise _Fallback  # a change before the one removed is not kept here: the fold has it
+        tips[party] = {
+            "last": key,
+            "before": before,
+            "cur": [str(amount), None],
+            "n": n,
+            "lc": changes,
+        }
+        self.positions.setdefault(term, {})[party] = {
+            "party": party,
+            "value": {"amount": fmt(amount), "unit": self.units[term]},
+            "original": {"amount": fmt(amount), "unit": self.units[term]},
+            "event_id": data["id"],
+            "at": at,
+            "via": "offer",
+        }
+        touched = []
+        for other in self.parties:
+            if other == party:
+                continue
+            p, q = (
+                (party, other)
+                if self.parties.index(party) < self.parties.index(other)
+                else (other, party)
+            )
+            self.point(term, p, q, key, at if added else None)
+            touched.append((term, p, q))
+        return touched
+
+    def point(self, term: str, p: str, q: str, key: str, added_at: str | None) -> None:
+        """The pair's history after a change at ``key`` (the latest moment on the term)."""
+        tips = self.tips[term]
+        pair = self.pair_of(term, p, q)
+        n, tail, first = pair["n"], list(pair["tail"]), pair["first"]
+        text = self.hist[term, p, q]
+        if tail and tail[-1][0] == key:  # that moment's point is made anew
+            tail.pop()
+            n -= 1
+            text = "[]" if n == 0 else text[: text.rindex(',{"at":')] + "]"
+            if n == 0:
+                first = None
+        changed_here = [
+            (party, tips[party]["lc"][-1][1])
+            for party in (p, q)
+            if tips[party]["lc"] and tips[party]["lc"][-1][0] == key
+        ]
+        if changed_here:
+            a = tips[p]["lc"][-1][2] if tips[p]["lc"] else None
+            b = tips[q]["lc"][-1][2] if tips[q]["lc"] else None
+            if a is not None and b is not None:
+                # The latest-recorded change of that moment names it: the new offer if it
+                # made one, else the other party's.
+                at = added_at if added_at is not None else changed_here[0][1]
+                point = [key, at, a, b]
+                tail = [*tail, point][-TAIL:]
+                n += 1
+                if first is None:
+                    first = point
+                item = _dumps(_history_item(point, p, q))
+                text = f"[{item}]" if text == "[]" else text[:-1] + "," + item + "]"
+        if len(tail) != min(n, TAIL):
+            raise _Fallback  # a point before the one removed is not kept here: the fold has it
+        self.pairs[term, p, q] = {"n": n, "first": first, "tail": tail}
+        self.hist[term, p, q] = text
+
+    def entry(self, term: str, p: str, q: str) -> dict[str, str]:
+        """The pair's stored rows from the tips: what ``_pair_rows`` makes from the folds."""
+        tips = self.tips[term]
+        pair = self.pairs[term, p, q]
+        shown = {}
+        reasons = []
+        for party in (p, q):
+            current = tips[party]["cur"]
+            shown[party] = (
+                None if current is None or current[0] is None else fmt(Decimal(current[0]))
+            )
+            if current is None:
+                reasons.append(f"{party} has no position on {term}")
+            elif current[0] is None:
+                reasons.append(current[1])
+        entry: dict[str, Any] = {
+            "parties": [p, q],
+            "positions": shown,
+            "gap": None,
+            "midpoint": None,
+            "relative_gap": None,
+            "ratio": None,
+            "initial_gap": None,
+            "initial_at": None,
+            "closed_share": None,
+            "concessions": None,
+            "forecast": None,
+            "reason": None,
+        }
+        if reasons or pair["n"] == 0:
+            entry["reason"] = "; ".join(reasons) or f"no moment when both {p} and {q} had positions"
+            entry["_last"] = None
+        else:
+            first, last = pair["first"], pair["tail"][-1]
+            a, b = Decimal(last[2]), Decimal(last[3])
+            first_a, first_b = Decimal(first[2]), Decimal(first[3])
+            gap = metrics.gap(a, b)
+            initial_gap = metrics.gap(first_a, first_b)
+            forecast = metrics.forecast(
+                [
+                    (datetime.fromisoformat(k), metrics.gap(Decimal(x), Decimal(y)))
+                    for k, _, x, y in pair["tail"][-3:]
+                ]
+            )
+            entry.update(
+                gap=fmt(gap),
+                midpoint=fmt(metrics.midpoint(a, b)),
+                relative_gap=fmt(metrics.relative_gap(a, b)),
+                ratio=fmt(metrics.ratio(a, b)),
+                initial_gap=fmt(initial_gap),
+                initial_at=first[1],
+                closed_share=fmt(metrics.closed_share(gap, initial_gap)),
+                concessions={
+                    p: _tip_concession(tips[p], first_a, first_b, a, initial_gap),
+                    q: _tip_concession(tips[q], first_b, first_a, b, initial_gap),
+                },
+                forecast=None if forecast is None else forecast.isoformat(),
+            )
+            entry["_last"] = sort_key(parse_occurred_at(last[1]))
+        return {
+            pair_key("gap", term, p, q): _dumps(entry),
+            pair_key("hist", term, p, q): self.hist[term, p, q],
+            pair_key("pt", term, p, q): _dumps(self.pairs[term, p, q]),
+        }
+
+
+def _history_item(point: list[str], p: str, q: str) -> dict[str, Any]:
+    a, b = Decimal(point[2]), Decimal(point[3])
+    return {"at": point[1], "positions": {p: fmt(a), q: fmt(b)}, "gap": fmt(metrics.gap(a, b))}
+
+
+def _tip_concession(
+    tip: dict[str, Any],
+    own_initial: Decimal,
+    other_initial: Decimal,
+    own: Decimal,
+    initial_gap: Decimal,
+) -> dict[str, Any]:
+    amount = metrics.concession(own_initial, other_initial, own)
+    moves = max(tip["n"] - 1, 0)
+    return {
+        "amount": fmt(amount),
+        "share": fmt(metrics.concession_share(amount, initial_gap)),
+        "moves": moves,
+        "last_move_at": tip["lc"][-1][1] if moves else None,
+    }
 
 
 # ------------------------------------------------------------------------ reads

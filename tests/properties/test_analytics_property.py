@@ -6,6 +6,11 @@ changes and retractions, retractions of retractions included) is recorded on a m
 its events-view rows are then applied, in batches of one to three, to the analytics view
 of the store under test alone. After each batch the stored ``/positions``, ``/gaps`` and
 summary headlines must equal folding the rows so far from scratch.
+
+A second property does the same with histories whose dates mostly move forward (ties
+often, amounts often repeated): there most offers take the analytics' O(1) path (an offer
+at the end of its terms' time extends the stored tips, without the fold), mixed with every
+other kind of event, which takes the fold.
 """
 
 from __future__ import annotations
@@ -21,11 +26,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.exceptions import StarletteDeprecationWarning
-from test_time_travel_property import HISTORIES, SLUG, Step, record_history
+from test_time_travel_property import (
+    HISTORIES,
+    PARTY,
+    PICKS,
+    SLUG,
+    STEPS,
+    Step,
+    record_history,
+)
 
 from api.app import create_app
 from api.settings import Settings
 from domain.ledger import Ledger
+from projections import analytics
 from projections.analytics import (
     HEADLINE_FIELDS,
     gaps_text,
@@ -70,22 +84,14 @@ def analytics_views(ledger: Ledger) -> Views:
     return open_views(ledger.recorder)
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(history=HISTORIES, sizes=st.lists(st.integers(1, 3), min_size=1, max_size=8))
-def test_stored_analytics_are_the_folds_after_every_batch(
-    analytics_views: Views, history: list[list[Step]], sizes: list[int]
-) -> None:
-    views = analytics_views
+def check_every_batch(views: Views, recorded: list[EventRow], sizes: list[int]) -> None:
+    """Applies a history's rows in batches of those sizes; after each, stored == folds."""
     # Each example is a negotiation of its own, later in the log than the last one.
     slug = f"example-{next(EXAMPLES)}"
     start = views.tracked_positions()[ANALYTICS_VIEW]
     rows = [
         dataclasses.replace(row, negotiation=slug, position=start + i)
-        for i, row in enumerate(history_rows(history), 1)
+        for i, row in enumerate(recorded, 1)
     ]
     done = 0
     for size in itertools.cycle(sizes):
@@ -108,3 +114,86 @@ def test_stored_analytics_are_the_folds_after_every_batch(
             }
             for term in expected["terms"]
         ], done
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(history=HISTORIES, sizes=st.lists(st.integers(1, 3), min_size=1, max_size=8))
+def test_stored_analytics_are_the_folds_after_every_batch(
+    analytics_views: Views, history: list[list[Step]], sizes: list[int]
+) -> None:
+    check_every_batch(analytics_views, history_rows(history), sizes)
+
+
+# Offers mostly, amounts from a few (repeats are no change), in both terms' units and not.
+OFFERS = st.builds(
+    Step,
+    kind=st.just("offer"),
+    day=st.just(0),
+    party=PARTY,
+    money=st.none() | st.sampled_from([1000, 1000, 1200, 900]),
+    share=st.none() | st.sampled_from([3, 3, 5]),
+    in_usd=st.sampled_from([False, False, False, True]),
+    choice=st.integers(0, 3),
+)
+WITHDRAWALS = st.builds(Step, kind=st.just("withdraw"), day=st.just(0), pick=PICKS)
+FORWARD_STEPS = st.one_of(OFFERS, OFFERS, OFFERS, WITHDRAWALS, STEPS)
+
+
+@st.composite
+def forward_histories(draw: st.DrawFn) -> list[list[Step]]:
+    """Histories whose steps' days never go back (a step of 0 days: the same moment)."""
+    batches = draw(
+        st.lists(st.lists(FORWARD_STEPS, min_size=1, max_size=3), min_size=3, max_size=16)
+    )
+    day = 0
+    out = []
+    for batch in batches:
+        steps = []
+        for step in batch:
+            day += draw(st.sampled_from([0, 0, 1, 3]))
+            steps.append(dataclasses.replace(step, day=day))
+        out.append(steps)
+    return out
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(history=forward_histories(), sizes=st.lists(st.integers(1, 3), min_size=1, max_size=8))
+def test_stored_analytics_are_the_folds_when_offers_extend_the_lines(
+    analytics_views: Views, history: list[list[Step]], sizes: list[int]
+) -> None:
+    check_every_batch(analytics_views, history_rows(history), sizes)
+
+
+def test_offers_at_the_end_of_their_terms_time_take_the_o1_path(
+    analytics_views: Views, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The property above is about both paths: this makes sure the O(1) one is really taken."""
+    taken: list[bool] = []
+    extend = analytics._extend
+
+    def counted(*args: Any) -> bool:
+        taken.append(extend(*args))
+        return taken[-1]
+
+    offer = Step("offer", 0, money=1000, share=3)
+    history = [
+        [dataclasses.replace(offer, day=1)],
+        [dataclasses.replace(offer, day=1, party=1, money=1200)],
+        [dataclasses.replace(offer, day=1)],  # the same moment and amount: no change
+        [dataclasses.replace(offer, day=2, money=1100)],
+        [dataclasses.replace(offer, day=2, money=1000)],  # the same moment, back again
+        [dataclasses.replace(offer, day=3, party=1, money=1150)],
+    ]
+    recorded = history_rows(history)
+    monkeypatch.setattr(analytics, "_extend", counted)
+    check_every_batch(analytics_views, recorded, [1])
+
+    assert taken == [True] * len(history)
