@@ -46,9 +46,14 @@ async def running(app: Any) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+REPEAT = False
+"""Each path gets the same body every time (as ``bench_http``'s wrk script sends them)."""
+
+
 async def appends(client: httpx.AsyncClient, paths: list[str], count: int) -> None:
     for i in range(count):
-        response = await client.post(paths[i % len(paths)], json=offer(i))
+        body = offer(i % len(paths) if REPEAT else i)
+        response = await client.post(paths[i % len(paths)], json=body)
         assert response.status_code == 201, response.text
 
 
@@ -122,7 +127,14 @@ def main() -> None:
         action="store_true",
         help="no runner thread in the server (PARLEY_PROJECT_IN_PROCESS=false): the append alone",
     )
+    parser.add_argument(
+        "--repeat",
+        action="store_true",
+        help="each negotiation gets the same offer every time, as bench_http's wrk load sends",
+    )
     args = parser.parse_args()
+    global REPEAT
+    REPEAT = args.repeat
     anyio.to_thread.run_sync = _inline  # type: ignore[assignment]
 
     from api.app import create_app
