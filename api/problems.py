@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -339,6 +340,11 @@ def handle_parley_error(request: Request, exc: Exception) -> JSONResponse:
     return parley_error_response(exc)
 
 
+def handle_store_error(request: Request, exc: Exception) -> JSONResponse:
+    """A store error no layer translated (a view read on a locked or lost store): a 503."""
+    return parley_error_response(errors.StorageUnavailable(f"the store is unavailable: {exc}"))
+
+
 def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this class only
     if _is_malformed_json(exc):
@@ -392,6 +398,8 @@ def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.ParleyError, handle_parley_error)
+    app.add_exception_handler(OperationalError, handle_store_error)
+    app.add_exception_handler(InterfaceError, handle_store_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(Exception, handle_unexpected)

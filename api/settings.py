@@ -57,8 +57,9 @@ class Settings(BaseSettings):
     """How long a read of positions, gaps, timeline or the list waits for the views to reach
     the ledger's head before answering 503."""
     store_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
-    """On PostgreSQL, the longest a request waits for a store that does not answer before
-    it is answered 503 storage-unavailable (with Retry-After); the server recovers by itself."""
+    """The longest a request waits for a store that does not answer (PostgreSQL giving no
+    connection or no reply, a SQLite file locked by another writer) before it is answered
+    503 storage-unavailable (with Retry-After); the server recovers by itself."""
     idempotency_window_hours: float = Field(
         default=24, gt=0, le=IDEMPOTENCY_RETENTION.total_seconds() / 3600
     )

@@ -45,8 +45,9 @@ STORE_TIMEOUT_KEY = "PARLEY_STORE_TIMEOUT"
 def parse_database_url(
     url: str, *, cache_size: int = 1000, store_timeout: float = 5.0
 ) -> StoreConfig:
-    """The store a URL names. ``store_timeout``: on PostgreSQL, the longest a call waits for
-    the store (a store that gives no connection is then a 503, never a hang)."""
+    """The store a URL names. ``store_timeout``: the longest a call waits for the store (a
+    PostgreSQL that gives no connection or no answer, a SQLite file another connection holds
+    locked: a 503 then, never a hang)."""
     parts = urlsplit(url)
     common = {"AGGREGATE_CACHE_MAXSIZE": str(cache_size)}
     if parts.scheme == "memory":
@@ -64,7 +65,7 @@ def parse_database_url(
                 **common,
                 "PERSISTENCE_MODULE": SQLITE_FACTORY_TOPIC,
                 "SQLITE_DBNAME": path,
-                "SQLITE_LOCK_TIMEOUT": "30",
+                STORE_TIMEOUT_KEY: str(store_timeout),
             },
             f"sqlite file {Path(path).resolve()}",
         )
@@ -228,17 +229,21 @@ class DurableSQLiteFactory(SQLiteFactory):
     """eventsourcing's SQLite persistence, every connection made by ``_DurableSQLitePool``.
 
     eventsourcing 9.5.6 has no setting for ``synchronous``; PERSISTENCE_MODULE names this.
+    The waits for the file's write lock (SQLite's busy timeout) and for a pooled connection
+    are 80 % of ``PARLEY_STORE_TIMEOUT`` each: a file another connection keeps locked is
+    then a 503, not a 30 s hang.
     """
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
         plain = self.datastore.pool  # made by the library, no connection opened yet
+        bound = float(self.env.get(STORE_TIMEOUT_KEY) or 5.0) * 0.8
         self.datastore.pool = _DurableSQLitePool(
             db_name=plain.db_name,
-            lock_timeout=plain.lock_timeout,
+            lock_timeout=bound,  # type: ignore[arg-type]  # sqlite3 takes a float
             pool_size=plain.pool_size,
             max_overflow=plain.max_overflow,
-            pool_timeout=plain.pool_timeout,
+            pool_timeout=bound,
             max_age=plain.max_age,
             pre_ping=plain.pre_ping,
         )

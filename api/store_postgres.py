@@ -1,5 +1,8 @@
 """PostgreSQL with bounded outages: a store that gives no connection is a quick 503, not a hang.
 
+And a store that stops answering (a stalled network, a hung server: the connection stays
+open, nothing comes back) ends each wait within the bound too: see ``BoundedConnection``.
+
 Imported only through ``PERSISTENCE_MODULE`` (see ``api.store``), so that a SQLite-only
 install needs no PostgreSQL driver.
 """
@@ -14,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
@@ -33,6 +37,43 @@ CONNECTION_WAIT_SHARE = 0.8
 PROBE_EVERY = 0.5
 """While the store is known down, how often one call may try it again (the others fail)."""
 ATTEMPTS = 3
+
+
+class BoundedConnection(psycopg.Connection[Any]):
+    """A psycopg connection whose every wait for the server ends within ``answer_timeout``.
+
+    Socket options cannot bound it: the kernel of whatever sits in between (a proxy, a
+    load balancer) acknowledges the bytes while the server never answers, and a server
+    that hangs keeps its TCP alive. So each wait psycopg makes for an answer (a statement,
+    a COMMIT, a fetch) is given a timeout; past it the connection is closed (its state is
+    unknown: the pool drops it) and the call fails as an OperationalError, which the API
+    answers 503; the breaker opens, so that other calls fail at once rather than each wait
+    the bound out. Waits that name their own timeout (LISTEN's ``notifies``) keep it.
+    """
+
+    answer_timeout: float | None = None
+    breaker: StoreBreaker | None = None
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        bound = self.answer_timeout if timeout is None else None
+        try:
+            return super().wait(gen, interval, timeout if bound is None else bound)
+        except psycopg.OperationalError as e:
+            if bound is None or type(e).__name__ != "_WaitTimeout":
+                raise
+            log.warning("the store gave no answer within %.1f s: connection closed", bound)
+            self.pgconn.finish()
+            if self.breaker is not None:
+                self.breaker.failed()
+            msg = f"the store gave no answer within {bound:.1f} s"
+            raise psycopg.OperationalError(msg) from None
+
+
+def bounded_connection_class(
+    answer_timeout: float, breaker: StoreBreaker
+) -> type[BoundedConnection]:
+    attributes = {"answer_timeout": answer_timeout, "breaker": breaker}
+    return type("BoundedConnection", (BoundedConnection,), attributes)
 
 
 class StoreBreaker:
@@ -142,7 +183,9 @@ class BoundedPostgresFactory(PostgresFactory):
     waits at most 80 % of ``PARLEY_STORE_TIMEOUT`` for one, retries briefly, and once the
     store gave none, a breaker fails calls at once (probing twice a second) until it does.
     The pool's own reconnection gives up within the bound too, so a returning server is
-    found by the next probe rather than after the pool's exponential back-off.
+    found by the next probe rather than after the pool's exponential back-off. A store that
+    keeps a connection open but stops answering ends each wait within the bound as well
+    (``BoundedConnection``).
     """
 
     aggregate_recorder_class = _without_long_retries(PostgresAggregateRecorder)
@@ -158,4 +201,5 @@ class BoundedPostgresFactory(PostgresFactory):
         pool.timeout = bound * CONNECTION_WAIT_SHARE
         pool.reconnect_timeout = bound
         datastore.breaker = StoreBreaker()
+        pool.connection_class = bounded_connection_class(bound, datastore.breaker)
         datastore.get_connection = _bounded(datastore, datastore.breaker)

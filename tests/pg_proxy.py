@@ -7,6 +7,11 @@ It reads the client's side of the wire protocol (startup, then typed messages), 
   delivering the server's answer (the commit happened; the client cannot know);
 - ``stop()`` / ``resume()``: an outage: every connection is closed and new ones are refused
   until it resumes.
+- ``stall()`` / ``resume()``: a silent one: nothing is forwarded any more, in either
+  direction, but no connection is closed and new ones are accepted (a hung server, a
+  network that drops packets). ``resume()`` then drops the stalled connections (as both
+  ends would have given up on them: nothing held back reaches the server late) and
+  forwards again.
 
 The proxy answers an SSLRequest with ``N`` itself, so the stream stays readable. Used by the
 fault tests and by ``bench/bench_http.py``'s outage line.
@@ -18,6 +23,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from types import TracebackType
 from typing import Self
 
@@ -33,6 +39,7 @@ class PgProxy:
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._stopped = threading.Event()
+        self._stalled = threading.Event()
         self._closed = threading.Event()
         self._lose_commit = 0
         self.commit_replies_lost = 0
@@ -50,8 +57,23 @@ class PgProxy:
         self._stopped.set()
         self._drop_all()
 
+    def stall(self) -> None:
+        """The store stops answering: bytes are held, connections stay open."""
+        self._stalled.set()
+
     def resume(self) -> None:
+        if self._stalled.is_set():
+            self._drop_all()
+            self._stalled.clear()
         self._stopped.clear()
+
+    def _hold(self) -> bool:
+        """Waits while stalled; False when the connection must end instead."""
+        while self._stalled.is_set():
+            if self._closed.is_set():
+                return False
+            time.sleep(0.02)
+        return not self._closed.is_set()
 
     def close(self) -> None:
         self._closed.set()
@@ -129,6 +151,8 @@ class _Connection:
                     and self.proxy._take_commit_loss()
                 ):
                     self.losing.set()
+                if not self.proxy._hold():
+                    break
                 self.server.sendall(head + body)
         except OSError:
             pass
@@ -144,6 +168,8 @@ class _Connection:
             if code in (SSL_REQUEST, GSS_REQUEST):
                 self.client.sendall(b"N")  # no encryption: the proxy must read the stream
                 continue
+            if not self.proxy._hold():
+                raise ConnectionError("closed")
             self.server.sendall(raw + body)
             return
 
@@ -155,6 +181,8 @@ class _Connection:
                     break
                 if self.losing.is_set():
                     break  # the COMMIT was processed: its answer is lost with the connection
+                if not self.proxy._hold():
+                    break
                 self.client.sendall(data)
         except OSError:
             pass

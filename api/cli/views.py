@@ -80,7 +80,9 @@ def rebuild(
     The API keeps serving the old tables until the swap; events recorded meanwhile are
     applied before it.
     """
-    settings = current_settings()
+    # Its bulk loads and index builds may take minutes on a large ledger: each wait for the
+    # store is bounded by the longest store timeout, not the API's few seconds.
+    settings = current_settings().model_copy(update={"store_timeout_seconds": 300.0})
     try:
         chosen = check_views(view) if view else VIEWS
     except ValueError as e:

@@ -7,6 +7,10 @@ exactly once, with its own 201 (never a 412 for the client's own write).
 An outage: the proxy drops every connection and refuses new ones. Appends and reads answer
 503 storage-unavailable with Retry-After within the configured bound, and the server recovers
 by itself (and subscribes to the log again) when the proxy forwards again.
+
+A silent outage: the proxy stops forwarding but closes nothing (a hung server, a network
+that drops packets), so queries already sent never get an answer. The same 503 within the
+bound, and the same recovery.
 """
 
 from __future__ import annotations
@@ -125,4 +129,39 @@ def test_an_outage_is_a_quick_503_and_the_server_recovers_by_itself(
         assert time.monotonic() < deadline, "the runner did not subscribe again"
         time.sleep(0.2)
     assert health["status"] == "ok"
+    assert client.get("/ledger/verify").json()["ok"] is True
+
+
+def test_a_store_that_stops_answering_is_a_503_within_the_bound_and_recovers(
+    client_factory: Any, proxied_url: str, proxy: PgProxy
+) -> None:
+    client: TestClient = client_factory(proxied_url, store_timeout_seconds=BOUND)
+    assert client.post("/negotiations", json=sma_negotiation()).status_code == 201
+    settle(client)
+
+    proxy.stall()
+    calls = {
+        "append": lambda: post_events(client, offer()),
+        "append keyed": lambda: post_events(client, offer(), headers={"Idempotency-Key": "s"}),
+        "summary": lambda: client.get("/negotiations/usa-rok-sma"),
+        "events": lambda: client.get("/negotiations/usa-rok-sma/events"),
+        "append again": lambda: post_events(client, offer()),
+    }
+    for name, call in calls.items():
+        response, took = timed(call)
+        problem = assert_problem(response, 503, "storage-unavailable")
+        assert int(response.headers["Retry-After"]) >= 1, name
+        assert problem["status"] == 503
+        assert took < BOUND + SLACK, f"{name} took {took:.1f} s"
+
+    proxy.resume()
+    deadline = time.monotonic() + 30
+    while (response := post_events(client, offer())).status_code != 201:
+        assert response.status_code == 503, response.text
+        assert time.monotonic() < deadline, "the server did not recover"
+        time.sleep(0.2)  # waiting for the store to come back, not for a projection
+    version = response.json()["version"]
+    events = ledger_events(client)
+    assert events[-1]["version"] == version
+    assert [e["version"] for e in events] == list(range(1, version + 1))
     assert client.get("/ledger/verify").json()["ok"] is True
