@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # /health, the dashboard's pages and the API docs stay open (see api/auth.py).
     app.include_router(negotiations.router, **READERS)
     app.include_router(events.router, **READERS)
+    app.include_router(events.appends, responses=AUTH_RESPONSES)  # checks its own principal
     app.include_router(feed.router, **READERS)
     app.include_router(compare.router, **READERS)
     app.include_router(compare.pages)

@@ -61,7 +61,7 @@ class RunnerProfile:
     """Profiles the projection runner's thread too (cProfile sees one thread only)."""
 
     def __init__(self) -> None:
-        self.profiler = cProfile.Profile()
+        self.profiler = cProfile.Profile(time.thread_time)
         self.on = False
 
     def install(self) -> None:
@@ -92,7 +92,7 @@ def profile(
         async with running(make_app()) as client:
             await setup(client)
             await appends(client, paths, 200)  # warm caches and imports
-            profiler = cProfile.Profile()
+            profiler = cProfile.Profile(time.thread_time)
             started = time.process_time()
             RUNNER.on = True
             profiler.enable()
@@ -101,7 +101,7 @@ def profile(
             RUNNER.on = False
             return (time.process_time() - started) / count, profiler
 
-    RUNNER.profiler = cProfile.Profile()
+    RUNNER.profiler = cProfile.Profile(time.thread_time)
     cpu, profiler = asyncio.run(main())
     runner = RUNNER.profiler
     runner.create_stats()
