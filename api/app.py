@@ -107,9 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     observability.install(app)  # added last: outermost, so it sees every answer and its time
     # Every read needs a reader key once keys exist; writes ask for more in their routes.
     # /health, the dashboard's pages and the API docs stay open (see api/auth.py).
+    # The append route first: each request is matched against the routers in turn.
+    app.include_router(events.appends, responses=AUTH_RESPONSES)  # checks its own principal
     app.include_router(negotiations.router, **READERS)
     app.include_router(events.router, **READERS)
-    app.include_router(events.appends, responses=AUTH_RESPONSES)  # checks its own principal
     app.include_router(feed.router, **READERS)
     app.include_router(compare.router, **READERS)
     app.include_router(compare.pages)

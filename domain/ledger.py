@@ -19,6 +19,7 @@ from eventsourcing.persistence import (
     JSONTranscoder,
     OperationalError,
     PersistenceError,
+    Recording,
 )
 from eventsourcing.utils import get_topic
 
@@ -179,6 +180,22 @@ class Ledger(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         register_value_transcodings(transcoder)
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Records, then caches the saved aggregates as they now stand.
+
+        With fast-forwarding on, the library leaves the cache at the version loaded, so the
+        next load of a negotiation read and replayed the event just saved (a visible share
+        of an append). Writers of one negotiation take turns (``_writer_lock``), so the
+        saved state is the latest this process knows; the next load still fast-forwards
+        past whatever another process stored since.
+        """
+        recordings = super()._record(processing_event)
+        cache = self.repository.cache
+        if cache is not None and self.repository.fastforward:
+            for nid, aggregate in processing_event.aggregates.items():
+                cache.put(nid, aggregate)
+        return recordings
 
     def _take_snapshots(self, processing_event: Any) -> None:
         """Snapshots the aggregates just saved, when their new events cross a snapshot point.
