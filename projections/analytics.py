@@ -47,6 +47,7 @@ from typing import Any, Protocol
 from domain.values import Term, parse_occurred_at, sort_key
 from projections import metrics
 from projections.gaps import Point, history, pair_metrics
+from projections.jsontext import compact
 from projections.metrics import fmt
 from projections.positions import Book, Line, Standing, build_book, quantity_json
 from projections.records import Record, Stream, rebuild
@@ -107,8 +108,8 @@ class Space(Protocol):
     def delete(self, keys: Sequence[str]) -> None: ...
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_dumps = compact
+"""Every body's JSON text (orjson: see ``projections.jsontext``)."""
 
 
 def record_json(row: Any) -> dict[str, Any]:

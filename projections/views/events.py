@@ -21,6 +21,7 @@ from domain.canonical import fact_fields, format_recorded_at, to_json
 from domain.facts import FACT_TYPES, Fact
 from domain.negotiation import Negotiation
 from domain.values import sort_key
+from projections.jsontext import compact
 from projections.views.base import IN_CHUNK
 
 
@@ -133,8 +134,8 @@ _sort_key = functools.lru_cache(maxsize=4096)(sort_key)
 # ------------------------------------------------------------------ SQL columns
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
-"""One encoder for every row: ``json.dumps`` with options builds a new one per call."""
+_dumps = compact
+"""The payload's JSON text: one per event on every rebuild (orjson, see ``projections.jsontext``)."""
 
 EVENT_COLUMNS = (
     "position",

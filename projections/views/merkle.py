@@ -3,7 +3,8 @@
 ``parley_view_merkle`` is two tables: ``…_leaves`` (one row per event: a gap-free
 ``leaf_index`` counted from 0, its log position, event id, negotiation, version and hash;
 PostgreSQL may skip log positions, leaves never skip) and ``…_nodes`` (``level, idx,
-hash``: every complete subtree, written once and never changed). The tree's size is the
+hash``: every complete subtree above the leaves, written once and never changed; level 0
+is the leaves' own hashes, read from ``…_leaves``). The tree's size is the
 number of leaves. Appending is ``domain.merkle.extend``, which reads only the frontier.
 Its interface: ``LeafRow``, ``leaf_rows``, ``merkle_append`` and, for the SQL backends,
 ``leaf_from``, ``fetch_nodes`` and ``write_merkle``.
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain import merkle
-from domain.merkle import frontier
+from domain.merkle import event_leaf, frontier
 from projections.views.base import IN_CHUNK
 from projections.views.events import EventRow
 
@@ -82,13 +83,34 @@ def _nodes_where(addresses: Sequence[tuple[int, int]]) -> tuple[str, list[int]]:
 
 
 def fetch_nodes(
-    cursor: Any, sql: Callable[[str], str], table: str, addresses: Iterable[tuple[int, int]]
+    cursor: Any,
+    sql: Callable[[str], str],
+    table: str,
+    addresses: Iterable[tuple[int, int]],
+    leaves: str,
 ) -> dict[tuple[int, int], bytes]:
-    """The nodes stored at those addresses in the (quoted) nodes table."""
+    """The nodes at those addresses: level 0 from the (quoted) leaves table, the rest stored.
+
+    Level 0 is not stored (a leaf's hash is ``event_leaf`` of the hash its leaf row keeps):
+    a node per event was half of what appending wrote. A store written before keeps its
+    level-0 rows; they are not read.
+    """
     chosen = sorted(set(addresses))
     found: dict[tuple[int, int], bytes] = {}
-    for at in range(0, len(chosen), IN_CHUNK // 2):
-        clause, params = _nodes_where(chosen[at : at + IN_CHUNK // 2])
+    bottom = [index for level, index in chosen if level == 0]
+    for at in range(0, len(bottom), IN_CHUNK):
+        chunk = bottom[at : at + IN_CHUNK]
+        cursor.execute(
+            sql(
+                f"SELECT leaf_index, hash FROM {leaves} "  # noqa: S608
+                f"WHERE leaf_index IN ({', '.join(['%s'] * len(chunk))})"
+            ),
+            chunk,
+        )
+        found.update(((0, int(r["leaf_index"])), event_leaf(r["hash"])) for r in cursor.fetchall())
+    upper = [address for address in chosen if address[0] > 0]
+    for at in range(0, len(upper), IN_CHUNK // 2):
+        clause, params = _nodes_where(upper[at : at + IN_CHUNK // 2])
         cursor.execute(
             sql(f"SELECT level, idx, hash FROM {table} WHERE {clause}"),  # noqa: S608
             params,
@@ -110,7 +132,7 @@ def write_merkle(
     cursor.execute(f"SELECT MAX(leaf_index) AS last FROM {leaves}")  # noqa: S608
     last = cursor.fetchone()["last"]
     size = 0 if last is None else int(last) + 1
-    known = fetch_nodes(cursor, sql, nodes, frontier(size))
+    known = fetch_nodes(cursor, sql, nodes, frontier(size), leaves)
     fresh = merkle_append(known, size, [r.hash for r in rows])
     marks = ", ".join(["%s"] * len(LEAF_COLUMNS))
     cursor.executemany(
@@ -123,5 +145,5 @@ def write_merkle(
     )
     cursor.executemany(
         sql(f"INSERT INTO {nodes} (level, idx, hash) VALUES (%s, %s, %s)"),  # noqa: S608
-        fresh,
+        [node for node in fresh if node[0] > 0],  # level 0 is read from the leaves
     )

@@ -253,9 +253,8 @@ class SQLViews(Views):
 
     def merkle_nodes(self, addresses: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         with self._reading() as cursor:
-            return fetch_nodes(
-                cursor, self._sql, self.quote(merkle_tables(MERKLE_VIEW)[1]), addresses
-            )
+            leaves, nodes = (self.quote(t) for t in merkle_tables(MERKLE_VIEW))
+            return fetch_nodes(cursor, self._sql, nodes, addresses, leaves)
 
     def leaf_of(self, event_id: str) -> LeafRow | None:
         leaves = self.quote(merkle_tables(MERKLE_VIEW)[0])
@@ -270,11 +269,16 @@ class SQLViews(Views):
         return [leaf_from(r) for r in self._select(statement, [start, limit])]
 
     def node_rows(self) -> list[merkle.Node]:
+        leaves, nodes = (self.quote(t) for t in merkle_tables(MERKLE_VIEW))
+        bottom = f"SELECT leaf_index, hash FROM {leaves} ORDER BY leaf_index"  # noqa: S608
         statement = (
-            f"SELECT level, idx, hash FROM {self.quote(merkle_tables(MERKLE_VIEW)[1])} "  # noqa: S608
-            "ORDER BY level, idx"
+            f"SELECT level, idx, hash FROM {nodes} "  # noqa: S608
+            "WHERE level > 0 ORDER BY level, idx"
         )
         return [
+            merkle.Node(0, int(r["leaf_index"]), merkle.event_leaf(r["hash"]))
+            for r in self._select(bottom, [])
+        ] + [
             merkle.Node(int(r["level"]), int(r["idx"]), bytes(r["hash"]))
             for r in self._select(statement, [])
         ]
