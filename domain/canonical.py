@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -113,3 +115,29 @@ def canonical_bytes(document: Mapping[str, Any]) -> bytes:
 
 def event_hash(document: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(document)).hexdigest()
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+def built_bytes(document: dict[str, Any]) -> bytes:
+    """``canonical_bytes`` of a document ``canonical_document`` built, made faster.
+
+    Its values are ``to_json``'s: strings, integers, booleans, None, lists and dicts, never
+    a float. For such data the json module's sorted compact non-ASCII encoding *is* RFC 8785
+    (the same string escapes, integers as written) as long as no key orders differently by
+    code point than by UTF-16 code unit, which takes a character beyond U+FFFF: a text
+    without one is returned as is, any other goes through ``document_bytes``. Format 1 is
+    that json encoding by definition.
+    """
+    text = json.dumps(
+        document, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+    )
+    if FORMAT_KEY in document and _ASTRAL.search(text):
+        return document_bytes(document)
+    return text.encode("utf-8")
+
+
+def built_hash(document: dict[str, Any]) -> str:
+    """``event_hash`` of a document ``canonical_document`` built (see ``built_bytes``)."""
+    return hashlib.sha256(built_bytes(document)).hexdigest()

@@ -28,6 +28,7 @@ from domain.canonical import (
     GENESIS_HASH,
     LEDGER_FORMAT,
     LEDGER_FORMATS,
+    built_hash,
     canonical_document,
     event_hash,
 )
@@ -675,7 +676,7 @@ class Ledger(Application[UUID]):
             recorded_at,
             recorded_by,
             prev_hash,
-            event_hash(document),
+            built_hash(document),
             request,
             LEDGER_FORMAT,
         )

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from domain import errors, facts
-from domain.canonical import canonical_bytes, canonical_document
+from domain.canonical import built_bytes, canonical_bytes, canonical_document
 from domain.ledger import Ledger
 from domain.values import Participant, Party, Quantity, Source, Term
 from domain.verify import MAX_SAFE_INTEGER, jcs_bytes, jcs_number
@@ -196,6 +196,7 @@ def test_every_accepted_event_hashes_as_rfc8785_encodes_it(new_facts: list[facts
             )
             independent = rfc8785.dumps(document)
             assert canonical_bytes(document) == independent
+            assert built_bytes(document) == independent  # how the ledger hashed it
             assert event.hash == hashlib.sha256(independent).hexdigest()
     finally:
         ledger.close()
@@ -221,6 +222,29 @@ any_json = st.recursive(
 @given(any_json)
 def test_the_encoder_agrees_with_rfc8785_on_any_json(value: Any) -> None:
     assert jcs_bytes(value) == rfc8785.dumps(value)
+
+
+# What canonical_document builds: any JSON but floats, in a format-2 document.
+float_free_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | safe_integers
+    | st.text(alphabet=st.characters(exclude_categories=("Cs",))),
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(
+            st.text(alphabet=st.characters(exclude_categories=("Cs",))), inner, max_size=5
+        )
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(float_free_json)
+def test_the_fast_encoding_of_built_documents_is_rfc8785(value: Any) -> None:
+    document = {"ledger_format": 2, "payload": value}
+    assert built_bytes(document) == rfc8785.dumps(document)
 
 
 @settings(max_examples=2000, deadline=None)
