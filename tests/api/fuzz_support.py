@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.exceptions import StarletteDeprecationWarning
@@ -13,7 +14,14 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
 
-__all__ = ["TestClient", "ascii_json", "error_documentation_gaps", "problem_failure"]
+__all__ = [
+    "TestClient",
+    "ascii_json",
+    "docs_pages_document",
+    "error_documentation_gaps",
+    "problem_failure",
+    "security_header_failure",
+]
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -85,3 +93,77 @@ def problem_failure(status: int, content_type: str | None, body: bytes) -> str |
 def ascii_json(body: Any) -> bytes:
     """JSON with every non-ASCII character escaped: lone surrogates survive as ``\\ud800``."""
     return json.dumps(body, ensure_ascii=True).encode("ascii")
+
+
+def _first(headers: Mapping[str, Any], name: str) -> str | None:
+    """A header's value from requests-style (str) or schemathesis-style (list) headers."""
+    for key, value in headers.items():
+        if key.lower() == name:
+            return str(value[0] if isinstance(value, list) else value)
+    return None
+
+
+def security_header_failure(headers: Mapping[str, Any]) -> str | None:
+    """Why an answer lacks the headers every answer carries (nosniff, CSP), or None."""
+    if _first(headers, "x-content-type-options") != "nosniff":
+        return "no X-Content-Type-Options: nosniff"
+    policy = _first(headers, "content-security-policy") or ""
+    directives = {d.strip().split(" ", 1)[0]: d.strip() for d in policy.split(";")}
+    for wanted in ("frame-ancestors 'none'", "script-src 'self'", "default-src 'self'"):
+        if directives.get(wanted.split(" ", 1)[0]) != wanted:
+            return f"Content-Security-Policy without {wanted!r}: {policy!r}"
+    return None
+
+
+DOCS_PAGES = {
+    "/docs": "text/html",
+    "/redoc": "text/html",
+    "/openapi.json": "application/json",
+}
+VENDOR_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js")
+
+
+def docs_pages_document(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The API docs pages and the assets they load, which the served document leaves out.
+
+    GET and HEAD each, so schemathesis can drive them as it drives the API: an asset name is
+    one of the pinned files or anything at all (then a 404 problem).
+    """
+
+    def operation(page: str, method: str, media_type: str, **extra: Any) -> dict[str, Any]:
+        name = page.strip("/").replace("/", "_").replace(".", "_").replace("{", "").replace("}", "")
+        responses: dict[str, Any] = {
+            "200": {"description": "the page", "content": {media_type: {}}},
+            **extra.pop("responses", {}),
+        }
+        if method == "head":  # the GET's status and headers without its body
+            responses = {k: {"description": v["description"]} for k, v in responses.items()}
+        return {"operationId": f"{method}_{name}", "security": [], "responses": responses, **extra}
+
+    paths: dict[str, Any] = {
+        page: {m: operation(page, m, media_type) for m in ("get", "head")}
+        for page, media_type in DOCS_PAGES.items()
+    }
+    asset = "/static/vendor/{name}"
+    not_found = {
+        "404": {
+            "description": "no such asset",
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
+        }
+    }
+    name = {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "schema": {"anyOf": [{"enum": list(VENDOR_ASSETS)}, {"type": "string"}]},
+    }
+    paths[asset] = {
+        m: operation(asset, m, "*/*", parameters=[name], responses=not_found)
+        for m in ("get", "head")
+    }
+    return {
+        "openapi": openapi["openapi"],
+        "info": {"title": "Parley docs pages", "version": openapi["info"]["version"]},
+        "paths": paths,
+        "components": {"schemas": {"Problem": openapi["components"]["schemas"]["Problem"]}},
+    }
