@@ -231,6 +231,8 @@ class _State:
         self.space = space
         if found is None:
             found = space.get(["meta", "positions"])
+        if "meta" not in found:
+            found = {**found, **space.get(["meta"])}
         self.meta: list[dict[str, Any]] = json.loads(found.get("meta", "[]"))
         self.positions: dict[str, dict[str, Any]] = json.loads(found.get("positions", "{}"))
         self.lines: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -478,8 +480,10 @@ def apply_batch(space: Space, rows: Sequence[Any]) -> None:
     chosen = [record_json(r) for r in rows if r.type in ANALYTIC_TYPES]
     if not chosen:
         return
-    found = space.get(["meta", "positions", "order"])
-    if all(d["t"] == "offer_made" for d in chosen) and _extend(space, found, chosen):
+    offers = all(d["t"] == "offer_made" for d in chosen)
+    # The meta records only the fold reads (the O(1) path does not).
+    found = space.get(["positions", "order"] if offers else ["meta", "positions", "order"])
+    if offers and _extend(space, found, chosen):
         return
     state = _State(space, found)
     for data in chosen:
@@ -522,6 +526,7 @@ class _Extension:
         self.tips: dict[str, dict[str, dict[str, Any]]] = {}
         self.pairs: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.hist: dict[tuple[str, str, str], str] = {}
+        """Histories that change (or are new): each is read only then, and rewritten."""
         self.writes: dict[str, str] = {}
 
     def tips_of(self, term: str) -> dict[str, dict[str, Any]]:
@@ -534,15 +539,20 @@ class _Extension:
 
     def pair_of(self, term: str, p: str, q: str) -> dict[str, Any]:
         if (term, p, q) not in self.pairs:
-            keys = [pair_key(k, term, p, q) for k in ("pt", "hist")]
-            found = self.space.get(keys)
-            self.pairs[term, p, q] = (
-                json.loads(found[keys[0]])
-                if keys[0] in found
-                else {"n": 0, "first": None, "tail": []}
-            )
-            self.hist[term, p, q] = found.get(keys[1], "[]")
+            key = pair_key("pt", term, p, q)
+            found = self.space.get([key]).get(key)
+            if found is None:  # not stored: neither had a position; its rows are new
+                self.pairs[term, p, q] = {"n": 0, "first": None, "tail": []}
+                self.hist[term, p, q] = "[]"
+            else:
+                self.pairs[term, p, q] = json.loads(found)
         return self.pairs[term, p, q]
+
+    def hist_of(self, term: str, p: str, q: str) -> str:
+        if (term, p, q) not in self.hist:
+            key = pair_key("hist", term, p, q)
+            self.hist[term, p, q] = self.space.get([key]).get(key, "[]")
+        return self.hist[term, p, q]
 
     def apply(self, offers: Sequence[dict[str, Any]]) -> dict[str, str]:
         dirty: set[tuple[str, str, str]] = set()
@@ -629,10 +639,11 @@ class _Extension:
         tips = self.tips[term]
         pair = self.pair_of(term, p, q)
         n, tail, first = pair["n"], list(pair["tail"]), pair["first"]
-        text = self.hist[term, p, q]
+        text: str | None = None  # the history's text, read once it changes
         if tail and tail[-1][0] == key:  # that moment's point is made anew
             tail.pop()
             n -= 1
+            text = self.hist_of(term, p, q)
             text = "[]" if n == 0 else text[: text.rindex(',{"at":')] + "]"
             if n == 0:
                 first = None
@@ -654,11 +665,14 @@ class _Extension:
                 if first is None:
                     first = point
                 item = _dumps(_history_item(point, p, q))
+                if text is None:
+                    text = self.hist_of(term, p, q)
                 text = f"[{item}]" if text == "[]" else text[:-1] + "," + item + "]"
         if len(tail) != min(n, TAIL):
             raise _Fallback  # a point before the one removed is not kept here: the fold has it
         self.pairs[term, p, q] = {"n": n, "first": first, "tail": tail}
-        self.hist[term, p, q] = text
+        if text is not None:
+            self.hist[term, p, q] = text
 
     def entry(self, term: str, p: str, q: str) -> dict[str, str]:
         """The pair's stored rows from the tips: what ``_pair_rows`` makes from the folds."""
@@ -719,11 +733,13 @@ class _Extension:
                 forecast=None if forecast is None else forecast.isoformat(),
             )
             entry["_last"] = sort_key(parse_occurred_at(last[1]))
-        return {
+        rows = {
             pair_key("gap", term, p, q): _dumps(entry),
-            pair_key("hist", term, p, q): self.hist[term, p, q],
             pair_key("pt", term, p, q): _dumps(self.pairs[term, p, q]),
         }
+        if (term, p, q) in self.hist:  # changed or new; else it stays as stored
+            rows[pair_key("hist", term, p, q)] = self.hist[term, p, q]
+        return rows
 
 
 def _history_item(point: list[str], p: str, q: str) -> dict[str, Any]:
