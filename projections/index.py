@@ -1,68 +1,30 @@
 """Index: one summary line per negotiation, for listing them.
 
-``status`` is the latest live ``status_changed`` by ``occurred_at`` (ties in recording order),
-``open`` when there is none. ``events`` counts every recorded event, ``by_type`` per type and
-``retracted`` those a retraction took back. ``last_occurred_at`` is the latest ``occurred_at``
-among live events other than retractions (a retraction corrects the record, it is not
-activity in the world); ``last_recorded_at`` is the latest ``recorded_at`` of any event.
+``fold_negotiation`` is the one definition: the index view (``projections.views``) keeps its
+output event by event as the log grows, as a ``NegotiationRow``, and ``GET /negotiations``
+reads it; the terminal's list (``parley negotiations``) folds a negotiation's records with
+the same function (``index_entry``). Both show a row as ``entry_of`` spells it.
 
-``fold_negotiation`` is the index view's fold (``projections.views``): the same line kept
-event by event as the log grows, as a ``NegotiationRow``. It differs from ``index_entry``
-where an event is retracted after it set ``last_occurred_at``, and orders parties as they
-joined rather than by ``occurred_at``: the API's index reads the view, the terminal's list
-reads this.
+``status`` is the latest live ``status_changed`` by ``occurred_at`` (ties in recording order),
+``open`` when there is none. ``counts`` counts every recorded event per type (retracted ones
+and retractions included). ``last_occurred_at`` is the latest ``occurred_at`` folded so far
+of events other than retractions (a retraction corrects the record, it is not activity in
+the world); ``last_recorded_at`` the latest ``recorded_at`` of any event.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from domain.canonical import format_recorded_at
-from projections.records import Stream, live_records, retractions
+from projections.records import Record, Stream
 
 if TYPE_CHECKING:
     from projections.views.events import EventRow
-
-
-def index_entry(stream: Stream) -> dict[str, Any] | None:
-    """The summary of one negotiation; None before its opening event arrived."""
-    opened = stream.opened
-    if opened is None:
-        return None
-    live = live_records(stream.records)
-    status = "open"
-    parties = []
-    for record in live:
-        if record.type == "status_changed":
-            status = record.get("status")
-        elif record.type == "party_joined":
-            party = record.get("party")
-            entry = {"id": party.id, "name": party.name}
-            if party.actor_code is not None:
-                entry["actor_code"] = party.actor_code
-            parties.append(entry)
-    last_occurred = live[-1] if live else None
-    last_recorded = max(stream.records, key=lambda r: r.recorded_at)
-    return {
-        "slug": opened.get("slug"),
-        "title": opened.get("title"),
-        "subject": opened.get("subject"),
-        "status": status,
-        "parties": parties,
-        "version": stream.version,
-        "events": len(stream.records),
-        "by_type": dict(sorted(Counter(r.type for r in stream.records).items())),
-        "retracted": len(retractions(stream.records)),
-        "last_occurred_at": None
-        if last_occurred is None
-        else last_occurred.occurred_at.isoformat(),
-        "last_recorded_at": format_recorded_at(last_recorded.recorded_at),
-    }
 
 
 @dataclass(frozen=True)
@@ -76,7 +38,7 @@ class NegotiationRow:
     status: str
     """The latest live ``status_changed`` by occurred_at (ties by version); ``open`` without."""
     parties: list[dict[str, str]]
-    """Live parties in joining order: ``{id, name, event_id}``."""
+    """Live parties in joining order: ``{id, name, event_id}`` (and ``actor_code`` if any)."""
     terms: list[dict[str, str]]
     """Live terms in defining order: ``{id, name, unit, event_id}``."""
     counts: dict[str, int]
@@ -118,7 +80,10 @@ def fold_negotiation(
     parties, terms, changes = row.parties, row.terms, row.status_changes
     if event.type == "party_joined":
         party = payload["party"]
-        parties = [*parties, {"id": party["id"], "name": party["name"], "event_id": event.event_id}]
+        joined = {"id": party["id"], "name": party["name"], "event_id": event.event_id}
+        if party.get("actor_code") is not None:
+            joined["actor_code"] = party["actor_code"]
+        parties = [*parties, joined]
     elif event.type == "term_defined":
         term = payload["term"]
         entry = {"id": term["id"], "name": term["name"], "unit": term["unit"]}
@@ -229,3 +194,56 @@ def fold_negotiations(
     for slug in list(runs):
         flush(slug)
     return changed
+
+
+def entry_of(row: NegotiationRow) -> dict[str, Any]:
+    """A row as the list shows it: ``GET /negotiations`` items (less their gaps) and the CLI."""
+    return {
+        "slug": row.slug,
+        "title": row.title,
+        "subject": row.subject,
+        "status": row.status,
+        "version": row.version,
+        "parties": [
+            {"id": p["id"], "name": p["name"], "actor_code": p.get("actor_code")}
+            for p in row.parties
+        ],
+        "terms": [{"id": t["id"], "name": t["name"], "unit": t["unit"]} for t in row.terms],
+        "counts": dict(sorted(row.counts.items())),
+        "last_occurred_at": row.last_occurred_at,
+        "updated_at": format_recorded_at(row.last_recorded_at),
+    }
+
+
+def row_of_record(slug: str, record: Record) -> EventRow:
+    """The events-view row of a record, as far as the index fold reads one."""
+    from projections.views.events import EventRow
+
+    occurred_at = record.occurred_at
+    return EventRow(
+        position=record.version,
+        negotiation=slug,
+        version=record.version,
+        event_id=record.event_id,
+        type=record.type,
+        occurred_at=occurred_at.isoformat(),
+        sort_key=record.key,
+        recorded_at=record.recorded_at,
+        recorded_by=record.recorded_by,
+        party=record.party,
+        payload=record.payload(),
+        hash=record.hash or "",
+        prev_hash=record.prev_hash or "",
+    )
+
+
+def index_entry(stream: Stream) -> dict[str, Any] | None:
+    """A negotiation's list entry from its records (``fold_negotiation``); None before its opening."""
+    opened = stream.opened
+    if opened is None:
+        return None
+    slug = opened.get("slug")
+    row: NegotiationRow | None = None
+    for record in sorted(stream.records, key=lambda r: r.version):
+        row = fold_negotiation(row, row_of_record(slug, record), "")
+    return None if row is None else entry_of(row)

@@ -32,16 +32,14 @@ from api.schemas import (
     NegotiationListItem,
     NegotiationPage,
     NegotiationSummary,
-    PartyPublic,
     Problem,
-    TermPublic,
     fingerprint,
     summary_of,
 )
-from domain.canonical import format_recorded_at
 from domain.errors import InvalidValue
 from domain.negotiation import Negotiation
 from domain.values import OccurredAt
+from projections.index import entry_of
 from projections.records import Stream, stream_of
 from projections.views import NegotiationRow
 
@@ -145,21 +143,9 @@ def full_summary(
 
 
 def list_item_of(row: NegotiationRow, headline: str | None = None) -> NegotiationListItem:
+    # entry_of: the one spelling of a row, which the terminal's list shows too.
     return NegotiationListItem(
-        gaps=[] if headline is None else json.loads(headline),
-        slug=row.slug,
-        title=row.title,
-        subject=row.subject,
-        status=row.status,
-        version=row.version,
-        parties=[
-            PartyPublic(id=p["id"], name=p["name"], actor_code=p.get("actor_code"))
-            for p in row.parties
-        ],
-        terms=[TermPublic(id=t["id"], name=t["name"], unit=t["unit"]) for t in row.terms],
-        counts=dict(sorted(row.counts.items())),
-        last_occurred_at=row.last_occurred_at,
-        updated_at=format_recorded_at(row.last_recorded_at),
+        gaps=[] if headline is None else json.loads(headline), **entry_of(row)
     )
 
 
