@@ -52,6 +52,7 @@ from projections.metrics import fmt
 from projections.positions import Book, Line, Standing, build_book, quantity_json
 from projections.records import Record, Stream, rebuild
 from projections.rows import fields_from_payload
+from projections.series import drop_other_lines, offer_step, write_steps
 
 LINE_TYPES = frozenset({"offer_made", "offer_withdrawn"})
 """Records kept in lines; every other analytic record is a shaping one, kept in ``meta``."""
@@ -106,6 +107,10 @@ class Space(Protocol):
     def put(self, items: Mapping[str, str]) -> None: ...
 
     def delete(self, keys: Sequence[str]) -> None: ...
+
+    def range(self, low: str, high: str, *, last: bool = False) -> list[tuple[str, str]]:
+        """Rows with ``low <= key <= high`` by key (``last``: only the last of them)."""
+        ...
 
 
 _dumps = compact
@@ -241,6 +246,8 @@ class _State:
         """Lines whose position may have changed: their pairs are recomputed."""
         self.full = False
         self.meta_dirty = False
+        self.since = ""
+        """The earliest moment the batch touches: no step of a line before it changes."""
 
     # ---------------------------------------------------------------- loading
 
@@ -327,6 +334,7 @@ class _State:
                 )
                 self._touch_terms({} if target is None else target["p"].get("values") or {})
             elif kind == "event_retracted":
+                self.since = ""  # what it revives or removes may lie anywhere in the lines
                 reach = self.refs_of(payload["retracted_event_id"])
                 if reach is None:
                     self.full = True  # a shaping record: its reach is the whole negotiation
@@ -381,6 +389,13 @@ class _State:
         if not partners <= set(self.lines):
             self.load_lines(partners)
             book = self.book()
+        write_steps(
+            self.space,
+            {(t, p): book.line(terms[t], p) for t, p in sorted(changed)},
+            "" if self.full else self.since,
+        )
+        if self.full:
+            drop_other_lines(self.space, changed)
         for term_id, party in sorted(changed):
             standing = book.line(terms[term_id], party).current
             entries = self.positions.setdefault(term_id, {})
@@ -420,7 +435,7 @@ class _State:
             {
                 "slug": book.slug,
                 "parties": parties,
-                "terms": [{"id": t.id, "unit": t.unit} for t in book.terms],
+                "terms": [{"id": t.id, "name": t.name, "unit": t.unit} for t in book.terms],
                 "rounds": list(book.round_keys),
                 "offer_only": [p for p in parties if p not in joined] or order.get("offer_only"),
                 "v": FORMAT,
@@ -486,6 +501,7 @@ def apply_batch(space: Space, rows: Sequence[Any]) -> None:
     if offers and _extend(space, found, chosen):
         return
     state = _State(space, found)
+    state.since = min(r.sort_key for r in rows if r.type in ANALYTIC_TYPES)
     for data in chosen:
         state.add(data)
     state.finish()
@@ -567,8 +583,12 @@ class _Extension:
             for term, quantity in values.items():
                 if self.units.get(term) != quantity["unit"]:
                     raise _Fallback  # another unit converts at a rate: the fold does that
-                dirty.update(self.offer(data, term, party, Decimal(str(quantity["amount"]))))
+                amount = Decimal(str(quantity["amount"]))
+                dirty.update(self.offer(data, term, party, amount))
                 self.writes[line_row_key(term, party, data["v"])] = _dumps(data)
+                # At the end of the term's time the offer is the line's standing from its
+                # moment on: its step row is the one the fold would write (or rewrite).
+                self.writes.update(offer_step(data, term, party, amount, self.units[term]))
         for term, p, q in sorted(dirty):
             self.writes.update(self.entry(term, p, q))
         for term, tips in self.tips.items():

@@ -31,6 +31,7 @@ or to an amount that cannot be converted.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -84,6 +85,20 @@ class Line:
 
     changes: tuple[Change, ...]
     current: Standing | None
+    steps: tuple[Change, ...] = ()
+    """Every moment the standing offer or agreement changed (``changes`` and re-offers of the
+    same amount): what the line is at any earlier moment (``up_to``)."""
+
+    def up_to(self, key: str) -> Line:
+        """The line as ``build_book`` makes it with an ``as_of`` whose end key is ``key``.
+
+        Cutting the world at a moment keeps every candidate, end and trigger at or before it
+        and changes nothing before it, so the cut line is a prefix of this one: found by
+        bisection, not by folding again.
+        """
+        steps = self.steps[: bisect.bisect_right(self.steps, key, key=lambda c: c.key)]
+        changes = self.changes[: bisect.bisect_right(self.changes, key, key=lambda c: c.key)]
+        return Line(changes, steps[-1].standing if steps else None, steps)
 
     @property
     def moves(self) -> int:
@@ -228,6 +243,7 @@ def _line(book: Book, term: Term, party: str) -> Line:
         if end is not None:
             _note_trigger(triggers, end)
     changes: list[Change] = []
+    steps: list[Change] = []
     started: list[Standing] = []
     standing: Standing | None = None
     previous: tuple[Any, ...] | None = None
@@ -240,12 +256,15 @@ def _line(book: Book, term: Term, party: str) -> Line:
         # comes back, so popping it for good is safe.
         while started and _ended(book, started[-1], key):
             started.pop()
+        before = standing
         standing = started[-1] if started else None
+        if standing is not before:
+            steps.append(Change(key, triggers[key], standing))
         identity = None if standing is None else standing.identity
         if identity != previous:
             changes.append(Change(key, triggers[key], standing))
             previous = identity
-    return Line(tuple(changes), standing)
+    return Line(tuple(changes), standing, tuple(steps))
 
 
 def _note_trigger(triggers: dict[str, Record], record: Record) -> None:

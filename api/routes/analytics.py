@@ -48,6 +48,7 @@ from projections.analytics import (
     stored_order,
     stored_positions,
 )
+from projections.asof import gaps_as_of, positions_as_of, summary_book
 from projections.gaps import gaps_of
 from projections.positions import Book, build_book, format_at, positions, positions_of
 from projections.records import END_OF_TIME, Stream
@@ -128,11 +129,28 @@ def stored_headlines(
     return terms, headlines
 
 
+def stored_headlines_as_of(
+    views: Views, slug: str, as_of: OccurredAt, today: date, max_pairs: int
+) -> tuple[list[TermPositionsPublic], list[TermGapHeadlinesPublic]] | None:
+    """The summary's positions and headline gaps at ``as_of``, from the stored series."""
+    with view_storage_errors():
+        order = stored_order(views, slug)
+        if order is None:
+            return None
+        book = summary_book(views, slug, order, as_of, headline_terms(order, max_pairs))
+    return book_headlines(book, today, max_pairs)
+
+
 def headlines_of(
     stream: Stream, as_of: OccurredAt | None, today: date, max_pairs: int = 2016
 ) -> tuple[list[TermPositionsPublic], list[TermGapHeadlinesPublic]]:
     """The summary's current positions and headline gaps (nothing that moves with the clock)."""
-    book = build_book(stream, as_of)
+    return book_headlines(build_book(stream, as_of), today, max_pairs)
+
+
+def book_headlines(
+    book: Book, today: date, max_pairs: int
+) -> tuple[list[TermPositionsPublic], list[TermGapHeadlinesPublic]]:
     terms = [TermPositionsPublic.model_validate(t) for t in positions_of(book)]
     headlines = [
         TermGapHeadlinesPublic(
@@ -175,6 +193,11 @@ def read_positions(
         if document is None:
             raise NegotiationNotFound(f"no negotiation {slug!r}")
         return json_response(document)
+    if not travel.rewinds and travel.as_of is not None:
+        with view_storage_errors():
+            order = stored_order(views, slug)
+            if order is not None:
+                return json_response(positions_as_of(views, slug, order, travel.as_of))
     stream = stream_of_view(views, slug, travel)
     return PositionsPublic.model_validate(positions(stream, as_of=travel.as_of))
 
@@ -217,6 +240,13 @@ def read_gaps(
             ids = [t["id"] for t in order.terms] if term is None else term
             entries = stored_gap_entries(views, slug, order, today, ids, chosen)
         return Response(gaps_text(order, entries), media_type="application/json")
+    if not travel.rewinds and travel.as_of is not None:
+        with view_storage_errors():
+            order = stored_order(views, slug)
+            if order is not None:
+                chosen = check_gap_filters(order, term, pair, settings.max_pairs)
+                document = gaps_as_of(views, slug, order, travel.as_of, today, term, chosen)
+                return GapsPublic.model_validate(document)
     stream = stream_of_view(views, slug, travel)
     book = build_book(stream, travel.as_of)
     chosen = check_gap_filters(book, term, pair, settings.max_pairs)

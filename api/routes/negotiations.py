@@ -26,7 +26,12 @@ from api.deps import (
     fresh_views,
     view_storage_errors,
 )
-from api.routes.analytics import headlines_of, stored_headlines, stream_of_view
+from api.routes.analytics import (
+    headlines_of,
+    stored_headlines,
+    stored_headlines_as_of,
+    stream_of_view,
+)
 from api.schemas import (
     NegotiationCreate,
     NegotiationListItem,
@@ -211,6 +216,14 @@ def get_negotiation(
             response.headers["ETag"] = etag_of(neg.version)
             summary = summary_of(neg)
             summary.positions, summary.gaps = stored
+            return summary
+    if not travel.rewinds and travel.as_of is not None:
+        stored = stored_headlines_as_of(views, slug, travel.as_of, today, settings.max_pairs)
+        if stored is not None:
+            response.headers["ETag"] = etag_of(neg.version)
+            summary = summary_of(neg)
+            summary.positions, summary.gaps = stored
+            summary.as_of = travel.as_of.isoformat()
             return summary
     stream = stream_of_view(views, slug, travel).up_to_version(version)
     if travel.as_of_recorded is not None and not_modified(if_none_match, stream.version):

@@ -53,6 +53,10 @@ class DictSpace:
     def scan(self, prefix: str) -> list[tuple[str, str]]:
         return sorted((k, v) for k, v in self.data.items() if k.startswith(prefix))
 
+    def range(self, low: str, high: str, *, last: bool = False) -> list[tuple[str, str]]:
+        found = sorted((k, v) for k, v in self.data.items() if low <= k <= high)
+        return found[-1:] if last else found
+
     def put(self, items: Mapping[str, str]) -> None:
         self.data.update(items)
 
@@ -90,6 +94,17 @@ class SQLSpace:
                 "WHERE negotiation = %s AND key >= %s AND key < %s ORDER BY key"
             ),
             [self.slug, prefix, prefix_end(prefix)],
+        )
+        return [(r["key"], r["body"]) for r in self.cursor.fetchall()]
+
+    def range(self, low: str, high: str, *, last: bool = False) -> list[tuple[str, str]]:
+        self.cursor.execute(
+            self.sql(
+                f"SELECT key, body FROM {self.table} "  # noqa: S608
+                "WHERE negotiation = %s AND key >= %s AND key <= %s "
+                + ("ORDER BY key DESC LIMIT 1" if last else "ORDER BY key")
+            ),
+            [self.slug, low, high],
         )
         return [(r["key"], r["body"]) for r in self.cursor.fetchall()]
 

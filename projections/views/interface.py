@@ -79,6 +79,11 @@ class Views(ABC):
         """
 
     @abstractmethod
+    def occurred_span(self, slug: str, high: str = "\uffff") -> tuple[str, str] | None:
+        """The least and greatest sort keys, up to ``high``, of a negotiation's live events
+        (neither retracted nor retractions): what a chart's time axis spans."""
+
+    @abstractmethod
     def negotiation_row(self, slug: str) -> NegotiationRow | None: ...
 
     @abstractmethod
@@ -101,6 +106,13 @@ class Views(ABC):
     @abstractmethod
     def analytics_scan(self, slug: str, prefix: str) -> list[tuple[str, str]]:
         """A negotiation's analytics rows whose key starts with ``prefix``, by key."""
+
+    @abstractmethod
+    def analytics_range(
+        self, slug: str, low: str, high: str, *, last: bool = False
+    ) -> list[tuple[str, str]]:
+        """A negotiation's analytics rows with ``low <= key <= high``, by key (``last``: the
+        last one only, found by the index)."""
 
     @abstractmethod
     def analytics_of(self, slugs: Sequence[str], key: str) -> dict[str, str]:

@@ -123,6 +123,14 @@ class MemoryViews(Views):
     def events_in_occurred_order(self, slug: str) -> list[EventRow]:
         return sorted(self.events_of(slug), key=lambda r: (r.sort_key, r.version))
 
+    def occurred_span(self, slug: str, high: str = "\uffff") -> tuple[str, str] | None:
+        keys = [
+            r.sort_key
+            for r in self.events_of(slug)
+            if r.sort_key <= high and r.retracted_by is None and r.type != "event_retracted"
+        ]
+        return (min(keys), max(keys)) if keys else None
+
     def timeline_rows(
         self,
         slug: str,
@@ -175,6 +183,12 @@ class MemoryViews(Views):
     def analytics_scan(self, slug: str, prefix: str) -> list[tuple[str, str]]:
         with self._lock:
             return DictSpace(self._live.analytics.get(slug, {})).scan(prefix)
+
+    def analytics_range(
+        self, slug: str, low: str, high: str, *, last: bool = False
+    ) -> list[tuple[str, str]]:
+        with self._lock:
+            return DictSpace(self._live.analytics.get(slug, {})).range(low, high, last=last)
 
     def analytics_of(self, slugs: Sequence[str], key: str) -> dict[str, str]:
         with self._lock:

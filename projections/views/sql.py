@@ -163,6 +163,21 @@ class SQLViews(Views):
         )
         return [event_from(r) for r in self._select(statement, [slug])]
 
+    def occurred_span(self, slug: str, high: str = "\uffff") -> tuple[str, str] | None:
+        ends = []
+        for direction in ("", " DESC"):
+            statement = (
+                f"SELECT sort_key FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
+                "WHERE negotiation = %s AND sort_key <= %s AND retracted_by IS NULL "
+                f"AND type <> 'event_retracted' ORDER BY sort_key{direction}, "
+                f"version{direction} LIMIT 1"
+            )
+            found = self._select(statement, [slug, high])
+            if not found:
+                return None
+            ends.append(str(found[0]["sort_key"]))
+        return ends[0], ends[1]
+
     def timeline_rows(
         self,
         slug: str,
@@ -218,6 +233,13 @@ class SQLViews(Views):
     def analytics_scan(self, slug: str, prefix: str) -> list[tuple[str, str]]:
         with self._reading() as cursor:
             return SQLSpace(cursor, self._sql, self.quote(ANALYTICS_VIEW), slug).scan(prefix)
+
+    def analytics_range(
+        self, slug: str, low: str, high: str, *, last: bool = False
+    ) -> list[tuple[str, str]]:
+        with self._reading() as cursor:
+            space = SQLSpace(cursor, self._sql, self.quote(ANALYTICS_VIEW), slug)
+            return space.range(low, high, last=last)
 
     def analytics_of(self, slugs: Sequence[str], key: str) -> dict[str, str]:
         found: dict[str, str] = {}

@@ -335,6 +335,12 @@ def analytics(client: httpx.Client, slugs: list[str]) -> dict[str, Any]:
             response = client.get(f"/negotiations/{slug}/{view}")
             assert response.status_code == 200, response.text
             found[f"{slug}/{view}"] = response.json()
+            # as_of reads the stored position series: they converge and rebuild too
+            for days in (3, 350):
+                as_of = (FIRST_DAY + timedelta(days=days)).isoformat()
+                response = client.get(f"/negotiations/{slug}/{view}", params={"as_of": as_of})
+                assert response.status_code == 200, response.text
+                found[f"{slug}/{view}?as_of={as_of}"] = response.json()
         # the timeline is paged: follow its cursor to the end
         params: dict[str, Any] = {"limit": 1000}
         pages = []
