@@ -13,9 +13,10 @@ axis scale (e.g. trillions of KRW).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -284,8 +285,8 @@ def _scale_of(term: Term | None, amounts: Iterable[Decimal]) -> tuple[Decimal, s
     return Decimal(1), None
 
 
-def _x_range(book: Book, stream: Stream) -> tuple[datetime, datetime]:
-    keys = [r.key for r in book.records]
+def _x_range(book: Book, stream: Stream, span: Sequence[str] | None) -> tuple[datetime, datetime]:
+    keys: list[str] = [r.key for r in book.records] if span is None else list(span)
     if not keys and stream.opened is not None:
         keys = [stream.opened.key]
     if not keys:
@@ -294,8 +295,8 @@ def _x_range(book: Book, stream: Stream) -> tuple[datetime, datetime]:
     low, high = moment_of(min(keys)), moment_of(max(keys))
     if book.as_of is not None:
         high = max(high, moment_of(sort_key(book.as_of)))
-    span = max(high - low, timedelta(days=10))
-    pad = span * 0.04
+    width = max(high - low, timedelta(days=10))
+    pad = width * 0.04
     # Events may sit at the calendar's edges (0001-01-01, as_of=9999-12-31): pad only as
     # far as the calendar goes, and no further than matplotlib can label.
     low, high = min(low, LAST_X), min(high, LAST_X)
@@ -381,9 +382,19 @@ def dance(
     term: str | None = None,
     as_of: OccurredAt | str | None = None,
     today: date,
+    span: Sequence[str] | None = None,
+    parties: Sequence[str] | None = None,
 ) -> Dance:
-    """The dance of one term (the first defined when ``term`` is None) at ``as_of``."""
+    """The dance of one term (the first defined when ``term`` is None) at ``as_of``.
+
+    ``stream`` may hold only what the chart of that term reads (``stored_dance``): then
+    ``span`` gives the least and greatest keys of the negotiation's live events by ``as_of``
+    (the time axis) and ``parties`` every party in the negotiation's order.
+    """
     book = build_book(stream, as_of)
+    if parties is not None:
+        names = {p: book.party_names.get(p, p) for p in parties}
+        book = dataclasses.replace(book, parties=tuple(parties), party_names=names)
     opened = stream.opened
     chosen = book.terms[0] if book.terms and term is None else None
     if term is not None:
@@ -391,7 +402,7 @@ def dance(
         if chosen is None:
             known = ", ".join(t.id for t in book.terms) or "none"
             raise UnknownTerm(f"no term {term!r} in this negotiation (terms: {known})")
-    x_low, x_high = _x_range(book, stream)
+    x_low, x_high = _x_range(book, stream, span)
     series: list[Series] = []
     offers: dict[str, OfferPoint] = {}
     markers: list[Marker] = []

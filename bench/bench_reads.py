@@ -7,7 +7,9 @@ others. Nothing is asserted; ratios are printed against baselines measured in th
   the summary, ``/positions``, ``/gaps`` and a timeline page at each size, and of ``GET /health``
   through the same server. Goals: 10k/100 <= 1.5 and each read <= 3x ``/health`` (printed as
   their inverses, so that a met goal is >= the goal column).
-- **as_of**: ``/positions?as_of=`` against the plain read (goal <= 3x).
+- **Time travel**: ``as_of=`` (a moment in the world), ``as_of_version=`` (a version in the
+  middle) and the charts (chart.json, chart.svg), each against the plain read of the same
+  route (goal for ``as_of=``: <= 3x) and against ``/health``, at 100 and 10,000 events.
 - **Fan-out**: 150 parties x 20 terms; every read answers (200 or 422) within 100 ms while a
   thread probes ``/health`` (goal < 50 ms).
 - **Writers**: reads/s of one negotiation alone, then beside 16 threads appending to others
@@ -120,12 +122,50 @@ def length_runs(report: Report, client: httpx.Client, n: int) -> None:
                 "goal read <= 3x /health",
             )
         )
-    plain = p50_ms(client, "/negotiations/large/positions", n)
-    as_of = p50_ms(client, "/negotiations/large/positions", n, as_of="2021-06-01")
-    report.measurements.append(Measurement(f"/positions?as_of= p50 at {LARGE}", as_of, "ms"))
-    report.ratios.append(
-        Ratio("as_of=: plain / as_of p50", plain / as_of, 1 / 3, "goal as_of <= 3x plain read")
-    )
+
+
+TRAVELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "summary": ("", {}),
+    "/positions": ("/positions", {}),
+    "/gaps": ("/gaps", {}),
+    "chart.json": ("/chart.json", {}),
+    "chart.svg": ("/chart.svg", {}),
+}
+
+
+def time_travel_runs(report: Report, client: httpx.Client, n: int) -> None:
+    """Each read plain, at ``as_of=`` (mid-history) and at ``as_of_version=`` (mid-history)."""
+    health = p50_ms(client, "/health", n)
+    report.measurements.append(Measurement("GET /health p50 (time travel)", health, "ms"))
+    for size, slug in ((SMALL, "small"), (LARGE, "large")):
+        middle = (FIRST_DAY + timedelta(days=1 + size // 20)).isoformat()
+        for name, (suffix, params) in TRAVELS.items():
+            path = f"/negotiations/{slug}{suffix}"
+            runs = max(3, n // 3) if name == "chart.svg" else n
+            plain = p50_ms(client, path, runs, **params)
+            as_of = p50_ms(client, path, runs, as_of=middle, **params)
+            version = p50_ms(client, path, runs, as_of_version=size // 2, **params)
+            for label, value in (("plain", plain), ("as_of=", as_of), ("as_of_version=", version)):
+                report.measurements.append(
+                    Measurement(f"{name} {label} p50 at {size} events", value, "ms")
+                )
+            report.ratios.append(
+                Ratio(
+                    f"{name}: plain / as_of= p50 at {size}",
+                    plain / as_of,
+                    1 / 3,
+                    "goal as_of <= 3x plain read",
+                )
+            )
+            report.ratios.append(
+                Ratio(f"{name}: plain / as_of_version= p50 at {size}", plain / version, None, "")
+            )
+            report.ratios.append(
+                Ratio(f"{name}: /health / as_of= p50 at {size}", health / as_of, None, "")
+            )
+            report.ratios.append(
+                Ratio(f"{name}: /health / as_of_version= p50 at {size}", health / version, None, "")
+            )
 
 
 def fan_out(report: Report, client: httpx.Client, n: int) -> None:
@@ -222,7 +262,10 @@ def writers(report: Report, client: httpx.Client, seconds: float) -> None:
     )
 
 
-def run(quick: bool = False) -> Report:
+PARTS = ("length", "travel", "fanout", "writers")
+
+
+def run(quick: bool = False, parts: tuple[str, ...] = PARTS) -> Report:
     n = 15 if quick else 40
     report = Report(title="Reads of one negotiation, SQLite, parley serve (sequential client)")
     with tempfile.TemporaryDirectory(prefix="parley-bench-reads-") as tmp:
@@ -239,13 +282,14 @@ def run(quick: bool = False) -> Report:
             fill(client, "small", SMALL)
             fill(client, "large", LARGE)
             client.get("/negotiations/large")  # waits for the views to hold it
-            steps: list[Callable[[], None]] = [
-                lambda: length_runs(report, client, n),
-                lambda: fan_out(report, client, max(3, n // 5)),
-                lambda: writers(report, client, 2.0 if quick else 5.0),
-            ]
-            for step in steps:
-                step()
+            steps: dict[str, Callable[[], None]] = {
+                "length": lambda: length_runs(report, client, n),
+                "travel": lambda: time_travel_runs(report, client, n),
+                "fanout": lambda: fan_out(report, client, max(3, n // 5)),
+                "writers": lambda: writers(report, client, 2.0 if quick else 5.0),
+            }
+            for part in parts:
+                steps[part]()
     report.notes.append(
         "the machine is shared (2 cores, other agents): read the CPU-bound ratios with that in mind"
     )
@@ -255,7 +299,9 @@ def run(quick: bool = False) -> Report:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    result = run(quick=parser.parse_args().quick)
+    parser.add_argument("--part", action="append", choices=PARTS, help="only these (repeatable)")
+    args = parser.parse_args()
+    result = run(quick=args.quick, parts=tuple(args.part or PARTS))
     for m in result.measurements:
         print(f"{m.name:55} {m.value:10.2f} {m.unit}")
     for r in result.ratios:

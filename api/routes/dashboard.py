@@ -8,6 +8,7 @@ dance rendered on the server for reports.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from importlib import resources
@@ -28,9 +29,11 @@ from api.deps import (
     TimeTravelDep,
     TodayDep,
     fresh_views,
+    view_storage_errors,
 )
 from api.routes.analytics import RESPONSES, stream_of_view
 from api.settings import Settings
+from api.stored_chart import chart_input
 from domain.errors import InvalidValue
 from domain.ledger import Ledger
 from projections.runner import ProjectionRunner
@@ -132,8 +135,20 @@ def _dance(
     today: date,
 ) -> Dance:
     views = fresh_views(ledger, runner, settings, slug)
-    stream = stream_of_view(views, slug, travel)
     try:
+        if not travel.rewinds:
+            with view_storage_errors():
+                found = chart_input(views, slug, term, travel.as_of)
+            if found is not None:
+                return dance(
+                    found.stream,
+                    term=term,
+                    as_of=travel.as_of,
+                    today=today,
+                    span=found.span,
+                    parties=found.parties,
+                )
+        stream = stream_of_view(views, slug, travel)
         return dance(stream, term=term, as_of=travel.as_of, today=today)
     except UnknownTerm as e:
         raise InvalidValue(str(e), field="term") from None
@@ -149,6 +164,7 @@ def _dance(
     "rejections and withdrawals, the midpoint and gap over time of the first pair, closed "
     "share and forecast. Decimals are strings; x values are UTC date-times.",
     responses={**RESPONSES, **AUTH_RESPONSES},
+    response_model=dict[str, Any],
 )
 def chart_json(
     slug: SlugPath,
@@ -158,8 +174,13 @@ def chart_json(
     travel: TimeTravelDep,
     today: TodayDep,
     term: TermQuery = None,
-) -> dict[str, Any]:
-    return _dance(slug, term, ledger, runner, settings, travel, today).to_json()
+) -> Response:
+    # Plain JSON already (strings, lists, booleans): no encoder walks its thousands of points.
+    document = _dance(slug, term, ledger, runner, settings, travel, today).to_json()
+    return Response(
+        json.dumps(document, ensure_ascii=False, separators=(",", ":")),
+        media_type="application/json",
+    )
 
 
 @router.get(

@@ -48,7 +48,7 @@ TERMS = (
     {"id": MONEY, "name": "Annual contribution", "unit": "KRW"},
     {"id": SHARE, "name": "Yearly raise", "unit": "percent"},
 )
-PATHS = ("", "/positions", "/gaps", "/timeline")
+PATHS = ("", "/positions", "/gaps", "/timeline", "/chart.json")
 # Fields that differ between two stores holding the same events.
 STORE_FIELDS = frozenset(
     {"recorded_at", "hash", "prev_hash", "head_hash", "position", "created_at", "updated_at"}

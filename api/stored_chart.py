@@ -1,0 +1,71 @@
+"""A chart's input from the analytics view: the records of one term, not the whole negotiation.
+
+``dance`` reads of a negotiation only what the chart of one term shows: the shaping records
+(opening, parties, terms, agreements and their rejections, rates, rounds, retractions: the
+analytics' ``meta``), each party's offers carrying the term and their withdrawals (its
+``line`` rows), the rejections of offers (an index range of the events view by type), and
+the time axis (the least and greatest keys of the live events: two index reads). These are
+the records the fold of the whole stream would use for that term, so the dance is the same.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from domain.values import OccurredAt, end_of_key, parse_occurred_at
+from projections.analytics import Order, line_key, record_of
+from projections.records import END_OF_TIME, Record, Stream, rebuild
+from projections.rows import fields_from_payload
+from projections.views import Views
+
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class ChartInput:
+    stream: Stream
+    span: tuple[str, ...]
+    parties: list[str]
+
+
+def chart_input(
+    views: Views, slug: str, term: str | None, as_of: OccurredAt | None
+) -> ChartInput | None:
+    """What ``dance`` needs for ``term`` (the first term when None); None: nothing stored."""
+    found = views.analytics_get(slug, ["order", "meta"])
+    if "order" not in found:
+        return None
+    order = Order(found["order"])
+    chosen = term if term is not None else (order.terms[0]["id"] if order.terms else None)
+    records: list[Record] = [record_of(m) for m in json.loads(found.get("meta", "[]"))]
+    if chosen is not None:
+        lines = views.analytics_get(slug, [line_key(chosen, p) for p in order.parties])
+        for text in lines.values():
+            records.extend(record_of(d) for d in json.loads(text))
+        records.extend(_offer_rejections(views, slug))
+    high = END_OF_TIME if as_of is None else end_of_key(as_of)
+    span = views.occurred_span(slug, high)
+    return ChartInput(rebuild(records), () if span is None else span, order.parties)
+
+
+def _offer_rejections(views: Views, slug: str) -> list[Record]:
+    found: list[Record] = []
+    after: tuple[str, int] | None = None
+    while True:
+        page = views.timeline_rows(slug, after, PAGE, types=["offer_rejected"])
+        for row, payload in page:
+            found.append(
+                Record(
+                    type=row.type,
+                    event_id=row.event_id,
+                    version=row.version,
+                    occurred_at=parse_occurred_at(row.occurred_at),
+                    recorded_at=row.recorded_at,
+                    recorded_by=row.recorded_by,
+                    fields=fields_from_payload(json.loads(payload)),
+                )
+            )
+        if len(page) < PAGE:
+            return found
+        after = (page[-1][0].sort_key, page[-1][0].version)
