@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 
 from domain.values import OccurredAt, end_of_key, parse_occurred_at
-from projections.analytics import Order, line_key, record_of
+from projections.analytics import Order, record_of
 from projections.records import END_OF_TIME, Record, Stream, rebuild
 from projections.rows import fields_from_payload
 from projections.views import Views
@@ -40,9 +40,9 @@ def chart_input(
     chosen = term if term is not None else (order.terms[0]["id"] if order.terms else None)
     records: list[Record] = [record_of(m) for m in json.loads(found.get("meta", "[]"))]
     if chosen is not None:
-        lines = views.analytics_get(slug, [line_key(chosen, p) for p in order.parties])
-        for text in lines.values():
-            records.extend(record_of(d) for d in json.loads(text))
+        for key, text in views.analytics_scan(slug, f"line/{chosen}/"):
+            data = json.loads(text)  # a record a row (an older layout: a line a row)
+            records.extend(record_of(d) for d in (data if key.count("/") == 2 else [data]))
         records.extend(_offer_rejections(views, slug))
     high = END_OF_TIME if as_of is None else end_of_key(as_of)
     span = views.occurred_span(slug, high)

@@ -18,7 +18,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_analytics_property import analytics_views, history_rows  # noqa: F401
+from test_analytics_property import (  # noqa: F401
+    analytics_views,
+    forward_histories,
+    history_rows,
+)
 from test_time_travel_property import HISTORIES, OPENED_ON, Step
 
 from domain.values import end_of_key
@@ -55,6 +59,35 @@ MOMENTS = st.lists(
     moments=MOMENTS,
 )
 def test_as_of_from_the_stored_series_is_the_fold_of_what_had_occurred(
+    analytics_views: Views,  # noqa: F811
+    history: list[list[Step]],
+    sizes: list[int],
+    moments: list[date | datetime],
+) -> None:
+    check_as_of(analytics_views, history, sizes, moments)
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    history=forward_histories(),
+    sizes=st.lists(st.integers(1, 3), min_size=1, max_size=8),
+    moments=MOMENTS,
+)
+def test_as_of_holds_when_offers_extend_the_lines(
+    analytics_views: Views,  # noqa: F811
+    history: list[list[Step]],
+    sizes: list[int],
+    moments: list[date | datetime],
+) -> None:
+    """Offers at the end of their terms' time write their step rows on the O(1) path."""
+    check_as_of(analytics_views, history, sizes, moments)
+
+
+def check_as_of(
     analytics_views: Views,  # noqa: F811
     history: list[list[Step]],
     sizes: list[int],
