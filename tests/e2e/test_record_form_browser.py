@@ -282,3 +282,137 @@ def test_a_server_with_keys_asks_for_a_recorder_key_once(
     entries = {e["event_id"]: e for e in ledger(base_url, keys["reader"])}
     assert entries[first]["recorded_by"] == entries[second]["recorded_by"] == "recorder"
     assert errors == []
+
+
+def record(page: Any, kind: str, fill: Any) -> str:
+    """Opens the form for ``kind``, lets ``fill`` fill it in, sends it; the recorded id."""
+    form = page.locator("#record-form")
+    page.click(f'#record-kinds button[data-kind="{kind}"]')
+    page.wait_for_selector(f'#record-form[data-kind="{kind}"]')
+    was = form.get_attribute("data-recorded")
+    fill(form)
+    page.click("#record-submit")
+    page.wait_for_function(
+        "(was) => { const n = document.getElementById('record-form');"
+        " return n.dataset.recorded && n.dataset.recorded !== was; }",
+        arg=was,
+    )
+    [event_id] = recorded_ids(page)
+    return event_id
+
+
+def test_each_form_records_the_fact_the_api_describes(page: Any, base_url: str) -> None:
+    open_page(page, base_url)
+    demo = ledger(base_url)
+    usa_offer = next(
+        e
+        for e in demo
+        if e["type"] == "offer_made" and e["party"] == "USA" and "05-11" in e["occurred_at"]
+    )
+    rok_offer = next(
+        e for e in demo if e["type"] == "offer_made" and e["occurred_at"] == "2020-03-31"
+    )
+
+    def when(form: Any, day: str) -> None:
+        form.get_by_label("When it happened", exact=True).fill(day)
+
+    def statement(form: Any) -> None:
+        form.get_by_label("Party", exact=True).select_option("ROK")
+        form.get_by_label("Speaker", exact=True).fill("Defense Ministry spokesperson")
+        form.get_by_label("What was said", exact=True).fill("Talks go on.")
+        when(form, "2020-05-12")
+
+    def round_(form: Any) -> None:
+        form.get_by_label("Round number", exact=True).fill("8")
+        form.get_by_label("Location", exact=True).fill("Seoul")
+        form.get_by_label("Party", exact=True).select_option("ROK")
+        form.get_by_label("Led by", exact=True).fill("Jeong Eun-bo")
+        form.get_by_label("Members, one a line", exact=True).fill("Kim\nLee")
+        form.get_by_label("Outcome", exact=True).fill("No agreement.")
+        when(form, "2020-05-20")
+
+    def rate(form: Any) -> None:
+        form.get_by_label("1 unit of", exact=True).fill("USD")
+        form.get_by_label("is worth, in", exact=True).fill("KRW")
+        form.get_by_label("Rate", exact=True).fill("1230.5")
+        when(form, "2020-05-12")
+
+    def call(form: Any) -> None:
+        form.get_by_label("Channel", exact=True).select_option("video")
+        form.get_by_label("Initiated by", exact=True).select_option("ROK")
+        form.get_by_label("Minutes", exact=True).fill("30")
+        form.get_by_label("Topics, one a line", exact=True).fill("cost sharing\nunpaid leave")
+        form.get_by_label("Party", exact=True).nth(0).select_option("USA")  # the participant
+        form.get_by_label("Name", exact=True).fill("Mark Esper")
+        form.get_by_label("What it said", exact=True).nth(0).fill("A fair deal, quickly.")
+        when(form, "2020-05-13T09:00:00-04:00")
+
+    def agreement(form: Any) -> None:
+        form.get_by_label("Status", exact=True).select_option("tentative")
+        form.get_by_label(TERM_NAME, exact=True).fill("1200000000000")
+        when(form, "2020-05-14")
+
+    ids = {
+        "statement": record(page, "statement_made", statement),
+        "round": record(page, "round_held", round_),
+        "rate": record(page, "exchange_rate_recorded", rate),
+        "call": record(page, "call_held", call),
+        "agreement": record(page, "agreement_reached", agreement),
+    }
+
+    def reject_agreement(form: Any) -> None:
+        form.get_by_label("Rejected by", exact=True).select_option("USA")
+        form.get_by_label("What is rejected", exact=True).select_option(ids["agreement"])
+        form.get_by_label("Reason (for an agreement)", exact=True).fill("Too low.")
+        when(form, "2020-05-15")
+
+    def reject_offer(form: Any) -> None:
+        form.get_by_label("Rejected by", exact=True).select_option("ROK")
+        form.get_by_label("What is rejected", exact=True).select_option(usa_offer["event_id"])
+        when(form, "2020-05-16")
+
+    def withdraw(form: Any) -> None:
+        form.get_by_label("The offer withdrawn", exact=True).select_option(rok_offer["event_id"])
+        form.get_by_label("Withdrawn by", exact=True).select_option("ROK")
+        when(form, "2020-05-17")
+
+    def retract(form: Any) -> None:
+        form.get_by_label("The event to retract", exact=True).select_option(ids["statement"])
+        form.get_by_label("Why it is retracted", exact=True).fill("Said by another ministry.")
+        when(form, "2020-05-18")
+
+    ids["agreement_rejection"] = record(page, "rejection", reject_agreement)
+    ids["offer_rejection"] = record(page, "rejection", reject_offer)
+    ids["withdrawal"] = record(page, "offer_withdrawn", withdraw)
+    ids["retraction"] = record(page, "event_retracted", retract)
+
+    entries = {e["event_id"]: e for e in ledger(base_url)}
+    got = {name: entries[event_id] for name, event_id in ids.items()}
+    assert got["statement"]["retracted"] is True
+    assert (got["statement"]["party"], got["statement"]["summary"]) == ("ROK", "Talks go on.")
+    assert got["round"]["number"] == 8
+    assert got["round"]["delegations"] == [
+        {"party": "ROK", "lead": "Jeong Eun-bo", "members": ["Kim", "Lee"]}
+    ]
+    assert (got["rate"]["base"], got["rate"]["quote"], got["rate"]["rate"]) == (
+        "USD",
+        "KRW",
+        "1230.5",
+    )
+    assert got["call"]["channel"] == "video"
+    assert got["call"]["duration_minutes"] == 30
+    assert got["call"]["topics"] == ["cost sharing", "unpaid leave"]
+    assert got["call"]["participants"] == [{"party": "USA", "name": "Mark Esper", "role": None}]
+    assert got["call"]["readouts"] == [
+        {"party": "USA", "summary": "A fair deal, quickly.", "sources": []}
+    ]
+    assert got["call"]["occurred_at"] == "2020-05-13T09:00:00-04:00"
+    assert got["agreement"]["values"] == {TERM: {"amount": "1200000000000", "unit": "KRW"}}
+    assert got["agreement_rejection"]["type"] == "agreement_rejected"
+    assert got["agreement_rejection"]["agreement_event_id"] == ids["agreement"]
+    assert got["agreement_rejection"]["reason"] == "Too low."
+    assert got["offer_rejection"]["type"] == "offer_rejected"
+    assert got["offer_rejection"]["offer_event_id"] == usa_offer["event_id"]
+    assert got["withdrawal"]["offer_event_id"] == rok_offer["event_id"]
+    assert got["retraction"]["retracted_event_id"] == ids["statement"]
+    assert got["retraction"]["reason"] == "Said by another ministry."
