@@ -9,6 +9,8 @@ from typing import Any
 
 from starlette.exceptions import StarletteDeprecationWarning
 
+from api.problems import CATALOGUE, instance_of
+
 # As in the API conftest: Starlette warns at import when it falls back to httpx.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -24,6 +26,7 @@ __all__ = [
 ]
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "/problems/"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 FASTAPI_422 = "HTTPValidationError"
 DEMO_SLUG = "us-rok-sma-2020"
@@ -87,6 +90,14 @@ def problem_failure(status: int, content_type: str | None, body: bytes) -> str |
             return f"problem without a {member}: {problem!r}"
     if "Traceback" in body.decode("utf-8", "replace"):
         return "a stack trace in the problem body"
+    code = problem["type"].removeprefix(PROBLEM_BASE)
+    if not problem["type"].startswith(PROBLEM_BASE) or code not in CATALOGUE:
+        return f"problem type {problem['type']!r} is not one the server serves a page for"
+    if problem["title"] != CATALOGUE[code].title:
+        return f"{code} titled {problem['title']!r}, not its one title {CATALOGUE[code].title!r}"
+    request_id = problem.get("request_id")
+    if not isinstance(request_id, str) or problem.get("instance") != instance_of(request_id):
+        return f"problem instance {problem.get('instance')!r} does not name its request"
     return None
 
 

@@ -80,6 +80,25 @@ def test_no_legend_title_or_annotation_renders_markup(
     assert drawn["bold"] == 0
     # The name is shown as the characters it is made of.
     assert f"{HOSTILE_NAME} (EVL)" in drawn["legend"]
+    # A hover label too: the offer's conditions carry the markup.
+    hovered = page.evaluate(
+        """() => {
+            const chart = document.querySelector('#dance.js-plotly-plot, #dance .js-plotly-plot');
+            const curve = chart.data.findIndex(
+                t => t.meta && t.meta.role === 'offers' && t.meta.party === 'EVL');
+            Plotly.Fx.hover(chart, [{curveNumber: curve, pointNumber: 0}]);
+            const layer = chart.querySelector('.hoverlayer');
+            return {
+                text: layer.textContent,
+                links: layer.querySelectorAll('a').length,
+                styled: [...layer.querySelectorAll('tspan')]
+                    .filter(t => (t.getAttribute('style') || '').includes('80px')).length,
+            };
+        }"""
+    )
+    assert f"Conditions: {HOSTILE_TITLE}" in hovered["text"], hovered
+    assert hovered["links"] == 0
+    assert hovered["styled"] == 0
     assert [e for e in errors if "Content Security Policy" in e] == []
 
 
