@@ -142,6 +142,21 @@ def record_of(data: Mapping[str, Any]) -> Record:
     )
 
 
+_PARSED: dict[str, Record] = {}
+PARSED_CACHE_SIZE = 20_000
+"""Line rows parsed lately, by their text: a refold reads the same rows batch after batch."""
+
+
+def line_record(text: str) -> Record:
+    """The record of a line row's text (rows never change: a text is always the same record)."""
+    found = _PARSED.get(text)
+    if found is None:
+        if len(_PARSED) >= PARSED_CACHE_SIZE:
+            _PARSED.clear()
+        found = _PARSED[text] = record_of(json.loads(text))
+    return found
+
+
 def line_key(term: str, party: str) -> str:
     return f"line/{term}/{party}"
 
@@ -240,7 +255,7 @@ class _State:
             found = {**found, **space.get(["meta"])}
         self.meta: list[dict[str, Any]] = json.loads(found.get("meta", "[]"))
         self.positions: dict[str, dict[str, Any]] = json.loads(found.get("positions", "{}"))
-        self.lines: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.lines: dict[tuple[str, str], list[Record]] = {}
         self.refs: dict[str, list[list[str]]] = {}
         self.changed: set[tuple[str, str]] = set()
         """Lines whose position may have changed: their pairs are recomputed."""
@@ -259,7 +274,7 @@ class _State:
         for term, party in wanted:
             by_term.setdefault(term, set()).add(party)
         for term, parties in by_term.items():
-            found: dict[str, list[dict[str, Any]]] = {p: [] for p in parties}
+            found: dict[str, list[Record]] = {p: [] for p in parties}
             if len(parties) == 1:
                 (party,) = parties
                 rows = self.space.scan(f"{line_key(term, party)}/")
@@ -268,7 +283,7 @@ class _State:
             for key, text in rows:
                 parts = key.split("/")
                 if len(parts) == 4 and parts[2] in found:  # (older rows: see load_all_lines)
-                    found[parts[2]].append(json.loads(text))
+                    found[parts[2]].append(line_record(text))
             for party, records in found.items():
                 self.lines[term, party] = records
 
@@ -285,7 +300,7 @@ class _State:
         self.lines = {}
         for key, text in self.space.scan("line/"):
             _, term, party, _ = key.split("/")
-            self.lines.setdefault((term, party), []).append(json.loads(text))
+            self.lines.setdefault((term, party), []).append(line_record(text))
 
     def refs_of(self, event_id: str) -> list[list[str]] | None:
         if event_id not in self.refs:
@@ -346,8 +361,9 @@ class _State:
         keys = [(t, p) for t, p in lines]
         self.load_lines(keys)
         text = _dumps(data)
+        record = line_record(text)
         for key in keys:
-            self.lines[key].append(data)
+            self.lines[key].append(record)
             self.space.put({line_row_key(*key, data["v"]): text})
             self.changed.add(key)
 
@@ -361,7 +377,7 @@ class _State:
     def book(self) -> Book:
         records: list[Record] = [record_of(m) for m in self.meta]
         for line in self.lines.values():
-            records.extend(record_of(d) for d in line)
+            records.extend(line)
         return build_book(rebuild(records))
 
     def finish(self) -> None:
