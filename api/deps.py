@@ -115,7 +115,7 @@ def fresh_views(
     not hold its readers up.
     """
     with view_storage_errors():
-        target = None if slug is None else _last_position(ledger)(slug)
+        target = None if slug is None else _last_position(ledger, runner.views)(slug)
     if target is None:
         target = ledger.head_position()
     with view_storage_errors():
@@ -128,10 +128,10 @@ def fresh_views(
 _LOOKUPS: weakref.WeakKeyDictionary[Ledger, Lookup] = weakref.WeakKeyDictionary()
 
 
-def _last_position(ledger: Ledger) -> Lookup:
+def _last_position(ledger: Ledger, views: Views) -> Lookup:
     found = _LOOKUPS.get(ledger)
     if found is None:
-        found = _LOOKUPS[ledger] = last_position_lookup(ledger)
+        found = _LOOKUPS[ledger] = last_position_lookup(ledger, views)
     return found
 
 

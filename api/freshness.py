@@ -13,12 +13,17 @@ from typing import Any
 
 from domain.ledger import Ledger
 from domain.negotiation import negotiation_id
+from projections.views import SQLiteViews, Views
 
 Lookup = Callable[[str], int | None]
 
 
-def last_position_lookup(ledger: Ledger) -> Lookup:
-    """``slug -> log position of its last event`` (None: no such negotiation)."""
+def last_position_lookup(ledger: Ledger, views: Views | None = None) -> Lookup:
+    """``slug -> log position of its last event`` (None: no such negotiation).
+
+    On a SQLite file, through the views' own read connections (``views``): the library's
+    pool makes a read queue behind every append waiting for the write lock.
+    """
     from eventsourcing.popo import POPOApplicationRecorder
     from eventsourcing.sqlite import SQLiteApplicationRecorder
 
@@ -28,6 +33,17 @@ def last_position_lookup(ledger: Ledger) -> Lookup:
             f"SELECT rowid FROM {recorder.events_table_name} "  # noqa: S608
             "WHERE originator_id = ? ORDER BY originator_version DESC LIMIT 1"
         )
+
+        if isinstance(views, SQLiteViews):
+            reading = views.reading
+
+            def own_lookup(slug: str) -> int | None:
+                with reading() as c:
+                    c.execute(statement, (negotiation_id(slug).hex,))
+                    row = c.fetchone()
+                    return None if row is None else int(row[0])
+
+            return own_lookup
 
         def sqlite_lookup(slug: str) -> int | None:
             with recorder.datastore.transaction(commit=False) as c:

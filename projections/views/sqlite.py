@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
@@ -49,6 +50,15 @@ class SQLiteViews(SQLViews, SQLiteTrackingRecorder):
 
     def __init__(self, datastore: SQLiteDatastore) -> None:
         super().__init__(datastore)
+        pool = datastore.pool
+        # Reads of a file take connections of their own, one per thread, outside the
+        # library's pool: its fairness queue lets a writer waiting for the write lock hold
+        # every reader up (a read waited behind each of 16 appenders and the runner's batch).
+        # WAL readers never wait for a writer. An in-memory file keeps the pool's interlock.
+        self._own_readers = not pool.is_sqlite_memory_mode
+        self._db_name = pool.db_name
+        self._read_timeout = pool.lock_timeout or 5
+        self._readers = threading.local()
 
     def quote(self, name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
@@ -86,9 +96,44 @@ class SQLiteViews(SQLViews, SQLiteTrackingRecorder):
         return sqlite_write_transaction(self.datastore)
 
     @contextlib.contextmanager
-    def _reading(self) -> Iterator[SQLiteCursor]:
-        with self.datastore.transaction(commit=False) as cursor:
+    def _reading(self) -> Iterator[Any]:
+        if not self._own_readers:
+            with self.datastore.transaction(commit=False) as shared:
+                yield shared
+            return
+        try:
+            connection = self._reader()
+            cursor = connection.cursor()
+            cursor.execute("BEGIN")  # one snapshot for every statement of the read
+        except sqlite3.Error as e:
+            raise OperationalError(e) from e
+        try:
             yield cursor
+        except sqlite3.OperationalError as e:
+            raise OperationalError(e) from e
+        except sqlite3.Error as e:
+            raise PersistenceError(e) from e
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                connection.rollback()
+
+    def reading(self) -> contextlib.AbstractContextManager[Any]:
+        """A read transaction's cursor, on this thread's own connection to a file."""
+        return self._reading()
+
+    def _reader(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._readers, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(
+                self._db_name,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=self._read_timeout,
+            )
+            connection.row_factory = sqlite3.Row
+            self._readers.connection = connection
+        return connection
 
     def tracked_positions(self) -> dict[str, int]:
         marks = ", ".join("?" * len(VIEWS))
