@@ -75,19 +75,21 @@ def step_json(step: Change) -> str:
 def step_of(key: str, body: str, term: Term, party: str) -> Change:
     data = json.loads(body)
     s = data["s"]
+    trigger = _record(data["t"])
     standing = None
     if s is not None:
         amount, unit = s["o"]
         standing = Standing(
             party=party,
             term=term,
-            record=_record(s["r"]),
+            # Mostly the standing offer is the step's trigger: one record for both.
+            record=trigger if s["r"] == data["t"] else _record(s["r"]),
             via=s["via"],
             original=Quantity(Decimal(amount), unit),
             amount=None if s["a"] is None else Decimal(s["a"]),
             reason=s["why"],
         )
-    return Change(key[-KEY_WIDTH:], _record(data["t"]), standing)
+    return Change(key[-KEY_WIDTH:], trigger, standing)
 
 
 def line_of(rows: Iterable[tuple[str, str]], term: Term, party: str) -> Line:

@@ -455,3 +455,42 @@ def test_the_page_document_holds_what_each_route_answers(demo, travel):
     if travel:
         assert page["timeline_now"] == get_json(demo, f"{DEMO}/timeline")
         assert page["chart_now"] == get_json(demo, f"{DEMO}/chart.json", term=term)
+
+
+def test_the_demo_read_from_stored_state_equals_the_folds_at_every_moment(demo):
+    """Every number the stored reads give for the demo is what folding its events gives:
+    positions, gaps, summary headlines and each term's chart, now and as of each day an
+    event occurred (the stored series), and the day before it."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from api.charts import dance
+    from projections.analytics import HEADLINE_FIELDS
+    from projections.gaps import gaps
+    from projections.positions import positions
+    from projections.records import END_OF_TIME
+
+    today = datetime.now(UTC).date()  # as the app's reference date (get_today)
+    stream = stream_of(demo.app.state.ledger.stream(DEMO_SLUG))
+    days = sorted({r.key[:10] for r in stream.records if r.key != END_OF_TIME})
+    moments: list[str | None] = [None]
+    for day in days:
+        moments += [day, (date.fromisoformat(day) - timedelta(days=1)).isoformat()]
+    terms = [t["id"] for t in get_json(demo, DEMO)["terms"]]
+    for as_of in moments:
+        params = {} if as_of is None else {"as_of": as_of}
+        assert get_json(demo, f"{DEMO}/positions", **params) == positions(stream, as_of=as_of)
+        expected = gaps(stream, as_of=as_of, today=today)
+        assert get_json(demo, f"{DEMO}/gaps", **params) == expected, as_of
+        summary = get_json(demo, DEMO, **params)
+        assert summary["positions"] == positions(stream, as_of=as_of)["terms"], as_of
+        assert summary["gaps"] == [
+            {
+                "term": t["term"],
+                "unit": t["unit"],
+                "pairs": [{k: pair[k] for k in HEADLINE_FIELDS} for pair in t["pairs"]],
+            }
+            for t in expected["terms"]
+        ], as_of
+        for term in terms:
+            chart = get_json(demo, f"{DEMO}/chart.json", term=term, **params)
+            assert chart == dance(stream, term=term, as_of=as_of, today=today).to_json(), as_of
