@@ -287,3 +287,66 @@ def test_the_negotiation_page_fetches_its_data_in_at_most_two_requests(
         base_url, **({"as_of": "2019-12-01"} if query else {})
     )
     assert len(data) <= 2, data
+
+
+BIG_SLUG = "ten-thousand"
+BIG_EVENTS = 10_000
+
+
+def record_big_negotiation(base_url: str) -> int:
+    """A negotiation of 10,000 events (offers of two parties on one term); its offer count."""
+    opening = {
+        "slug": BIG_SLUG,
+        "title": "Ten thousand events",
+        "parties": [{"id": "A", "name": "Alpha"}, {"id": "B", "name": "Beta"}],
+        "terms": [{"id": "price", "name": "Price", "unit": "USD"}],
+        "occurred_at": "2000-01-01",
+    }
+    response = httpx.post(f"{base_url}/negotiations", json=opening, timeout=30)
+    assert response.status_code == 201, response.text
+    offers = BIG_EVENTS - 4  # the opening made 4: itself, two parties, a term
+    bodies = [
+        {
+            "type": "offer_made",
+            "party": "A" if i % 2 == 0 else "B",
+            "kind": "offer",
+            "values": {
+                "price": {
+                    "amount": str(100 + i % 400 if i % 2 == 0 else 1000 - i % 400),
+                    "unit": "USD",
+                }
+            },
+            "occurred_at": f"{2001 + i // 400}-{1 + i // 40 % 10:02d}-{1 + i % 28:02d}",
+        }
+        for i in range(offers)
+    ]
+    for at in range(0, offers, 500):
+        response = httpx.post(
+            f"{base_url}/negotiations/{BIG_SLUG}/events", json=bodies[at : at + 500], timeout=120
+        )
+        assert response.status_code == 201, response.text[:500]
+    return offers
+
+
+def test_a_ten_thousand_event_negotiation_is_plotted_and_the_page_stays_interactive(
+    page: Any, base_url: str
+) -> None:
+    offers = record_big_negotiation(base_url)
+    data: list[str] = []
+    page.on(
+        "request",
+        lambda r: data.append(r.url) if r.url.startswith(f"{base_url}/negotiations") else None,
+    )
+    page.goto(f"{base_url}/n/{BIG_SLUG}")
+    page.wait_for_selector('#page[aria-busy="false"][data-term]', timeout=60_000)
+    drawn = page.evaluate(
+        """() => document.getElementById('dance').data
+            .filter(t => t.meta && t.meta.role === 'offers')
+            .reduce((n, t) => n + (t.x || []).length, 0)"""
+    )
+    assert drawn == offers
+    assert page.locator("#dance .main-svg").count() > 0  # Plotly drew the chart
+    # Interactive: the main thread runs a frame and answers a script.
+    assert page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(true)))")
+    assert page.evaluate("() => document.readyState") == "complete"
+    assert len(data) <= 2, data
