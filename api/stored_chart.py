@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 
 from domain.values import OccurredAt, end_of_key, parse_occurred_at
-from projections.analytics import Order, record_of
+from projections.analytics import Order, line_record, record_of
 from projections.records import END_OF_TIME, Record, Stream, rebuild
 from projections.rows import fields_from_payload
 from projections.views import Views
@@ -41,8 +41,10 @@ def chart_input(
     records: list[Record] = [record_of(m) for m in json.loads(found.get("meta", "[]"))]
     if chosen is not None:
         for key, text in views.analytics_scan(slug, f"line/{chosen}/"):
-            data = json.loads(text)  # a record a row (an older layout: a line a row)
-            records.extend(record_of(d) for d in (data if key.count("/") == 2 else [data]))
+            if key.count("/") == 3:  # a record a row, parsed once (rows never change)
+                records.append(line_record(text))
+            else:  # an older layout: a line a row
+                records.extend(record_of(d) for d in json.loads(text))
         records.extend(_offer_rejections(views, slug))
     high = END_OF_TIME if as_of is None else end_of_key(as_of)
     span = views.occurred_span(slug, high)
