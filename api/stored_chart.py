@@ -37,14 +37,15 @@ def chart_input(
     if "order" not in found:
         return None
     order = Order(found["order"])
+    if not order.current:
+        return None  # an older layout: the fold of the events draws it
     chosen = term if term is not None else (order.terms[0]["id"] if order.terms else None)
     records: list[Record] = [record_of(m) for m in json.loads(found.get("meta", "[]"))]
     if chosen is not None:
-        for key, text in views.analytics_scan(slug, f"line/{chosen}/"):
-            if key.count("/") == 3:  # a record a row, parsed once (rows never change)
-                records.append(line_record(text))
-            else:  # an older layout: a line a row
-                records.extend(record_of(d) for d in json.loads(text))
+        # A record a row, parsed once (rows never change).
+        records.extend(
+            line_record(text) for _, text in views.analytics_scan(slug, f"line/{chosen}/")
+        )
         records.extend(_offer_rejections(views, slug))
     high = END_OF_TIME if as_of is None else end_of_key(as_of)
     span = views.occurred_span(slug, high)

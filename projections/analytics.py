@@ -76,8 +76,9 @@ RESHAPING_TYPES = frozenset(
 )
 REFERENCE_DAY = date(2000, 1, 1)
 """The ``today`` the runner computes with: the two clock-dependent counts are set at read."""
-FORMAT = 2
-"""In ``order``: the layout of the keys (a negotiation stored in another is recomputed)."""
+FORMAT = 3
+"""In ``order``: the layout of the keys (a negotiation stored in another is recomputed).
+3: with the step rows of ``projections.series``, which the ``as_of`` reads need."""
 TAIL = 5
 """History points a pair's tip keeps (the forecast reads three; the rest covers removals)."""
 
@@ -832,6 +833,8 @@ class Order:
         self.parties: list[str] = data["parties"]
         self.terms: list[dict[str, str]] = data["terms"]
         self.rounds: list[str] = data["rounds"]
+        self.current = data.get("v") == FORMAT
+        """Kept in today's layout (an older one lacks rows the time-travel reads need)."""
 
     def pairs(self) -> list[tuple[str, str]]:
         return list(combinations(self.parties, 2))

@@ -135,7 +135,7 @@ def stored_headlines_as_of(
     """The summary's positions and headline gaps at ``as_of``, from the stored series."""
     with view_storage_errors():
         order = stored_order(views, slug)
-        if order is None:
+        if order is None or not order.current:
             return None
         book = summary_book(views, slug, order, as_of, headline_terms(order, max_pairs))
     return book_headlines(book, today, max_pairs)
@@ -196,7 +196,7 @@ def read_positions(
     if not travel.rewinds and travel.as_of is not None:
         with view_storage_errors():
             order = stored_order(views, slug)
-            if order is not None:
+            if order is not None and order.current:
                 return json_response(positions_as_of(views, slug, order, travel.as_of))
     stream = stream_of_view(views, slug, travel)
     return PositionsPublic.model_validate(positions(stream, as_of=travel.as_of))
@@ -243,7 +243,7 @@ def read_gaps(
     if not travel.rewinds and travel.as_of is not None:
         with view_storage_errors():
             order = stored_order(views, slug)
-            if order is not None:
+            if order is not None and order.current:
                 chosen = check_gap_filters(order, term, pair, settings.max_pairs)
                 document = gaps_as_of(views, slug, order, travel.as_of, today, term, chosen)
                 return GapsPublic.model_validate(document)

@@ -494,3 +494,51 @@ def test_the_demo_read_from_stored_state_equals_the_folds_at_every_moment(demo):
         for term in terms:
             chart = get_json(demo, f"{DEMO}/chart.json", term=term, **params)
             assert chart == dance(stream, term=term, as_of=as_of, today=today).to_json(), as_of
+
+
+def test_as_of_reads_of_a_negotiation_stored_in_an_older_layout_fold_its_events(
+    client_factory,
+):
+    """A negotiation kept before the step rows existed (another ``v`` in its order) answers
+    ``as_of`` and its chart from the fold, not from rows it lacks; its next batch stores them."""
+    import json
+
+    from api.charts import dance
+    from projections.positions import positions
+
+    client = client_factory("memory://")
+    load_demo(client.app.state.ledger)
+    as_of = "2019-12-01"
+    before = get_json(client, f"{DEMO}/positions", as_of=as_of)
+    chart = get_json(client, f"{DEMO}/chart.json", as_of=as_of)
+    views = client.app.state.runner.views
+    with views._lock:
+        rows = views._live.analytics[DEMO_SLUG]
+        for key in [k for k in rows if k.startswith("st/")]:
+            del rows[key]
+        order = json.loads(rows["order"])
+        rows["order"] = json.dumps({**order, "v": 2})
+
+    stream = stream_of(client.app.state.ledger.stream(DEMO_SLUG))
+    assert get_json(client, f"{DEMO}/positions", as_of=as_of) == before
+    assert before == positions(stream, as_of=as_of)
+    assert get_json(client, f"{DEMO}/chart.json", as_of=as_of) == chart
+    assert chart == dance(stream, as_of=as_of, today=datetime_today()).to_json()
+    rate = {
+        "type": "exchange_rate_recorded",
+        "base": "EUR",
+        "quote": "JPY",
+        "rate": "130",
+        "occurred_at": "2020-01-02",
+    }
+    answer = post_events(client, [rate], DEMO_SLUG)
+    assert answer.status_code == 201, answer.text
+    assert get_json(client, f"{DEMO}/positions", as_of=as_of) == before
+    with views._lock:
+        assert any(k.startswith("st/") for k in views._live.analytics[DEMO_SLUG])
+
+
+def datetime_today():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).date()
