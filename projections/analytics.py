@@ -114,6 +114,47 @@ class Space(Protocol):
         ...
 
 
+class Buffered:
+    """A ``Space`` whose writes wait, merged by key (the last value wins), until a read.
+
+    A fold puts a row or two per event (its line rows, its ``ref``) and more at the end; one
+    ``put`` per batch instead of one per event spares a large batch (a rebuild's) a statement
+    per row. Every read (and ``flush``) writes what waits first, so reads see every write; a
+    delete drops what waits under its keys, then deletes: the rows end as written in order.
+    """
+
+    def __init__(self, space: Space) -> None:
+        self.space = space
+        self.pending: dict[str, str] = {}
+
+    def flush(self) -> None:
+        if self.pending:
+            pending, self.pending = self.pending, {}
+            self.space.put(pending)
+
+    def get(self, keys: Sequence[str]) -> dict[str, str]:
+        self.flush()
+        return self.space.get(keys)
+
+    def scan(self, prefix: str) -> list[tuple[str, str]]:
+        self.flush()
+        return self.space.scan(prefix)
+
+    def range(self, low: str, high: str, *, last: bool = False) -> list[tuple[str, str]]:
+        self.flush()
+        return self.space.range(low, high, last=last)
+
+    def put(self, items: Mapping[str, str]) -> None:
+        self.pending.update(items)
+
+    def delete(self, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        for key in keys:
+            self.pending.pop(key, None)
+        self.space.delete(keys)
+
+
 _dumps = compact
 """Every body's JSON text (orjson: see ``projections.jsontext``)."""
 
@@ -148,13 +189,16 @@ PARSED_CACHE_SIZE = 20_000
 """Line rows parsed lately, by their text: a refold reads the same rows batch after batch."""
 
 
-def line_record(text: str) -> Record:
-    """The record of a line row's text (rows never change: a text is always the same record)."""
+def line_record(text: str, data: Mapping[str, Any] | None = None) -> Record:
+    """The record of a line row's text (rows never change: a text is always the same record).
+
+    ``data``: what the text encodes, when the caller has it (no need to parse the text).
+    """
     found = _PARSED.get(text)
     if found is None:
         if len(_PARSED) >= PARSED_CACHE_SIZE:
             _PARSED.clear()
-        found = _PARSED[text] = record_of(json.loads(text))
+        found = _PARSED[text] = record_of(json.loads(text) if data is None else data)
     return found
 
 
@@ -264,6 +308,7 @@ class _State:
         self.meta_dirty = False
         self.since = ""
         """The earliest moment the batch touches: no step of a line before it changes."""
+        self._shaping: tuple[list[str], list[str]] | None = None
 
     # ---------------------------------------------------------------- loading
 
@@ -315,6 +360,11 @@ class _State:
 
     def shaping(self) -> tuple[list[str], list[str]]:
         """Live joined party ids and defined term ids (any order)."""
+        if self._shaping is None:
+            self._shaping = self._shape()
+        return self._shaping
+
+    def _shape(self) -> tuple[list[str], list[str]]:
         gone = {m["p"]["retracted_event_id"] for m in self.meta if m["t"] == "event_retracted"}
         live = [m for m in self.meta if m["id"] not in gone]
         parties = [m["p"]["party"]["id"] for m in live if m["t"] == "party_joined"]
@@ -340,6 +390,7 @@ class _State:
         else:
             self.meta.append(data)
             self.meta_dirty = True
+            self._shaping = None
             if kind in RESHAPING_TYPES:
                 self.full = True
             elif kind == "agreement_reached":
@@ -362,7 +413,7 @@ class _State:
         keys = [(t, p) for t, p in lines]
         self.load_lines(keys)
         text = _dumps(data)
-        record = line_record(text)
+        record = line_record(text, data)
         for key in keys:
             self.lines[key].append(record)
             self.space.put({line_row_key(*key, data["v"]): text})
@@ -508,20 +559,38 @@ def _pair_rows(book: Book, term: Any, p: str, q: str) -> dict[str, str]:
 
 
 def apply_batch(space: Space, rows: Sequence[Any]) -> None:
-    """Folds one negotiation's rows (in log order) into its stored analytics."""
-    chosen = [record_json(r) for r in rows if r.type in ANALYTIC_TYPES]
-    if not chosen:
-        return
+    """Folds one negotiation's rows (in log order) into its stored analytics.
+
+    The offers after the batch's last other record are applied after the rest, as a batch of
+    their own (as if the log had been read in two batches): the O(1) path may take them. So
+    a batch that opens a negotiation and carries its first thousand offers folds only the
+    opening.
+    """
+    analytic = [r for r in rows if r.type in ANALYTIC_TYPES]
+    cut = len(analytic)
+    while cut and analytic[cut - 1].type == "offer_made":
+        cut -= 1
+    if 0 < cut < len(analytic):
+        _apply(space, analytic[:cut])
+        _apply(space, analytic[cut:])
+    elif analytic:
+        _apply(space, analytic)
+
+
+def _apply(space: Space, rows: Sequence[Any]) -> None:
+    chosen = [record_json(r) for r in rows]
     offers = all(d["t"] == "offer_made" for d in chosen)
     # The meta records only the fold reads (the O(1) path does not).
     found = space.get(["positions", "order"] if offers else ["meta", "positions", "order"])
     if offers and _extend(space, found, chosen):
         return
-    state = _State(space, found)
-    state.since = min(r.sort_key for r in rows if r.type in ANALYTIC_TYPES)
+    buffered = Buffered(space)
+    state = _State(buffered, found)
+    state.since = min(r.sort_key for r in rows)
     for data in chosen:
         state.add(data)
     state.finish()
+    buffered.flush()
 
 
 # ------------------------------------------------------------- the O(1) path
@@ -558,7 +627,7 @@ class _Extension:
         self.positions: dict[str, dict[str, Any]] = json.loads(found.get("positions", "{}"))
         self.tips: dict[str, dict[str, dict[str, Any]]] = {}
         self.pairs: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self.hist: dict[tuple[str, str, str], str] = {}
+        self.hist: dict[tuple[str, str, str], _History] = {}
         """Histories that change (or are new): each is read only then, and rewritten."""
         self.writes: dict[str, str] = {}
 
@@ -576,15 +645,15 @@ class _Extension:
             found = self.space.get([key]).get(key)
             if found is None:  # not stored: neither had a position; its rows are new
                 self.pairs[term, p, q] = {"n": 0, "first": None, "tail": []}
-                self.hist[term, p, q] = "[]"
+                self.hist[term, p, q] = _History("[]")
             else:
                 self.pairs[term, p, q] = json.loads(found)
         return self.pairs[term, p, q]
 
-    def hist_of(self, term: str, p: str, q: str) -> str:
+    def hist_of(self, term: str, p: str, q: str) -> _History:
         if (term, p, q) not in self.hist:
             key = pair_key("hist", term, p, q)
-            self.hist[term, p, q] = self.space.get([key]).get(key, "[]")
+            self.hist[term, p, q] = _History(self.space.get([key]).get(key, "[]"))
         return self.hist[term, p, q]
 
     def apply(self, offers: Sequence[dict[str, Any]]) -> dict[str, str]:
@@ -597,15 +666,18 @@ class _Extension:
             values = payload.get("values") or {}
             lines = [[term, party] for term in values]
             self.writes[f"ref/{data['id']}"] = _dumps(lines)
+            text = _dumps(data)
+            occurred = parse_occurred_at(data["o"])
+            moment = (sort_key(occurred), occurred.isoformat())
             for term, quantity in values.items():
                 if self.units.get(term) != quantity["unit"]:
                     raise _Fallback  # another unit converts at a rate: the fold does that
                 amount = Decimal(str(quantity["amount"]))
-                dirty.update(self.offer(data, term, party, amount))
-                self.writes[line_row_key(term, party, data["v"])] = _dumps(data)
+                dirty.update(self.offer(data, moment, term, party, amount))
+                self.writes[line_row_key(term, party, data["v"])] = text
                 # At the end of the term's time the offer is the line's standing from its
                 # moment on: its step row is the one the fold would write (or rewrite).
-                self.writes.update(offer_step(data, term, party, amount, self.units[term]))
+                self.writes.update(offer_step(data, term, party, amount, self.units[term], moment))
         for term, p, q in sorted(dirty):
             self.writes.update(self.entry(term, p, q))
         for term, tips in self.tips.items():
@@ -616,12 +688,19 @@ class _Extension:
         return self.writes
 
     def offer(
-        self, data: dict[str, Any], term: str, party: str, amount: Decimal
+        self,
+        data: dict[str, Any],
+        moment: tuple[str, str],
+        term: str,
+        party: str,
+        amount: Decimal,
     ) -> list[tuple[str, str, str]]:
-        """Moves the party's line on the term to the offer; returns the pairs it touches."""
+        """Moves the party's line on the term to the offer; returns the pairs it touches.
+
+        ``moment``: the offer's sort key and its ``occurred_at`` as ISO text.
+        """
         tips = self.tips_of(term)
-        occurred = parse_occurred_at(data["o"])
-        key, at = sort_key(occurred), occurred.isoformat()
+        key, at = moment
         if any(t["last"] is not None and t["last"] > key for t in tips.values()):
             raise _Fallback  # not at the end of the term's time: the fold places it
         tip = tips[party]
@@ -676,12 +755,10 @@ class _Extension:
         tips = self.tips[term]
         pair = self.pair_of(term, p, q)
         n, tail, first = pair["n"], list(pair["tail"]), pair["first"]
-        text: str | None = None  # the history's text, read once it changes
         if tail and tail[-1][0] == key:  # that moment's point is made anew
             tail.pop()
             n -= 1
-            text = self.hist_of(term, p, q)
-            text = "[]" if n == 0 else text[: text.rindex(',{"at":')] + "]"
+            self.hist_of(term, p, q).drop_last(empty=n == 0)
             if n == 0:
                 first = None
         changed_here = [
@@ -701,15 +778,10 @@ class _Extension:
                 n += 1
                 if first is None:
                     first = point
-                item = _dumps(_history_item(point, p, q))
-                if text is None:
-                    text = self.hist_of(term, p, q)
-                text = f"[{item}]" if text == "[]" else text[:-1] + "," + item + "]"
+                self.hist_of(term, p, q).items.append(_dumps(_history_item(point, p, q)))
         if len(tail) != min(n, TAIL):
             raise _Fallback  # a point before the one removed is not kept here: the fold has it
         self.pairs[term, p, q] = {"n": n, "first": first, "tail": tail}
-        if text is not None:
-            self.hist[term, p, q] = text
 
     def entry(self, term: str, p: str, q: str) -> dict[str, str]:
         """The pair's stored rows from the tips: what ``_pair_rows`` makes from the folds."""
@@ -775,8 +847,35 @@ class _Extension:
             pair_key("pt", term, p, q): _dumps(self.pairs[term, p, q]),
         }
         if (term, p, q) in self.hist:  # changed or new; else it stays as stored
-            rows[pair_key("hist", term, p, q)] = self.hist[term, p, q]
+            rows[pair_key("hist", term, p, q)] = self.hist[term, p, q].text()
         return rows
+
+
+class _History:
+    """A pair's history text while a batch extends it: the text as read, then the new items.
+
+    Joined once at the end, so a batch of n points into a history of m costs O(n + m), not
+    O(n x m) (each point copying the whole text).
+    """
+
+    def __init__(self, text: str) -> None:
+        self.base = text
+        self.items: list[str] = []
+
+    def drop_last(self, *, empty: bool) -> None:
+        """Removes the last point (``empty``: it was the only one)."""
+        if self.items:
+            self.items.pop()
+        elif empty:
+            self.base = "[]"
+        else:
+            self.base = self.base[: self.base.rindex(',{"at":')] + "]"
+
+    def text(self) -> str:
+        if not self.items:
+            return self.base
+        items = ",".join(self.items)
+        return f"[{items}]" if self.base == "[]" else f"{self.base[:-1]},{items}]"
 
 
 def _history_item(point: list[str], p: str, q: str) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from domain.values import OccurredAt, Quantity, Term, parse_occurred_at
+from domain.values import OccurredAt, Quantity, Term, parse_occurred_at, sort_key
+from projections.jsontext import compact
 from projections.metrics import Rates
 from projections.positions import Book, Change, Line, Standing
 from projections.records import END_OF_TIME, Record
@@ -44,8 +45,8 @@ def line_prefix(term: str, party: str) -> str:
     return f"{PREFIX}{term}/{party}/"
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_dumps = compact
+"""The rows' JSON text (orjson, see ``projections.jsontext``): one step row per offer."""
 
 
 def _ref(record: Record) -> list[Any]:
@@ -109,16 +110,28 @@ def line_of(rows: Iterable[tuple[str, str]], term: Term, party: str) -> Line:
 
 
 def offer_step(
-    data: Mapping[str, Any], term: str, party: str, amount: Decimal, unit: str
+    data: Mapping[str, Any],
+    term: str,
+    party: str,
+    amount: Decimal,
+    unit: str,
+    moment: tuple[str, str] | None = None,
 ) -> dict[str, str]:
     """The step row of an offer in the term's own unit that becomes its party's standing
-    (an offer at or after every moment on the term: ``analytics._extend``)."""
-    occurred = parse_occurred_at(data["o"])
-    record = _record([data["t"], data["id"], data["v"], occurred.isoformat()])
-    quantity = Quantity(amount, unit)
-    standing = Standing(party, Term(term, term, unit), record, "offer", quantity, amount, None)
-    key = record.key
-    return {line_prefix(term, party) + key: step_json(Change(key, record, standing))}
+    (an offer at or after every moment on the term: ``analytics._extend``).
+
+    ``moment``: the offer's sort key and ``occurred_at`` as ISO text, if the caller has them.
+    The body is the one ``step_json`` writes of that step (built here without the records:
+    this runs for every such offer; the bench digest of a rebuild is unchanged by it).
+    """
+    if moment is None:
+        occurred = parse_occurred_at(data["o"])
+        moment = (sort_key(occurred), occurred.isoformat())
+    key, at = moment
+    ref = [data["t"], data["id"], data["v"], at]
+    shown = str(amount)
+    standing = {"r": ref, "via": "offer", "o": [shown, unit], "a": shown, "why": None}
+    return {line_prefix(term, party) + key: _dumps({"t": ref, "s": standing})}
 
 
 class Space(Protocol):
