@@ -41,7 +41,9 @@ def chart_input(
         return None  # an older layout: the fold of the events draws it
     chosen = term if term is not None else (order.terms[0]["id"] if order.terms else None)
     records: list[Record] = [record_of(m) for m in json.loads(found.get("meta", "[]"))]
-    if chosen is not None:
+    # An unknown term has no rows to read (and may hold text a store refuses, NUL on
+    # PostgreSQL): without them ``dance`` answers that the term is unknown.
+    if chosen is not None and any(t["id"] == chosen for t in order.terms):
         # A record a row, parsed once (rows never change).
         records.extend(
             line_record(text) for _, text in views.analytics_scan(slug, f"line/{chosen}/")

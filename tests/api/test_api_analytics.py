@@ -457,6 +457,18 @@ def test_the_page_document_holds_what_each_route_answers(demo, travel):
         assert page["chart_now"] == get_json(demo, f"{DEMO}/chart.json", term=term)
 
 
+@pytest.mark.parametrize("route", ["chart.json", "chart.svg", "page.json"])
+@pytest.mark.parametrize("travel", [{}, {"as_of": "2019-12-01"}, {"as_of_version": 12}])
+@pytest.mark.parametrize("term", ["no_such_term", "annual\x00contribution"])
+def test_a_term_the_negotiation_lacks_is_a_problem_naming_it(demo, route, travel, term):
+    """Stored chart rows are read only for a term the negotiation has: any other (even text
+    PostgreSQL refuses) answers 422 with the negotiation's terms, as the fold does."""
+    response = demo.get(f"{DEMO}/{route}", params={"term": term, **travel})
+    problem = assert_problem(response, 422, "invalid-value")
+    assert repr(term) in problem["detail"], problem
+    assert TERM in problem["detail"], problem
+
+
 def test_the_demo_read_from_stored_state_equals_the_folds_at_every_moment(demo):
     """Every number the stored reads give for the demo is what folding its events gives:
     positions, gaps, summary headlines and each term's chart, now and as of each day an
