@@ -345,6 +345,9 @@
   let kind = "offer_made";
   let current = null; // { fields, common, type }
   let basedOn = null; // the version the entry in progress was begun against (null: none begun)
+  // The version this tab's own last write made: an entry begun before the page has redrawn
+  // with it stands against it (the page is about to show it), never against the version before.
+  let ownVersion = 0;
   let draftKey = null; // Idempotency-Key of the entry in progress: a resend never records twice
   let busy = false;
 
@@ -484,7 +487,7 @@
     button.disabled = true;
     clearErrors();
     const body = collect();
-    const version = basedOn !== null ? basedOn : shown.summary.version;
+    const version = basedOn !== null ? basedOn : Math.max(shown.summary.version, ownVersion);
     say("Recording…", "");
     let response;
     let problem = null;
@@ -505,9 +508,11 @@
         const done = problem.events.map((e) => e.type.replace(/_/g, " ")).join(", ");
         basedOn = null;
         renderForm();
+        ownVersion = problem.version;
         say(`Recorded: ${done}, now version ${problem.version} of the ledger.`, "ok");
-        $("record-form").dataset.recorded = problem.events.map((e) => e.event_id).join(" ");
         await window.ParleyPage.reload();
+        // Marked once the page shows it (the tests wait on this mark).
+        $("record-form").dataset.recorded = problem.events.map((e) => e.event_id).join(" ");
       } else if (response.status === 412) {
         await window.ParleyPage.reload();
         await explainStale(problem);
@@ -566,7 +571,7 @@
     form.addEventListener("submit", submit);
     // The first keystroke of an entry fixes the version it is made against.
     form.addEventListener("input", () => {
-      if (basedOn === null && shown) { basedOn = shown.summary.version; showVersion(); }
+      if (basedOn === null && shown) { basedOn = Math.max(shown.summary.version, ownVersion); showVersion(); }
     });
     document.addEventListener("parley:loaded", refresh);
     if (window.ParleyPage.shown()) refresh();

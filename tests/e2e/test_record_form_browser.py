@@ -144,6 +144,40 @@ def test_an_offer_recorded_from_the_form_shows_on_the_dance(page: Any, base_url:
     assert page.locator("#timeline b").count() == 0
 
 
+def test_an_entry_begun_before_the_page_redraws_with_the_own_write_is_recorded(
+    page: Any, base_url: str
+) -> None:
+    """An entry typed while the page has not yet redrawn with the tab's own write (a slow
+    server) stands against that write: recorded, never a 412 for the tab's own write."""
+    form = open_page(page, base_url)
+    before = version(base_url)
+    held: list[Any] = []
+    page.route("**/page.json*", lambda route: held.append(route))  # redraws wait
+    try:
+        fill_offer(form, "USA", "1300000000000")
+        page.click("#record-submit")
+        page.wait_for_function(
+            "() => document.getElementById('record-state').textContent.startsWith('Recorded')"
+        )
+        assert held, "the redraw after the write was not asked for"
+        fill_offer(form, "ROK", "1200000000000", day="2020-05-02")  # typed before the redraw
+    finally:
+        page.unroute("**/page.json*")
+        for route in held:
+            route.continue_()
+    first = recorded_ids(page)  # marked once the page shows it
+    page.click("#record-submit")
+    page.wait_for_function(
+        "(first) => { const n = document.getElementById('record-form');"
+        " return n.dataset.recorded && n.dataset.recorded !== first; }",
+        arg=" ".join(first),
+    )
+    assert f"now version {before + 2} " in page.inner_text("#record-state")
+    entries = ledger(base_url)
+    assert [e["version"] for e in entries[-2:]] == [before + 1, before + 2]
+    assert [e["party"] for e in entries[-2:]] == ["USA", "ROK"]
+
+
 def test_a_stale_entry_is_explained_the_page_refreshed_and_then_recorded(
     page: Any, base_url: str
 ) -> None:
