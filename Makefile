@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Reinstalls only when pyproject.toml changes, so `make test` stays quick once installed.
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean browser nodejs go
+.PHONY: install run test lint format bench clean browser nodejs go wrk
 
 install: $(STAMP)
 
@@ -50,7 +50,13 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install
+# Debian's wrk drives the HTTP append bench (bench/bench_http.py) from a process of its own;
+# without it the bench falls back to its httpx client, loudly.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) \
+	  || echo "!!! NO WRK: could not install wrk; the HTTP bench will use its httpx client instead !!!"
+
+bench: install wrk
 	$(BIN)/python bench/run.py
 
 clean:

@@ -109,6 +109,19 @@ class Metrics:
         )
         self.appends = InFlight()
         self.registry.register(ScrapeTimeCollector(app))
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, kept: the library validates and locks on every call.
+
+        The labels are few (methods, route templates, statuses, operations, event types) and
+        a labelled child is never removed, so the first one stays the one to count on.
+        """
+        key = (id(metric), *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
 
 class InFlight:
@@ -203,12 +216,12 @@ def instrument_ledger(ledger: Ledger, metrics: Metrics) -> None:
                 outcome = "failed" if isinstance(e, StorageUnavailable) else "refused"
                 raise
             finally:
-                metrics.append_seconds.labels(operation, outcome).observe(
+                metrics.child(metrics.append_seconds, operation, outcome).observe(
                     time.perf_counter() - started
                 )
             if not recorded.replayed:
                 for event in recorded.events:
-                    metrics.events_recorded.labels(event.type).inc()
+                    metrics.child(metrics.events_recorded, event.type).inc()
             return recorded
 
         return append
@@ -258,7 +271,8 @@ class RequestObserver:
                     headers.append(REQUEST_ID_HEADER, request_id)
             await send(message)
 
-        in_progress = self.metrics.in_progress.labels(method)
+        metrics = self.metrics
+        in_progress = metrics.child(metrics.in_progress, method)
         in_progress.inc()
         failed = True
         try:
@@ -268,8 +282,8 @@ class RequestObserver:
             in_progress.dec()
             elapsed = time.perf_counter() - started
             route = route_template(scope)
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.request_seconds.labels(method, route).observe(elapsed)
+            metrics.child(metrics.requests, method, route, str(status)).inc()
+            metrics.child(metrics.request_seconds, method, route).observe(elapsed)
             log.log(
                 logging.ERROR if status >= 500 else logging.INFO,
                 "%s %s %d",

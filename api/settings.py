@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from datetime import timedelta
 from typing import Any, Literal
@@ -15,10 +16,12 @@ from domain.negotiation import IDEMPOTENCY_RETENTION
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
+@functools.lru_cache(maxsize=256)
 def is_loopback(host: str) -> bool:
     """Whether a listening address only takes connections from this machine.
 
     Here, beside the host it judges, so the HTTP gate and ``parley serve`` ask one rule.
+    Cached: the HTTP gate asks it of the server's own address on every request.
     """
     name = host.strip().strip("[]").lower()
     if name in LOOPBACK_NAMES:
