@@ -1,9 +1,12 @@
 """A negotiation's analytics, read from the events view: positions, gaps and the timeline.
 
 Each read first waits, bounded, for the views to reach the ledger's head (read-your-writes,
-see ``api.deps.fresh_views``), then folds the negotiation's rows with the pure projections.
+see ``api.deps.fresh_views``), then reads the stored analytics (``projections.analytics``).
 Time travel: ``as_of_version`` and ``as_of_recorded`` cut the stream (what the ledger held
-then), ``as_of`` cuts the world (what had occurred by then, as now known).
+then: the analytics at the fold checkpoint below N plus at most K events,
+``projections.checkpoints``; the timeline's rows cut at N), ``as_of`` cuts the world (what
+had occurred by then, as now known: the stored series, ``projections.asof``). A negotiation
+kept in an older layout, and a read with both, fold the events.
 """
 
 from __future__ import annotations
@@ -55,7 +58,6 @@ from projections.gaps import gaps_of
 from projections.positions import Book, build_book, format_at, positions, positions_of
 from projections.records import END_OF_TIME, Stream
 from projections.rows import stream_from_rows
-from projections.timeline import timeline
 from projections.views import Views
 
 router = APIRouter(prefix="/negotiations/{slug}", tags=["analytics"])
@@ -116,6 +118,8 @@ def rewound(
     kept, the fold answers."""
     if version is None:
         version = travel_version(views, slug, travel)
+    if travel.as_of is not None:
+        return None  # checkpoints keep no step rows (see projections.checkpoints): the fold
     with view_storage_errors():
         return analytics_at(views, slug, version)
 
@@ -382,42 +386,29 @@ def read_timeline(
     high = None if to is None else parse_occurred_at(unspaced_offset(to), "to")
     after = None if cursor is None else decode_timeline_cursor(cursor)
     views = fresh_views(ledger, runner, settings, slug)
-    if not travel.rewinds:
-        low_key = "" if low is None else sort_key(low)
-        high_key = END_OF_TIME if high is None else end_of_key(high)
-        if travel.as_of is not None:
-            high_key = min(high_key, end_of_key(travel.as_of))
-        with view_storage_errors():
-            texts, last = timeline_page(
-                views, slug, after, limit, low_key, high_key, types or (), party
-            )
-            if not texts and views.negotiation_row(slug) is None:
-                raise NegotiationNotFound(f"no negotiation {slug!r}")
-        as_of = _dumps(None if travel.as_of is None else travel.as_of.isoformat())
-        next_cursor = _dumps(None if last is None else encode_timeline_cursor(*last))
-        return Response(
-            f'{{"negotiation":{_dumps(slug)},"as_of":{as_of},"events":[{",".join(texts)}],'
-            f'"next_cursor":{next_cursor}}}',
-            media_type="application/json",
+    # A rewinding read: the first N events' rows, each retracted only by then (no fold).
+    version = travel_version(views, slug, travel) if travel.rewinds else None
+    low_key = "" if low is None else sort_key(low)
+    high_key = END_OF_TIME if high is None else end_of_key(high)
+    if travel.as_of is not None:
+        high_key = min(high_key, end_of_key(travel.as_of))
+    with view_storage_errors():
+        texts, last = timeline_page(
+            views, slug, after, limit, low_key, high_key, types or (), party, version
         )
-    stream = stream_of_view(views, slug, travel)
-    document = timeline(stream, types=types, party=party, from_=low, to=high, as_of=travel.as_of)
-    events = document["events"]
-    if after is not None:
-        events = [e for e in events if (_key_of(e), e["version"]) > after]
-    document["events"] = events[:limit]
-    if len(events) > limit:
-        last_event = events[limit - 1]
-        document["next_cursor"] = encode_timeline_cursor(_key_of(last_event), last_event["version"])
-    return TimelinePublic.model_validate(document)
+        if not texts and views.negotiation_row(slug) is None:
+            raise NegotiationNotFound(f"no negotiation {slug!r}")
+    as_of = _dumps(None if travel.as_of is None else travel.as_of.isoformat())
+    next_cursor = _dumps(None if last is None else encode_timeline_cursor(*last))
+    return Response(
+        f'{{"negotiation":{_dumps(slug)},"as_of":{as_of},"events":[{",".join(texts)}],'
+        f'"next_cursor":{next_cursor}}}',
+        media_type="application/json",
+    )
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _key_of(entry: dict[str, Any]) -> str:
-    return sort_key(parse_occurred_at(entry["occurred_at"]))
 
 
 def encode_timeline_cursor(key: str, version: int) -> str:
@@ -461,12 +452,14 @@ def timeline_page(
     high: str,
     types: Sequence[str],
     party: str | None,
+    version: int | None = None,
 ) -> tuple[list[str], tuple[str, int] | None]:
-    """A page of timeline entries as JSON text (payloads as stored), and its cursor if full."""
+    """A page of timeline entries as JSON text (payloads as stored), and its cursor if full
+    (``version``: of the first N events, as they stood then)."""
     texts: list[str] = []
     last: tuple[str, int] | None = after
     while len(texts) < limit:
-        rows = views.timeline_rows(slug, last, limit, low, high, types)
+        rows = views.timeline_rows(slug, last, limit, low, high, types, version)
         for row, payload in rows:
             last = (row.sort_key, row.version)
             if party is not None and party not in payload_parties(json.loads(payload)):

@@ -78,11 +78,13 @@ class Views(ABC):
         low: str = "",
         high: str = "\uffff",
         types: Sequence[str] = (),
+        version: int | None = None,
     ) -> list[tuple[EventRow, str]]:
         """A page of a negotiation's events in occurred order after ``(sort key, version)``.
 
         Only sort keys in ``[low, high]`` and (when given) those types; each row with its
-        payload as stored (JSON text), rows' own ``payload`` left empty.
+        payload as stored (JSON text), rows' own ``payload`` left empty. ``version``: only
+        its first events, each ``retracted_by`` as it was then (None if retracted later).
         """
 
     @abstractmethod

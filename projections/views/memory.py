@@ -152,12 +152,18 @@ class MemoryViews(Views):
         low: str = "",
         high: str = "\uffff",
         types: Sequence[str] = (),
+        version: int | None = None,
     ) -> list[tuple[EventRow, str]]:
         start = after if after is not None else ("", 0)
         chosen = set(types)
+        rows = self._rows_of(slug)[:version]
+        then = {r.event_id for r in rows}
         found = [
-            (r, json.dumps(r.payload, ensure_ascii=False, separators=(",", ":")))
-            for r in self.events_in_occurred_order(slug)
+            (
+                r if r.retracted_by in then else dataclasses.replace(r, retracted_by=None),
+                json.dumps(r.payload, ensure_ascii=False, separators=(",", ":")),
+            )
+            for r in sorted(rows, key=lambda r: (r.sort_key, r.version))
             if (r.sort_key, r.version) > start
             and low <= r.sort_key <= high
             and (not chosen or r.type in chosen)

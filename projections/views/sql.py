@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -217,8 +218,9 @@ class SQLViews(Views):
         low: str = "",
         high: str = "\uffff",
         types: Sequence[str] = (),
+        version: int | None = None,
     ) -> list[tuple[EventRow, str]]:
-        key, version = after if after is not None else ("", 0)
+        key, after_version = after if after is not None else ("", 0)
         statement = (
             f"SELECT * FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
             "WHERE negotiation = %s AND sort_key >= %s AND sort_key <= %s "
@@ -226,17 +228,49 @@ class SQLViews(Views):
             # version) index, so a page deep in the timeline costs what the first one does.
             "AND (sort_key, version) > (%s, %s)"
         )
-        params: list[Any] = [slug, low, high, key, version]
+        params: list[Any] = [slug, low, high, key, after_version]
         if types:
             statement += f" AND type IN ({', '.join(['%s'] * len(types))})"
             params += list(types)
+        if version is not None:
+            statement += " AND version <= %s"
+            params.append(version)
         statement += " ORDER BY sort_key, version LIMIT %s"
         params.append(limit)
         found = []
         for r in self._select(statement, params):
             text = r["payload"]
             found.append((event_from({**r, "payload": "{}"}), text))
+        if version is not None:
+            found = self._retracted_then(slug, found, version)
         return found
+
+    def _retracted_then(
+        self, slug: str, rows: list[tuple[EventRow, str]], version: int
+    ) -> list[tuple[EventRow, str]]:
+        """The rows with ``retracted_by`` only where the retraction is among the first
+        ``version`` events (one read by the event-id index)."""
+        ids = sorted({r.retracted_by for r, _ in rows if r.retracted_by is not None})
+        if not ids:
+            return rows
+        marks = ", ".join(["%s"] * len(ids))
+        then = {
+            r["event_id"]
+            for r in self._select(
+                f"SELECT event_id FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
+                f"WHERE negotiation = %s AND version <= %s AND event_id IN ({marks})",
+                [slug, version, *ids],
+            )
+        }
+        return [
+            (
+                r
+                if r.retracted_by is None or r.retracted_by in then
+                else replace(r, retracted_by=None),
+                text,
+            )
+            for r, text in rows
+        ]
 
     def negotiation_row(self, slug: str) -> NegotiationRow | None:
         statement = f"SELECT * FROM {self.quote(INDEX_VIEW)} WHERE slug = %s"  # noqa: S608

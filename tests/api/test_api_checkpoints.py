@@ -15,7 +15,7 @@ from api.deps import TimeTravel
 from api.routes.analytics import stream_of_view
 
 K = 4
-READS = ("", "/positions", "/gaps", "/chart.json")
+READS = ("", "/positions", "/gaps", "/chart.json", "/timeline")
 SLUG = "usa-rok-sma"
 
 
