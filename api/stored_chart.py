@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 
 from domain.values import OccurredAt, end_of_key, parse_occurred_at
-from projections.analytics import Order, line_record, record_of
+from projections.analytics import Order, Reader, line_record, record_of
 from projections.records import END_OF_TIME, Record, Stream, rebuild
 from projections.rows import fields_from_payload
 from projections.views import Views
@@ -30,10 +30,20 @@ class ChartInput:
 
 
 def chart_input(
-    views: Views, slug: str, term: str | None, as_of: OccurredAt | None
+    views: Views,
+    slug: str,
+    term: str | None,
+    as_of: OccurredAt | None,
+    at: tuple[Reader, int] | None = None,
 ) -> ChartInput | None:
-    """What ``dance`` needs for ``term`` (the first term when None); None: nothing stored."""
-    found = views.analytics_get(slug, ["order", "meta"])
+    """What ``dance`` needs for ``term`` (the first term when None); None: nothing stored.
+
+    ``at``: the analytics after the first N events (``projections.checkpoints.analytics_at``)
+    and N: the chart as it was then (the events view's rows cut at N).
+    """
+    analytics: Reader = views if at is None else at[0]
+    version = None if at is None else at[1]
+    found = analytics.analytics_get(slug, ["order", "meta"])
     if "order" not in found:
         return None
     order = Order(found["order"])
@@ -46,11 +56,13 @@ def chart_input(
     if chosen is not None and any(t["id"] == chosen for t in order.terms):
         # A record a row, parsed once (rows never change).
         records.extend(
-            line_record(text) for _, text in views.analytics_scan(slug, f"line/{chosen}/")
+            line_record(text) for _, text in analytics.analytics_scan(slug, f"line/{chosen}/")
         )
-        records.extend(_offer_rejections(views, slug))
+        records.extend(
+            r for r in _offer_rejections(views, slug) if version is None or r.version <= version
+        )
     high = END_OF_TIME if as_of is None else end_of_key(as_of)
-    span = views.occurred_span(slug, high)
+    span = views.occurred_span(slug, high, version)
     return ChartInput(rebuild(records), () if span is None else span, order.parties)
 
 

@@ -181,12 +181,15 @@ class Stream:
     def recorded_by_time(self, moment: datetime) -> Stream:
         """What the ledger said at ``moment`` (``as_of_recorded``): a prefix, never a filter.
 
-        The longest prefix recorded at or before ``moment``, found by bisection: the ledger
-        stamps ``recorded_at`` monotonically per negotiation (see ``Ledger._stamp``). A stream
+        The longest prefix recorded at or before ``moment``: up to the first event recorded
+        after it (``Views.recorded_prefix`` cuts the same, by one query). The ledger stamps
+        ``recorded_at`` monotonically per negotiation (see ``Ledger._stamp``); a stream
         recorded before that, under a clock set back, is still cut at one point, so the answer
         is always a state the ledger held, never a selection of events it never held together.
         """
-        end = bisect.bisect_right(self.records, moment, key=lambda r: r.recorded_at)
+        end = next(
+            (i for i, r in enumerate(self.records) if r.recorded_at > moment), len(self.records)
+        )
         return Stream(self.records[:end])
 
 

@@ -1,9 +1,12 @@
 """A negotiation's analytics, read from the events view: positions, gaps and the timeline.
 
 Each read first waits, bounded, for the views to reach the ledger's head (read-your-writes,
-see ``api.deps.fresh_views``), then folds the negotiation's rows with the pure projections.
+see ``api.deps.fresh_views``), then reads the stored analytics (``projections.analytics``).
 Time travel: ``as_of_version`` and ``as_of_recorded`` cut the stream (what the ledger held
-then), ``as_of`` cuts the world (what had occurred by then, as now known).
+then: the analytics at the fold checkpoint below N plus at most K events,
+``projections.checkpoints``; the timeline's rows cut at N), ``as_of`` cuts the world (what
+had occurred by then, as now known: the stored series, ``projections.asof``). A negotiation
+kept in an older layout, and a read with both, fold the events.
 """
 
 from __future__ import annotations
@@ -43,17 +46,18 @@ from domain.facts import FACT_TYPES
 from domain.values import OccurredAt, end_of_key, parse_occurred_at, sort_key
 from projections.analytics import (
     Order,
+    Reader,
     gaps_text,
     stored_gap_entries,
     stored_order,
     stored_positions,
 )
 from projections.asof import gaps_as_of, positions_as_of, summary_book
+from projections.checkpoints import Overlay, analytics_at
 from projections.gaps import gaps_of
 from projections.positions import Book, build_book, format_at, positions, positions_of
 from projections.records import END_OF_TIME, Stream
 from projections.rows import stream_from_rows
-from projections.timeline import timeline
 from projections.views import Views
 
 router = APIRouter(prefix="/negotiations/{slug}", tags=["analytics"])
@@ -87,6 +91,39 @@ def stream_of_view(views: Views, slug: str, travel: TimeTravel) -> Stream:
     return stream
 
 
+def travel_version(views: Views, slug: str, travel: TimeTravel) -> int:
+    """N, the prefix a rewinding read shows: ``as_of_version``, cut to what was on record at
+    ``as_of_recorded`` (one indexed query); 404 when nothing of it was on record then."""
+    version = travel.as_of_version
+    if travel.as_of_recorded is not None:
+        with view_storage_errors():
+            recorded = views.recorded_prefix(slug, travel.as_of_recorded)
+            if recorded == 0:
+                if views.negotiation_row(slug) is None:
+                    raise NegotiationNotFound(f"no negotiation {slug!r}")
+                moment = travel.as_of_recorded.isoformat()
+                raise NegotiationNotFound(f"no negotiation {slug!r} was on record at {moment}")
+        version = recorded if version is None else min(version, recorded)
+    if version is None:
+        msg = "the read does not rewind"
+        raise ValueError(msg)
+    return version
+
+
+def rewound(
+    views: Views, slug: str, travel: TimeTravel, version: int | None = None
+) -> Overlay | None:
+    """The analytics after the travel's first N events (``version``: N, if known), from the
+    fold checkpoint below N and at most K events (``projections.checkpoints``); None: none
+    kept, the fold answers."""
+    if version is None:
+        version = travel_version(views, slug, travel)
+    if travel.as_of is not None:
+        return None  # checkpoints keep no step rows (see projections.checkpoints): the fold
+    with view_storage_errors():
+        return analytics_at(views, slug, version)
+
+
 def headline_terms(book: Book | Order, max_pairs: int) -> list[str]:
     """The terms whose headline gaps a summary carries: in order, while their pairs fit.
 
@@ -106,9 +143,10 @@ def headline_terms(book: Book | Order, max_pairs: int) -> list[str]:
 
 
 def stored_headlines(
-    views: Views, slug: str, today: date, max_pairs: int
+    views: Reader, slug: str, today: date, max_pairs: int
 ) -> tuple[list[TermPositionsPublic], list[TermGapHeadlinesPublic]] | None:
-    """The summary's positions and headline gaps from the analytics view (no time travel)."""
+    """The summary's positions and headline gaps from the analytics view (or an ``Overlay``
+    of it at a version)."""
     with view_storage_errors():
         document = stored_positions(views, slug)
         order = stored_order(views, slug)
@@ -130,7 +168,7 @@ def stored_headlines(
 
 
 def stored_headlines_as_of(
-    views: Views, slug: str, as_of: OccurredAt, today: date, max_pairs: int
+    views: Reader, slug: str, as_of: OccurredAt, today: date, max_pairs: int
 ) -> tuple[list[TermPositionsPublic], list[TermGapHeadlinesPublic]] | None:
     """The summary's positions and headline gaps at ``as_of``, from the stored series."""
     with view_storage_errors():
@@ -187,17 +225,19 @@ def read_positions(
     travel: TimeTravelDep,
 ) -> Response | PositionsPublic:
     views = fresh_views(ledger, runner, settings, slug)
-    if not travel.rewinds and travel.as_of is None:
+    reader: Reader | None = rewound(views, slug, travel) if travel.rewinds else views
+    if reader is not None and travel.as_of is None:
         with view_storage_errors():
-            document = stored_positions(views, slug)
-        if document is None:
+            document = stored_positions(reader, slug)
+        if document is not None:
+            return json_response(document)
+        if not travel.rewinds:
             raise NegotiationNotFound(f"no negotiation {slug!r}")
-        return json_response(document)
-    if not travel.rewinds and travel.as_of is not None:
+    if reader is not None and travel.as_of is not None:
         with view_storage_errors():
-            order = stored_order(views, slug)
+            order = stored_order(reader, slug)
             if order is not None and order.current:
-                return json_response(positions_as_of(views, slug, order, travel.as_of))
+                return json_response(positions_as_of(reader, slug, order, travel.as_of))
     stream = stream_of_view(views, slug, travel)
     return PositionsPublic.model_validate(positions(stream, as_of=travel.as_of))
 
@@ -231,21 +271,23 @@ def read_gaps(
     ] = None,
 ) -> Response | GapsPublic:
     views = fresh_views(ledger, runner, settings, slug)
-    if not travel.rewinds and travel.as_of is None:
+    reader: Reader | None = rewound(views, slug, travel) if travel.rewinds else views
+    if reader is not None and travel.as_of is None:
         with view_storage_errors():
-            order = stored_order(views, slug)
-            if order is None:
+            order = stored_order(reader, slug)
+            if order is None and not travel.rewinds:
                 raise NegotiationNotFound(f"no negotiation {slug!r}")
-            chosen = check_gap_filters(order, term, pair, settings.max_pairs)
-            ids = [t["id"] for t in order.terms] if term is None else term
-            entries = stored_gap_entries(views, slug, order, today, ids, chosen)
-        return Response(gaps_text(order, entries), media_type="application/json")
-    if not travel.rewinds and travel.as_of is not None:
+            if order is not None:
+                chosen = check_gap_filters(order, term, pair, settings.max_pairs)
+                ids = [t["id"] for t in order.terms] if term is None else term
+                entries = stored_gap_entries(reader, slug, order, today, ids, chosen)
+                return Response(gaps_text(order, entries), media_type="application/json")
+    if reader is not None and travel.as_of is not None:
         with view_storage_errors():
-            order = stored_order(views, slug)
+            order = stored_order(reader, slug)
             if order is not None and order.current:
                 chosen = check_gap_filters(order, term, pair, settings.max_pairs)
-                document = gaps_as_of(views, slug, order, travel.as_of, today, term, chosen)
+                document = gaps_as_of(reader, slug, order, travel.as_of, today, term, chosen)
                 return GapsPublic.model_validate(document)
     stream = stream_of_view(views, slug, travel)
     book = build_book(stream, travel.as_of)
@@ -344,42 +386,29 @@ def read_timeline(
     high = None if to is None else parse_occurred_at(unspaced_offset(to), "to")
     after = None if cursor is None else decode_timeline_cursor(cursor)
     views = fresh_views(ledger, runner, settings, slug)
-    if not travel.rewinds:
-        low_key = "" if low is None else sort_key(low)
-        high_key = END_OF_TIME if high is None else end_of_key(high)
-        if travel.as_of is not None:
-            high_key = min(high_key, end_of_key(travel.as_of))
-        with view_storage_errors():
-            texts, last = timeline_page(
-                views, slug, after, limit, low_key, high_key, types or (), party
-            )
-            if not texts and views.negotiation_row(slug) is None:
-                raise NegotiationNotFound(f"no negotiation {slug!r}")
-        as_of = _dumps(None if travel.as_of is None else travel.as_of.isoformat())
-        next_cursor = _dumps(None if last is None else encode_timeline_cursor(*last))
-        return Response(
-            f'{{"negotiation":{_dumps(slug)},"as_of":{as_of},"events":[{",".join(texts)}],'
-            f'"next_cursor":{next_cursor}}}',
-            media_type="application/json",
+    # A rewinding read: the first N events' rows, each retracted only by then (no fold).
+    version = travel_version(views, slug, travel) if travel.rewinds else None
+    low_key = "" if low is None else sort_key(low)
+    high_key = END_OF_TIME if high is None else end_of_key(high)
+    if travel.as_of is not None:
+        high_key = min(high_key, end_of_key(travel.as_of))
+    with view_storage_errors():
+        texts, last = timeline_page(
+            views, slug, after, limit, low_key, high_key, types or (), party, version
         )
-    stream = stream_of_view(views, slug, travel)
-    document = timeline(stream, types=types, party=party, from_=low, to=high, as_of=travel.as_of)
-    events = document["events"]
-    if after is not None:
-        events = [e for e in events if (_key_of(e), e["version"]) > after]
-    document["events"] = events[:limit]
-    if len(events) > limit:
-        last_event = events[limit - 1]
-        document["next_cursor"] = encode_timeline_cursor(_key_of(last_event), last_event["version"])
-    return TimelinePublic.model_validate(document)
+        if not texts and views.negotiation_row(slug) is None:
+            raise NegotiationNotFound(f"no negotiation {slug!r}")
+    as_of = _dumps(None if travel.as_of is None else travel.as_of.isoformat())
+    next_cursor = _dumps(None if last is None else encode_timeline_cursor(*last))
+    return Response(
+        f'{{"negotiation":{_dumps(slug)},"as_of":{as_of},"events":[{",".join(texts)}],'
+        f'"next_cursor":{next_cursor}}}',
+        media_type="application/json",
+    )
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _key_of(entry: dict[str, Any]) -> str:
-    return sort_key(parse_occurred_at(entry["occurred_at"]))
 
 
 def encode_timeline_cursor(key: str, version: int) -> str:
@@ -423,12 +452,14 @@ def timeline_page(
     high: str,
     types: Sequence[str],
     party: str | None,
+    version: int | None = None,
 ) -> tuple[list[str], tuple[str, int] | None]:
-    """A page of timeline entries as JSON text (payloads as stored), and its cursor if full."""
+    """A page of timeline entries as JSON text (payloads as stored), and its cursor if full
+    (``version``: of the first N events, as they stood then)."""
     texts: list[str] = []
     last: tuple[str, int] | None = after
     while len(texts) < limit:
-        rows = views.timeline_rows(slug, last, limit, low, high, types)
+        rows = views.timeline_rows(slug, last, limit, low, high, types, version)
         for row, payload in rows:
             last = (row.sort_key, row.version)
             if party is not None and party not in payload_parties(json.loads(payload)):

@@ -31,7 +31,7 @@ from api.deps import (
     fresh_views,
     view_storage_errors,
 )
-from api.routes.analytics import RESPONSES, stream_of_view
+from api.routes.analytics import RESPONSES, rewound, stream_of_view, travel_version
 from api.settings import Settings
 from api.stored_chart import chart_input
 from domain.errors import InvalidValue
@@ -136,9 +136,15 @@ def _dance(
 ) -> Dance:
     views = fresh_views(ledger, runner, settings, slug)
     try:
-        if not travel.rewinds:
+        at = None
+        if travel.rewinds:
+            # The analytics after the first N events, from the fold checkpoint below N.
+            version = travel_version(views, slug, travel)
+            overlay = rewound(views, slug, travel, version)
+            at = None if overlay is None else (overlay, version)
+        if not travel.rewinds or at is not None:
             with view_storage_errors():
-                found = chart_input(views, slug, term, travel.as_of)
+                found = chart_input(views, slug, term, travel.as_of, at)
             if found is not None:
                 return dance(
                     found.stream,

@@ -28,9 +28,11 @@ from api.deps import (
 )
 from api.routes.analytics import (
     headlines_of,
+    rewound,
     stored_headlines,
     stored_headlines_as_of,
     stream_of_view,
+    travel_version,
 )
 from api.schemas import (
     NegotiationCreate,
@@ -44,6 +46,7 @@ from api.schemas import (
 from domain.errors import InvalidValue
 from domain.negotiation import Negotiation
 from domain.values import OccurredAt
+from projections.analytics import Reader
 from projections.index import entry_of
 from projections.records import Stream, stream_of
 from projections.views import NegotiationRow
@@ -210,15 +213,24 @@ def get_negotiation(
     if travel.as_of_recorded is None and not_modified(if_none_match, version):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=etag_headers(version))
     views = fresh_views(ledger, runner, settings, slug)
-    if not travel.rewinds and travel.as_of is None:
-        stored = stored_headlines(views, slug, today, settings.max_pairs)
+    reader: Reader | None = views
+    if travel.rewinds:
+        # The state after the first N events: from the fold checkpoint below N.
+        version = min(version, travel_version(views, slug, travel))
+        if travel.as_of_recorded is not None and not_modified(if_none_match, version):
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=etag_headers(version))
+        reader = rewound(views, slug, travel, version)
+        if reader is not None and version != neg.version:
+            neg = ledger.get(slug, version=version)
+    if reader is not None and travel.as_of is None:
+        stored = stored_headlines(reader, slug, today, settings.max_pairs)
         if stored is not None:
             response.headers["ETag"] = etag_of(neg.version)
             summary = summary_of(neg)
             summary.positions, summary.gaps = stored
             return summary
-    if not travel.rewinds and travel.as_of is not None:
-        stored = stored_headlines_as_of(views, slug, travel.as_of, today, settings.max_pairs)
+    if reader is not None and travel.as_of is not None:
+        stored = stored_headlines_as_of(reader, slug, travel.as_of, today, settings.max_pairs)
         if stored is not None:
             response.headers["ETag"] = etag_of(neg.version)
             summary = summary_of(neg)

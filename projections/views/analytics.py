@@ -3,7 +3,8 @@
 ``parley_view_analytics`` is a key-value table per negotiation (``negotiation, key, body``)
 holding what ``projections.analytics`` folds (see there for the keys). Its interface: the
 table's DDL, a ``Space`` per negotiation over a SQL cursor or a dict (what the fold writes
-through, inside the batch's transaction), and ``write_analytics`` that folds a batch.
+through, inside the batch's transaction), and ``write_analytics`` that folds a batch (with
+its fold checkpoints, ``projections.checkpoints``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from projections.analytics import apply_batch
+from projections.checkpoints import apply_checkpointed, prefix_end
 from projections.views.base import IN_CHUNK
 from projections.views.events import EventRow
 
@@ -27,11 +28,6 @@ def analytics_ddl(name: str, ident: Callable[[str], str], table: str, collate: s
         "body TEXT NOT NULL, "
         f"CONSTRAINT {ident(table + '_c1')} PRIMARY KEY (negotiation, key))"
     ]
-
-
-def prefix_end(prefix: str) -> str:
-    """The least key above every key that starts with ``prefix`` (keys are ASCII)."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def by_negotiation(rows: Sequence[EventRow]) -> dict[str, list[EventRow]]:
@@ -138,9 +134,9 @@ def write_analytics(
 ) -> None:
     """Folds a batch into the (quoted) table, one negotiation at a time."""
     for slug, found in by_negotiation(rows).items():
-        apply_batch(SQLSpace(cursor, sql, table, slug), found)
+        apply_checkpointed(SQLSpace(cursor, sql, table, slug), found)
 
 
 def apply_in_memory(tables: dict[str, dict[str, str]], rows: Sequence[EventRow]) -> None:
     for slug, found in by_negotiation(rows).items():
-        apply_batch(DictSpace(tables.setdefault(slug, {})), found)
+        apply_checkpointed(DictSpace(tables.setdefault(slug, {})), found)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 from domain import merkle
@@ -59,6 +60,12 @@ class Views(ABC):
         """A negotiation's events in recorded order (by version)."""
 
     @abstractmethod
+    def recorded_prefix(self, slug: str, moment: datetime) -> int:
+        """How many of a negotiation's first events were recorded at or before ``moment``:
+        the first version recorded after it, less one (its head when none is; 0 when none
+        was, or there is no such negotiation). ``Stream.recorded_by_time`` cuts the same."""
+
+    @abstractmethod
     def events_in_occurred_order(self, slug: str) -> list[EventRow]:
         """A negotiation's events by occurred_at, ties in recording order."""
 
@@ -71,17 +78,24 @@ class Views(ABC):
         low: str = "",
         high: str = "\uffff",
         types: Sequence[str] = (),
+        version: int | None = None,
     ) -> list[tuple[EventRow, str]]:
         """A page of a negotiation's events in occurred order after ``(sort key, version)``.
 
         Only sort keys in ``[low, high]`` and (when given) those types; each row with its
-        payload as stored (JSON text), rows' own ``payload`` left empty.
+        payload as stored (JSON text), rows' own ``payload`` left empty. ``version``: only
+        its first events, each ``retracted_by`` as it was then (None if retracted later).
         """
 
     @abstractmethod
-    def occurred_span(self, slug: str, high: str = "\uffff") -> tuple[str, str] | None:
+    def occurred_span(
+        self, slug: str, high: str = "\uffff", version: int | None = None
+    ) -> tuple[str, str] | None:
         """The least and greatest sort keys, up to ``high``, of a negotiation's live events
-        (neither retracted nor retractions): what a chart's time axis spans."""
+        (neither retracted nor retractions): what a chart's time axis spans.
+
+        ``version``: among its first events only, live as they were then (an event retracted
+        later counts)."""
 
     @abstractmethod
     def negotiation_row(self, slug: str) -> NegotiationRow | None: ...

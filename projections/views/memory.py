@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
@@ -114,20 +115,32 @@ class MemoryViews(Views):
     def events_of(
         self, slug: str, after_version: int = 0, limit: int | None = None
     ) -> list[EventRow]:
-        with self._lock:
-            tables = self._live
-            found = [tables.events[p] for p in tables.by_slug.get(slug, ())]
-        found = [r for r in found if r.version > after_version]
+        found = [r for r in self._rows_of(slug) if r.version > after_version]
         return found if limit is None else found[:limit]
 
-    def events_in_occurred_order(self, slug: str) -> list[EventRow]:
-        return sorted(self.events_of(slug), key=lambda r: (r.sort_key, r.version))
+    def _rows_of(self, slug: str) -> list[EventRow]:
+        """A negotiation's rows by version (what the SQL backends' indexes give the others)."""
+        with self._lock:
+            tables = self._live
+            return [tables.events[p] for p in tables.by_slug.get(slug, ())]
 
-    def occurred_span(self, slug: str, high: str = "\uffff") -> tuple[str, str] | None:
+    def recorded_prefix(self, slug: str, moment: datetime) -> int:
+        rows = self._rows_of(slug)
+        after = next((r.version for r in rows if r.recorded_at > moment), None)
+        return (rows[-1].version if rows else 0) if after is None else after - 1
+
+    def events_in_occurred_order(self, slug: str) -> list[EventRow]:
+        return sorted(self._rows_of(slug), key=lambda r: (r.sort_key, r.version))
+
+    def occurred_span(
+        self, slug: str, high: str = "\uffff", version: int | None = None
+    ) -> tuple[str, str] | None:
+        rows = self._rows_of(slug)[:version]
+        ids = {r.event_id for r in rows}
         keys = [
             r.sort_key
-            for r in self.events_of(slug)
-            if r.sort_key <= high and r.retracted_by is None and r.type != "event_retracted"
+            for r in rows
+            if r.sort_key <= high and r.retracted_by not in ids and r.type != "event_retracted"
         ]
         return (min(keys), max(keys)) if keys else None
 
@@ -139,12 +152,18 @@ class MemoryViews(Views):
         low: str = "",
         high: str = "\uffff",
         types: Sequence[str] = (),
+        version: int | None = None,
     ) -> list[tuple[EventRow, str]]:
         start = after if after is not None else ("", 0)
         chosen = set(types)
+        rows = self._rows_of(slug)[:version]
+        then = {r.event_id for r in rows}
         found = [
-            (r, json.dumps(r.payload, ensure_ascii=False, separators=(",", ":")))
-            for r in self.events_in_occurred_order(slug)
+            (
+                r if r.retracted_by in then else dataclasses.replace(r, retracted_by=None),
+                json.dumps(r.payload, ensure_ascii=False, separators=(",", ":")),
+            )
+            for r in sorted(rows, key=lambda r: (r.sort_key, r.version))
             if (r.sort_key, r.version) > start
             and low <= r.sort_key <= high
             and (not chosen or r.type in chosen)

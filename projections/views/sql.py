@@ -17,9 +17,12 @@ from __future__ import annotations
 import contextlib
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from domain import merkle
+from domain.canonical import format_recorded_at
 from projections.index import NegotiationRow
 from projections.views.analytics import SQLSpace, write_analytics
 from projections.views.base import (
@@ -156,6 +159,23 @@ class SQLViews(Views):
             params.append(limit)
         return [event_from(r) for r in self._select(statement, params)]
 
+    def recorded_prefix(self, slug: str, moment: datetime) -> int:
+        # recorded_at is stored as fixed-width UTC ISO text: text order is time order. The
+        # rows are walked by the (negotiation, version) index up to the first one after.
+        events = self.quote(EVENTS_VIEW)
+        after = self._select(
+            f"SELECT version FROM {events} "  # noqa: S608
+            "WHERE negotiation = %s AND recorded_at > %s ORDER BY version LIMIT 1",
+            [slug, format_recorded_at(moment)],
+        )
+        if after:
+            return int(after[0]["version"]) - 1
+        head = self._select(
+            f"SELECT MAX(version) AS head FROM {events} WHERE negotiation = %s",  # noqa: S608
+            [slug],
+        )
+        return int(head[0]["head"] or 0) if head else 0
+
     def events_in_occurred_order(self, slug: str) -> list[EventRow]:
         statement = (
             f"SELECT * FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
@@ -163,16 +183,28 @@ class SQLViews(Views):
         )
         return [event_from(r) for r in self._select(statement, [slug])]
 
-    def occurred_span(self, slug: str, high: str = "\uffff") -> tuple[str, str] | None:
+    def occurred_span(
+        self, slug: str, high: str = "\uffff", version: int | None = None
+    ) -> tuple[str, str] | None:
+        events = self.quote(EVENTS_VIEW)
+        live = "e.retracted_by IS NULL"
+        params: list[Any] = [slug, high]
+        if version is not None:
+            # Live then: not retracted, or retracted by an event after the first N.
+            live = (
+                f"e.version <= %s AND (e.retracted_by IS NULL OR NOT EXISTS (SELECT 1 FROM "  # noqa: S608
+                f"{events} r WHERE r.event_id = e.retracted_by AND r.version <= %s))"
+            )
+            params += [version, version]
         ends = []
         for direction in ("", " DESC"):
             statement = (
-                f"SELECT sort_key FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
-                "WHERE negotiation = %s AND sort_key <= %s AND retracted_by IS NULL "
-                f"AND type <> 'event_retracted' ORDER BY sort_key{direction}, "
-                f"version{direction} LIMIT 1"
+                f"SELECT e.sort_key FROM {events} e "  # noqa: S608
+                f"WHERE e.negotiation = %s AND e.sort_key <= %s AND {live} "
+                f"AND e.type <> 'event_retracted' ORDER BY e.sort_key{direction}, "
+                f"e.version{direction} LIMIT 1"
             )
-            found = self._select(statement, [slug, high])
+            found = self._select(statement, params)
             if not found:
                 return None
             ends.append(str(found[0]["sort_key"]))
@@ -186,8 +218,9 @@ class SQLViews(Views):
         low: str = "",
         high: str = "\uffff",
         types: Sequence[str] = (),
+        version: int | None = None,
     ) -> list[tuple[EventRow, str]]:
-        key, version = after if after is not None else ("", 0)
+        key, after_version = after if after is not None else ("", 0)
         statement = (
             f"SELECT * FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
             "WHERE negotiation = %s AND sort_key >= %s AND sort_key <= %s "
@@ -195,17 +228,49 @@ class SQLViews(Views):
             # version) index, so a page deep in the timeline costs what the first one does.
             "AND (sort_key, version) > (%s, %s)"
         )
-        params: list[Any] = [slug, low, high, key, version]
+        params: list[Any] = [slug, low, high, key, after_version]
         if types:
             statement += f" AND type IN ({', '.join(['%s'] * len(types))})"
             params += list(types)
+        if version is not None:
+            statement += " AND version <= %s"
+            params.append(version)
         statement += " ORDER BY sort_key, version LIMIT %s"
         params.append(limit)
         found = []
         for r in self._select(statement, params):
             text = r["payload"]
             found.append((event_from({**r, "payload": "{}"}), text))
+        if version is not None:
+            found = self._retracted_then(slug, found, version)
         return found
+
+    def _retracted_then(
+        self, slug: str, rows: list[tuple[EventRow, str]], version: int
+    ) -> list[tuple[EventRow, str]]:
+        """The rows with ``retracted_by`` only where the retraction is among the first
+        ``version`` events (one read by the event-id index)."""
+        ids = sorted({r.retracted_by for r, _ in rows if r.retracted_by is not None})
+        if not ids:
+            return rows
+        marks = ", ".join(["%s"] * len(ids))
+        then = {
+            r["event_id"]
+            for r in self._select(
+                f"SELECT event_id FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
+                f"WHERE negotiation = %s AND version <= %s AND event_id IN ({marks})",
+                [slug, version, *ids],
+            )
+        }
+        return [
+            (
+                r
+                if r.retracted_by is None or r.retracted_by in then
+                else replace(r, retracted_by=None),
+                text,
+            )
+            for r, text in rows
+        ]
 
     def negotiation_row(self, slug: str) -> NegotiationRow | None:
         statement = f"SELECT * FROM {self.quote(INDEX_VIEW)} WHERE slug = %s"  # noqa: S608

@@ -1,0 +1,107 @@
+"""``as_of_version`` and ``as_of_recorded`` read a fold checkpoint and at most K events, on
+every store: each read at a version counts the events-view rows it reads, and answers as the
+fold of that many events does (``tests/properties/test_time_travel_property`` for random
+histories)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from apitools import offer, post_events, sma_negotiation
+
+from api.deps import TimeTravel
+from api.routes.analytics import stream_of_view
+
+K = 4
+READS = ("", "/positions", "/gaps", "/chart.json", "/timeline")
+SLUG = "usa-rok-sma"
+
+
+def counting(views: Any) -> list[int]:
+    """Counts the rows each ``events_of`` of the views returns (what a read refolds)."""
+    counts: list[int] = []
+    events_of = views.events_of
+
+    def counted(slug: str, after_version: int = 0, limit: int | None = None) -> list[Any]:
+        rows = events_of(slug, after_version, limit)
+        counts.append(len(rows))
+        return rows
+
+    views.events_of = counted
+    return counts
+
+
+def test_reads_at_a_version_fold_at_most_k_events(
+    store_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARLEY_CHECKPOINT_EVERY", str(K))
+    client = store_client
+    assert client.post("/negotiations", json=sma_negotiation()).status_code == 201
+    for i in range(20):
+        party = "USA" if i % 2 else "ROK"
+        body = offer(party, str(5_000_000_000 + i), "KRW", occurred_at=f"2019-11-{i + 1:02d}")
+        assert post_events(client, body).status_code == 201
+    head = 25
+    views = client.app.state.runner.views
+    counts = counting(views)
+    for version in (3, 9, 16, 24, head):
+        for path in READS:
+            counts.clear()
+            at = client.get(f"/negotiations/{SLUG}{path}", params={"as_of_version": version})
+            assert at.status_code == 200, at.text
+            # Without checkpoints the read refolds all ``version`` events.
+            assert sum(counts) < K, (path, version, counts)
+    # And they are the fold's answer: what the same reads say on a store holding only the
+    # first N events is what the time-travel property checks; here, the fold of the view.
+    counts.clear()
+    travel = TimeTravel(as_of_version=16)
+    stream = stream_of_view(views, SLUG, travel)
+    assert stream.version == 16
+
+
+def test_as_of_recorded_is_the_prefix_recorded_by_then(
+    store_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARLEY_CHECKPOINT_EVERY", str(K))
+    client = store_client
+    assert client.post("/negotiations", json=sma_negotiation()).status_code == 201
+    recorded: dict[int, str] = {}
+    for i in range(10):
+        body = offer("USA", str(5_000_000_000 + i), "KRW", occurred_at=f"2019-11-{i + 1:02d}")
+        response = post_events(client, body)
+        assert response.status_code == 201
+        event = response.json()["events"][0]
+        recorded[event["version"]] = event["recorded_at"]
+    views = client.app.state.runner.views
+    counts = counting(views)
+    for version, moment in sorted(recorded.items()):
+        for path in READS:
+            counts.clear()
+            then = client.get(f"/negotiations/{SLUG}{path}", params={"as_of_recorded": moment})
+            assert then.status_code == 200, then.text
+            assert sum(counts) < K, (path, version, counts)
+            assert (
+                then.json()
+                == client.get(
+                    f"/negotiations/{SLUG}{path}", params={"as_of_version": version}
+                ).json()
+            )
+            before = datetime.fromisoformat(moment) - timedelta(microseconds=1)
+            earlier = client.get(
+                f"/negotiations/{SLUG}{path}", params={"as_of_recorded": before.isoformat()}
+            )
+            assert (
+                earlier.json()
+                == client.get(
+                    f"/negotiations/{SLUG}{path}", params={"as_of_version": version - 1}
+                ).json()
+            )
+    opened = min(recorded.values())
+    first = datetime.fromisoformat(opened) - timedelta(days=365)
+    response = client.get(
+        f"/negotiations/{SLUG}/gaps", params={"as_of_recorded": first.isoformat()}
+    )
+    assert response.status_code == 404
+    assert "was on record at" in response.json()["detail"]
