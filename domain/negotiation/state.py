@@ -48,15 +48,21 @@ class Ref(NamedTuple):
 
     @classmethod
     def party(cls, party_id: str) -> Ref:
-        return cls("party", party_id)
+        return _shared_ref("party", party_id)
 
     @classmethod
     def term(cls, term_id: str) -> Ref:
-        return cls("term", term_id)
+        return _shared_ref("term", term_id)
 
     @classmethod
     def event(cls, event_id: str) -> Ref:
         return cls("event", event_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_ref(kind: str, ref_id: str) -> Ref:
+    """Parties and terms are referred to by most events: one value each, made once."""
+    return Ref(kind, ref_id)
 
 
 @functools.lru_cache(maxsize=4096)
