@@ -65,9 +65,9 @@ def plover_export(ledger: Ledger, slug: str, *, page: int = PAGE) -> PloverExpor
     left_out: Counter[str] = Counter()
     records = 0
     for entry in neg.entries.values():
-        if entry["type"] not in MAPPED_TYPES:
-            left_out[entry["type"]] += 1
-        elif entry["retracted_by"] is not None:
+        if entry.type not in MAPPED_TYPES:
+            left_out[entry.type] += 1
+        elif not entry.is_live:
             left_out["retracted"] += 1
         else:
             records += 1
@@ -247,8 +247,8 @@ def _offer(ctx: _Context, fact: Any) -> _Coded:
 
 def _offer_rejected(ctx: _Context, fact: Any) -> _Coded:
     rejected: facts.OfferRejected = fact
-    offer = ctx.neg.entries.get(rejected.offer_event_id, {})
-    maker = offer.get("party")
+    offer = ctx.neg.entry(rejected.offer_event_id)
+    maker = offer.party if offer is not None else None
     recipient = [maker] if isinstance(maker, str) else ctx.others(rejected.party)
     return _Coded(
         "REJECT",

@@ -1295,7 +1295,7 @@ def summary_of(neg: Negotiation) -> NegotiationSummary:
             PartyPublic(id=k, name=v, actor_code=neg.actor_codes.get(k))
             for k, v in neg.parties.items()
         ],
-        terms=[TermPublic(id=k, name=name, unit=unit) for k, (name, unit) in neg.terms.items()],
+        terms=[TermPublic(id=k, name=t.name, unit=t.unit) for k, t in neg.terms.items()],
         counts=dict(sorted(neg.counts.items())),
         head_hash=neg.head_hash,
         created_at=format_recorded_at(neg.created_on),
@@ -1325,8 +1325,7 @@ def entry_of(event: Any, neg: Negotiation, position: int | None) -> EventPublic:
     """A ledger entry: the contract payload plus the ledger's metadata and retraction status."""
     fact = fact_of(event)
     event_id = str(event.event_id)
-    state = neg.entries.get(event_id)
-    retracted_by = state["retracted_by"] if state is not None else None
+    retracted_by = neg.retracted_by(event_id)
     return EventPublic(
         event_id=event_id,
         type=fact.TYPE,

@@ -6,7 +6,7 @@ reads it; the terminal's list (``parley negotiations``) folds a negotiation's re
 the same function (``index_entry``). Both show a row as ``entry_of`` spells it.
 
 ``status`` is the latest live ``status_changed`` by ``occurred_at`` (ties in recording order),
-``open`` when there is none. ``counts`` counts every recorded event per type (retracted ones
+``open`` when there is none: the rule of ``domain.status``, which the aggregate decides with. ``counts`` counts every recorded event per type (retracted ones
 and retractions included). ``last_occurred_at`` is the latest ``occurred_at`` folded so far
 of events other than retractions (a retraction corrects the record, it is not activity in
 the world); ``last_recorded_at`` the latest ``recorded_at`` of any event.
@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from domain.canonical import format_recorded_at
+from domain.status import OPEN, StatusChange, status_now, with_change, without_event
 from projections.records import Record, Stream
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class NegotiationRow:
     last_recorded_at: datetime
     opened_position: int
     status_changes: list[list[Any]]
-    """Live status changes, sorted: ``[sort key, version, status, event_id]``."""
+    """Live status changes, sorted: ``domain.status.StatusChange`` as stored (JSON arrays)."""
 
 
 def fold_negotiation(
@@ -66,7 +67,7 @@ def fold_negotiation(
             negotiation_id=negotiation_id,
             title=payload["title"],
             subject=payload.get("subject"),
-            status="open",
+            status=OPEN,
             parties=[],
             terms=[],
             counts={},
@@ -89,13 +90,13 @@ def fold_negotiation(
         entry = {"id": term["id"], "name": term["name"], "unit": term["unit"]}
         terms = [*terms, {**entry, "event_id": event.event_id}]
     elif event.type == "status_changed":
-        change = [event.sort_key, event.version, payload["status"], event.event_id]
-        changes = sorted([*changes, change])
+        change = StatusChange(event.sort_key, event.version, payload["status"], event.event_id)
+        changes = [list(c) for c in with_change(changes, change)]
     elif event.type == "event_retracted":
         target = payload["retracted_event_id"]
         parties = [p for p in parties if p["event_id"] != target]
         terms = [t for t in terms if t["event_id"] != target]
-        changes = [c for c in changes if c[3] != target]
+        changes = [list(c) for c in without_event(changes, target)]
     # A retraction corrects the record; it is not activity in the world.
     later = event.sort_key > row.last_occurred_key and event.type != "event_retracted"
     # The constructor, not dataclasses.replace(): this runs once per event.
@@ -105,7 +106,7 @@ def fold_negotiation(
         title=row.title,
         subject=row.subject,
         opened_position=row.opened_position,
-        status=changes[-1][2] if changes else "open",
+        status=status_now(changes),
         parties=parties,
         terms=terms,
         status_changes=changes,

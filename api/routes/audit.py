@@ -66,10 +66,11 @@ def _retraction_reasons(
         for e in page
         if e.TYPE == "event_retracted"  # type: ignore[attr-defined]
     }
-    wanted = {neg.entries[str(e.event_id)]["retracted_by"] for e in page} - {None} - set(reasons)
+    retractions = {neg.retracted_by(str(e.event_id)) for e in page}
+    wanted = {r for r in retractions if r is not None} - set(reasons)
     # Retractions come later than what they retract, so most lie beyond the page.
     for retraction_id in sorted(wanted):
-        version = neg.entries[retraction_id]["version"]
+        version = neg.entries[retraction_id].version
         event = ledger.stream(neg.slug, after_version=version - 1, up_to_version=version)
         reasons[retraction_id] = event[0].reason if event else ""  # type: ignore[attr-defined]
     return reasons
@@ -81,7 +82,7 @@ def _audit_entry(
     fact = fact_of(event)
     event_id = str(event.event_id)
     retracts = getattr(fact, "retracted_event_id", None)
-    retracted_by = neg.entries[event_id]["retracted_by"]
+    retracted_by = neg.retracted_by(event_id)
     reason = reasons.get(retracted_by) if retracted_by is not None else reasons.get(event_id)
     return AuditEntryPublic(
         event_id=event_id,

@@ -67,7 +67,9 @@ def test_index_view_summarises_each_negotiation_as_its_aggregate_does(
         assert (row.title, row.subject, row.version) == (neg.title, neg.subject, neg.version)
         assert row.status == neg.status
         assert {p["id"]: p["name"] for p in row.parties} == neg.parties
-        assert {t["id"]: [t["name"], t["unit"]] for t in row.terms} == neg.terms
+        assert {t["id"]: [t["name"], t["unit"]] for t in row.terms} == {
+            k: [t.name, t.unit] for k, t in neg.terms.items()
+        }
         assert row.counts == neg.counts
         assert row.negotiation_id == str(neg.id)
     row = runner.views.negotiation_row("sma-10")

@@ -166,7 +166,9 @@ class NegotiationMachine(RuleBasedStateMachine):
     def _values(self, spec: dict[str, tuple[Decimal, str]]) -> dict[str, Quantity]:
         terms = self.ledger.get(SLUG).terms
         return {
-            term: Quantity(amount, terms.get(term, ["", "USD"])[1] if unit == "term" else unit)
+            term: Quantity(
+                amount, (terms[term].unit if term in terms else "USD") if unit == "term" else unit
+            )
             for term, (amount, unit) in spec.items()
         }
 

@@ -13,6 +13,7 @@ import pytest
 
 from domain import errors, facts
 from domain.ledger import Ledger, project_negotiation
+from domain.negotiation import Ref
 from domain.values import Party, Quantity, Term
 
 SLUG = "sma"
@@ -200,7 +201,7 @@ def test_a_unit_that_is_neither_a_currency_nor_a_plain_word_is_refused(
 
 def test_a_plain_word_unit_is_accepted(book: Ledger) -> None:
     one(book, facts.TermDefined(term=Term("troops", "Troops", "count"), occurred_at=OPENED))
-    assert book.get(SLUG).terms["troops"] == ["Troops", "count"]
+    assert book.get(SLUG).terms["troops"] == Term("troops", "Troops", "count")
 
 
 def test_a_delegation_of_an_unknown_party_is_refused(book: Ledger) -> None:
@@ -249,14 +250,14 @@ def test_a_lower_round_number_that_occurred_later_is_refused(book: Ledger) -> No
 def test_rounds_on_the_same_date_are_allowed(book: Ledger) -> None:
     one(book, round_(2, date(2019, 10, 23)))
     one(book, round_(1, date(2019, 10, 23)))
-    assert set(book.get(SLUG).rounds) == {"1", "2"}
+    assert set(book.get(SLUG).rounds) == {1, 2}
 
 
 def test_backfilling_an_earlier_round_is_allowed(book: Ledger) -> None:
     one(book, round_(3, date(2019, 11, 18)))
     one(book, round_(1, date(2019, 9, 24)))
     one(book, round_(2, date(2019, 10, 23)))
-    assert sorted(book.get(SLUG).rounds) == ["1", "2", "3"]
+    assert sorted(book.get(SLUG).rounds) == [1, 2, 3]
 
 
 def test_round_order_compares_instants_not_local_dates(book: Ledger) -> None:
@@ -269,7 +270,7 @@ def test_a_retracted_round_frees_its_number(book: Ledger) -> None:
     first = one(book, round_(1, date(2019, 9, 24)))
     one(book, retract(first))
     one(book, round_(1, date(2019, 9, 25)))
-    assert book.get(SLUG).rounds["1"][0].startswith("2019-09-25")
+    assert book.get(SLUG).rounds[1].key.startswith("2019-09-25")
 
 
 @pytest.mark.parametrize("number", [0, -1, 100_001])
@@ -439,33 +440,33 @@ def test_a_retraction_is_not_retractable(book: Ledger) -> None:
 
 def test_a_party_in_use_cannot_be_retracted(book: Ledger) -> None:
     one(book, offer(party="USA"))
-    usa_joined = book.get(SLUG).definitions["party:USA"]
+    usa_joined = book.get(SLUG).definitions[Ref.party("USA")]
     refused(book, errors.DefinitionInUse, retract(usa_joined))
 
 
 def test_a_term_in_use_cannot_be_retracted(book: Ledger) -> None:
     one(book, offer())
-    defined = book.get(SLUG).definitions["term:contribution"]
+    defined = book.get(SLUG).definitions[Ref.term("contribution")]
     refused(book, errors.DefinitionInUse, retract(defined))
 
 
 def test_a_party_no_longer_in_use_can_be_retracted_and_then_cannot_act(book: Ledger) -> None:
     made = one(book, offer(party="USA"))
     one(book, retract(made))
-    one(book, retract(book.get(SLUG).definitions["party:USA"]))
+    one(book, retract(book.get(SLUG).definitions[Ref.party("USA")]))
     assert "USA" not in book.get(SLUG).parties
     refused(book, errors.UnknownParty, offer(party="USA"))
 
 
 def test_a_retracted_party_may_join_again(book: Ledger) -> None:
-    one(book, retract(book.get(SLUG).definitions["party:USA"]))
+    one(book, retract(book.get(SLUG).definitions[Ref.party("USA")]))
     one(book, facts.PartyJoined(party=Party("USA", "United States"), occurred_at=OPENED))
     one(book, offer(party="USA"))
     assert book.get(SLUG).parties["USA"] == "United States"
 
 
 def test_a_retracted_term_no_longer_takes_quantities(book: Ledger) -> None:
-    one(book, retract(book.get(SLUG).definitions["term:increase"]))
+    one(book, retract(book.get(SLUG).definitions[Ref.term("increase")]))
     refused(book, errors.UnknownTerm, offer(values={"increase": Quantity(Decimal(5), "percent")}))
 
 
@@ -481,7 +482,7 @@ def test_a_retraction_needs_a_reason(book: Ledger) -> None:
 def test_a_party_withdraws_its_own_live_offer(book: Ledger) -> None:
     made = one(book, offer(party="USA"))
     withdrawal = one(book, withdraw(made, party="USA"))
-    assert book.get(SLUG).entries[made]["withdrawn_by"] == withdrawal
+    assert book.get(SLUG).entries[made].withdrawn_by == withdrawal
 
 
 def test_withdrawing_another_partys_offer_is_refused(book: Ledger) -> None:
@@ -504,7 +505,7 @@ def test_withdrawing_a_retracted_offer_is_refused(book: Ledger) -> None:
 def test_retracting_a_withdrawal_makes_the_offer_live_again(book: Ledger) -> None:
     made = one(book, offer())
     one(book, retract(one(book, withdraw(made))))
-    assert book.get(SLUG).entries[made]["withdrawn_by"] is None
+    assert book.get(SLUG).entries[made].withdrawn_by is None
     one(book, withdraw(made, on=date(2019, 10, 5)))
 
 
@@ -628,7 +629,7 @@ def test_an_issue_cannot_be_resolved_before_it_was_raised(book: Ledger) -> None:
 def test_retracting_a_resolution_reopens_the_issue(book: Ledger) -> None:
     one(book, raise_issue())
     one(book, retract(one(book, resolve_issue())))
-    assert book.get(SLUG).issues["cost"]["resolved"] is None
+    assert book.get(SLUG).issues["cost"].resolved is None
     one(book, resolve_issue(on=date(2019, 12, 3)))
 
 

@@ -1,0 +1,38 @@
+"""A negotiation: its aggregate, the rules it decides by, and the values its state is made of.
+
+- ``aggregate``: the ``Negotiation`` aggregate, its events and how each folds the state;
+- ``rules``: one ``decide_<fact type>`` per fact, over the state so far;
+- ``checks``: checks of a fact's own fields (free JSON, sources, ``occurred_at``);
+- ``state``: the typed values of the state, and the plain shape snapshots store;
+- ``idempotency``: the Idempotency-Keys a stream has answered (and why the aggregate keeps them).
+
+The status rule is ``domain.status``, shared with the projections. Stored event topics name
+this package (``domain.negotiation:Negotiation.OfferMade``), as they did when it was one
+module: see ``aggregate``.
+"""
+
+from domain.negotiation.aggregate import NAMESPACE, EventMeta, Negotiation, negotiation_id
+from domain.negotiation.checks import (
+    CLOCK_SKEW,
+    FUTURE_TOLERANCE,
+    MAX_DETAILS_DEPTH,
+    MAX_LIST_LENGTH,
+)
+from domain.negotiation.idempotency import IDEMPOTENCY_RETENTION
+from domain.negotiation.state import Entry, Issue, Ref, Round
+
+__all__ = [
+    "CLOCK_SKEW",
+    "FUTURE_TOLERANCE",
+    "IDEMPOTENCY_RETENTION",
+    "MAX_DETAILS_DEPTH",
+    "MAX_LIST_LENGTH",
+    "NAMESPACE",
+    "Entry",
+    "EventMeta",
+    "Issue",
+    "Negotiation",
+    "Ref",
+    "Round",
+    "negotiation_id",
+]

@@ -1,0 +1,406 @@
+"""The rules of a negotiation: one ``decide_<fact type>`` per fact, over the state so far.
+
+Each takes the negotiation as it stands and the fact to record, checks every rule, and
+returns the fact normalised (or raises a :class:`~domain.errors.ParleyError`); none changes
+the state. ``Negotiation.decide`` checks what every fact shares, then calls the one here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from domain import errors, facts
+from domain.negotiation.checks import (
+    check_length,
+    check_sources,
+    check_topics,
+    checked_json,
+    event_ref,
+)
+from domain.negotiation.state import Entry, NegotiationState
+from domain.status import StatusChange, closed_before, is_closing, without_event
+from domain.values import (
+    ISSUE_ID_RE,
+    PARTY_ID_RE,
+    TERM_ID_RE,
+    Participant,
+    Quantity,
+    Readout,
+    check_actor_code,
+    check_currency,
+    check_name,
+    check_pattern,
+    check_text,
+    check_unit,
+    is_currency,
+    parse_occurred_at,
+    quoted,
+    sort_key,
+    to_amount,
+)
+
+
+def _need_party(neg: NegotiationState, party: str | None, field: str) -> None:
+    if party is not None and party not in neg.parties:
+        raise errors.UnknownParty(
+            f"{field}: party {quoted(party)} has not joined this negotiation", field=field
+        )
+
+
+def _check_participants(neg: NegotiationState, items: tuple[Participant, ...], field: str) -> None:
+    check_length(items, field)
+    for i, p in enumerate(items):
+        _need_party(neg, p.party, f"{field}[{i}].party")
+        check_name(p.name, f"{field}[{i}].name")
+        if p.role is not None:
+            check_text(p.role, f"{field}[{i}].role", max_length=500)
+
+
+def _check_readouts(
+    neg: NegotiationState, items: tuple[Readout, ...], field: str
+) -> tuple[Readout, ...]:
+    check_length(items, field)
+    for i, r in enumerate(items):
+        _need_party(neg, r.party, f"{field}[{i}].party")
+        check_text(r.summary, f"{field}[{i}].summary")
+        check_sources(r.sources, f"{field}[{i}].sources")
+    return items
+
+
+def _check_values(
+    neg: NegotiationState, values: dict[str, Quantity], field: str
+) -> dict[str, Quantity]:
+    checked: dict[str, Quantity] = {}
+    for term_id, quantity in values.items():
+        where = f"{field}.{term_id}"
+        if term_id not in neg.terms:
+            raise errors.UnknownTerm(f"{where}: term {quoted(term_id)} is not defined", field=where)
+        unit = neg.terms[term_id].unit
+        if quantity.unit != unit and not (is_currency(unit) and is_currency(quantity.unit)):
+            raise errors.UnitMismatch(
+                f"{where}: {quoted(quantity.unit)} does not fit term {quoted(term_id)} "
+                f"measured in {unit!r} (only money terms accept another ISO 4217 currency)",
+                field=where,
+            )
+        checked[term_id] = Quantity(to_amount(quantity.amount, where + ".amount"), quantity.unit)
+    return checked
+
+
+def _check_answer(
+    neg: NegotiationState, event_id: str, field: str, kinds: tuple[str, ...], key: str
+) -> Entry:
+    """The event an answer refers to: in this negotiation, live, of the right kind, earlier."""
+    target = _referenced(neg, event_id, field)
+    if target.type not in kinds:
+        raise errors.WrongEventType(
+            f"{field}: event {event_id} is a {target.type}, not a {' or '.join(kinds)}",
+            field=field,
+        )
+    if target.retracted_by is not None:
+        raise errors.AlreadyRetracted(f"{field}: event {event_id} was retracted", field=field)
+    if target.key > key:
+        raise errors.AnswerBeforeEvent(
+            f"{field}: the answer cannot occur before the event it answers", field=field
+        )
+    return target
+
+
+def _referenced(neg: NegotiationState, event_id: str, field: str) -> Entry:
+    target = neg.entries.get(event_id)
+    if target is None:
+        raise errors.UnknownEvent(f"{field}: no event {event_id} in this negotiation", field=field)
+    return target
+
+
+def decide_party_joined(neg: NegotiationState, fact: facts.PartyJoined) -> facts.Fact:
+    check_pattern(fact.party.id, PARTY_ID_RE, "party id", "party.id")
+    check_name(fact.party.name, "party.name")
+    if fact.party.actor_code is not None:
+        check_actor_code(fact.party.actor_code, "party.actor_code")
+    if fact.party.id in neg.parties:
+        raise errors.DuplicateParty(
+            f"party {quoted(fact.party.id)} has already joined", field="party.id"
+        )
+    return fact
+
+
+def decide_term_defined(neg: NegotiationState, fact: facts.TermDefined) -> facts.Fact:
+    check_pattern(fact.term.id, TERM_ID_RE, "term id", "term.id")
+    check_name(fact.term.name, "term.name")
+    check_unit(fact.term.unit, "term.unit")
+    if fact.term.id in neg.terms:
+        raise errors.DuplicateTerm(
+            f"term {quoted(fact.term.id)} is already defined", field="term.id"
+        )
+    return fact
+
+
+def decide_round_held(neg: NegotiationState, fact: facts.RoundHeld) -> facts.Fact:
+    if fact.number < 1 or fact.number > 100_000:
+        raise errors.InvalidValue("a round number is between 1 and 100000", field="number")
+    key = sort_key(fact.occurred_at)
+    ended_at = fact.ended_at
+    if ended_at is not None:
+        ended_at = parse_occurred_at(ended_at, "ended_at")
+        if sort_key(ended_at) < key:
+            raise errors.InvalidValue("a round cannot end before it began", field="ended_at")
+    for text, field in ((fact.location, "location"), (fact.outcome, "outcome")):
+        if text is not None:
+            check_text(text, field)
+    check_length(fact.delegations, "delegations")
+    for i, d in enumerate(fact.delegations):
+        _need_party(neg, d.party, f"delegations[{i}].party")
+        check_name(d.lead, f"delegations[{i}].lead")
+        check_length(d.members, f"delegations[{i}].members")
+        for j, m in enumerate(d.members):
+            check_name(m, f"delegations[{i}].members[{j}]")
+    if fact.number in neg.rounds:
+        raise errors.RoundNumberTaken(f"round {fact.number} is already on record", field="number")
+    for other, held in neg.rounds.items():
+        other_key = held.key
+        if (other < fact.number and other_key > key) or (other > fact.number and other_key < key):
+            raise errors.RoundOutOfOrder(
+                f"round {fact.number} would not follow round {other} in time: "
+                "round numbers increase with occurred_at",
+                field="number",
+            )
+    return dataclasses.replace(fact, ended_at=ended_at)
+
+
+def decide_call_held(neg: NegotiationState, fact: facts.CallHeld) -> facts.Fact:
+    if fact.channel not in facts.CHANNELS:
+        raise errors.InvalidValue(f"channel is one of {facts.CHANNELS}", field="channel")
+    _need_party(neg, fact.initiated_by, "initiated_by")
+    if fact.duration_minutes is not None and not 0 <= fact.duration_minutes <= 100_000:
+        raise errors.InvalidValue(
+            "duration_minutes is between 0 and 100000", field="duration_minutes"
+        )
+    _check_participants(neg, fact.participants, "participants")
+    check_topics(fact.topics)
+    _check_readouts(neg, fact.readouts, "readouts")
+    return fact
+
+
+def decide_meeting_held(neg: NegotiationState, fact: facts.MeetingHeld) -> facts.Fact:
+    if fact.location is not None:
+        check_text(fact.location, "location", max_length=500)
+    _check_participants(neg, fact.participants, "participants")
+    check_topics(fact.topics)
+    _check_readouts(neg, fact.readouts, "readouts")
+    return fact
+
+
+def decide_offer_made(neg: NegotiationState, fact: facts.OfferMade) -> facts.Fact:
+    _need_party(neg, fact.party, "party")
+    if fact.kind not in facts.OFFER_KINDS:
+        raise errors.InvalidValue(f"kind is one of {facts.OFFER_KINDS}", field="kind")
+    if fact.conditions is not None:
+        check_text(fact.conditions, "conditions")
+    return dataclasses.replace(fact, values=_check_values(neg, fact.values, "values"))
+
+
+def decide_offer_withdrawn(neg: NegotiationState, fact: facts.OfferWithdrawn) -> facts.Fact:
+    _need_party(neg, fact.party, "party")
+    offer_id = event_ref(fact.offer_event_id, "offer_event_id")
+    offer = _check_answer(
+        neg, offer_id, "offer_event_id", ("offer_made",), sort_key(fact.occurred_at)
+    )
+    if offer.party != fact.party:
+        raise errors.NotOwnOffer(f"only {offer.party} can withdraw its own offer", field="party")
+    if offer.withdrawn_by is not None:
+        raise errors.OfferNotLive("that offer is already withdrawn", field="offer_event_id")
+    return dataclasses.replace(fact, offer_event_id=offer_id)
+
+
+def decide_offer_rejected(neg: NegotiationState, fact: facts.OfferRejected) -> facts.Fact:
+    _need_party(neg, fact.party, "party")
+    offer_id = event_ref(fact.offer_event_id, "offer_event_id")
+    offer = _check_answer(
+        neg, offer_id, "offer_event_id", ("offer_made",), sort_key(fact.occurred_at)
+    )
+    if offer.party == fact.party:
+        raise errors.OwnOfferRejected(
+            "a party cannot reject its own offer (withdraw it instead)", field="party"
+        )
+    if offer.withdrawn_by is not None:
+        raise errors.OfferNotLive("that offer was withdrawn", field="offer_event_id")
+    return dataclasses.replace(fact, offer_event_id=offer_id)
+
+
+def decide_statement_made(neg: NegotiationState, fact: facts.StatementMade) -> facts.Fact:
+    _need_party(neg, fact.party, "party")
+    check_name(fact.speaker, "speaker")
+    check_text(fact.summary, "summary")
+    return fact
+
+
+def decide_issue_raised(neg: NegotiationState, fact: facts.IssueRaised) -> facts.Fact:
+    check_pattern(fact.issue_id, ISSUE_ID_RE, "issue id", "issue_id")
+    check_name(fact.title, "title")
+    _need_party(neg, fact.raised_by, "raised_by")
+    if fact.issue_id in neg.issues:
+        raise errors.DuplicateIssue(
+            f"issue {quoted(fact.issue_id)} is already on record", field="issue_id"
+        )
+    if fact.details is None:
+        return fact
+    details = checked_json(fact.details, "details", 0)
+    if not isinstance(details, dict):
+        raise errors.InvalidValue("details is an object", field="details")
+    return dataclasses.replace(fact, details=details)
+
+
+def decide_issue_resolved(neg: NegotiationState, fact: facts.IssueResolved) -> facts.Fact:
+    issue = neg.issues.get(fact.issue_id)
+    if issue is None:
+        raise errors.UnknownIssue(
+            f"no issue {quoted(fact.issue_id)} is on record", field="issue_id"
+        )
+    if issue.resolved is not None:
+        raise errors.IssueAlreadyResolved(
+            f"issue {quoted(fact.issue_id)} is already resolved", field="issue_id"
+        )
+    if neg.entries[issue.raised].key > sort_key(fact.occurred_at):
+        raise errors.AnswerBeforeEvent(
+            "an issue cannot be resolved before it was raised", field="occurred_at"
+        )
+    check_text(fact.resolution, "resolution")
+    return fact
+
+
+def decide_agreement_reached(neg: NegotiationState, fact: facts.AgreementReached) -> facts.Fact:
+    if fact.status not in facts.AGREEMENT_STATUSES:
+        raise errors.InvalidValue(f"status is one of {facts.AGREEMENT_STATUSES}", field="status")
+    return dataclasses.replace(fact, values=_check_values(neg, fact.values, "values"))
+
+
+def decide_agreement_rejected(neg: NegotiationState, fact: facts.AgreementRejected) -> facts.Fact:
+    _need_party(neg, fact.party, "party")
+    agreement_id = event_ref(fact.agreement_event_id, "agreement_event_id")
+    agreement = _check_answer(
+        neg, agreement_id, "agreement_event_id", ("agreement_reached",), sort_key(fact.occurred_at)
+    )
+    if agreement.rejected_by is not None:
+        raise errors.AgreementNotLive(
+            f"that agreement was already rejected by {agreement.rejected_by}",
+            field="agreement_event_id",
+        )
+    if fact.reason is not None:
+        check_text(fact.reason, "reason")
+    return dataclasses.replace(fact, agreement_event_id=agreement_id)
+
+
+def decide_status_changed(neg: NegotiationState, fact: facts.StatusChanged) -> facts.Fact:
+    if fact.status not in facts.NEGOTIATION_STATUSES:
+        raise errors.InvalidValue(f"status is one of {facts.NEGOTIATION_STATUSES}", field="status")
+    if fact.reason is not None:
+        check_text(fact.reason, "reason")
+    if fact.status in facts.CLOSING_STATUSES:
+        _check_nothing_after_close(neg, sort_key(fact.occurred_at), fact.status)
+    return fact
+
+
+def _check_nothing_after_close(neg: NegotiationState, close_key: str, status: str) -> None:
+    """A backfilled close must not strand live events that occurred after it."""
+    reopenings = [
+        c.key for c in neg.status_changes if c.key > close_key and not is_closing(c.status)
+    ]
+    reopen_key = min(reopenings) if reopenings else None
+    for event_id, entry in neg.entries.items():
+        if not entry.is_live or entry.type in facts.ALLOWED_AFTER_CLOSE:
+            continue
+        if entry.type == "negotiation_opened":
+            continue
+        if entry.key > close_key and (reopen_key is None or entry.key <= reopen_key):
+            raise errors.NegotiationClosed(
+                f"event {event_id} ({entry.type}) occurred after the negotiation would "
+                f"be {status}; retract it or record the status change later"
+            )
+
+
+def _first_stranded(neg: NegotiationState, changes: list[StatusChange]) -> str | None:
+    """The first live event that would occur inside a closed period under ``changes``."""
+    for event_id, entry in neg.entries.items():
+        if not entry.is_live or entry.type in facts.ALLOWED_AFTER_CLOSE:
+            continue
+        if entry.type == "negotiation_opened":
+            continue
+        if closed_before(changes, entry.key):
+            return event_id
+    return None
+
+
+def decide_exchange_rate_recorded(
+    neg: NegotiationState, fact: facts.ExchangeRateRecorded
+) -> facts.Fact:
+    check_currency(fact.base, "base")
+    check_currency(fact.quote, "quote")
+    if fact.base == fact.quote:
+        raise errors.InvalidValue("base and quote must differ", field="quote")
+    rate = to_amount(fact.rate, "rate")
+    if rate <= 0:
+        raise errors.InvalidValue("a rate is positive", field="rate")
+    return dataclasses.replace(fact, rate=rate)
+
+
+def decide_event_retracted(neg: NegotiationState, fact: facts.EventRetracted) -> facts.Fact:
+    target_id = event_ref(fact.retracted_event_id, "retracted_event_id")
+    target = _referenced(neg, target_id, "retracted_event_id")
+    check_text(fact.reason, "reason")
+    if target.retracted_by is not None:
+        raise errors.AlreadyRetracted(
+            f"event {target_id} was already retracted by {target.retracted_by}",
+            field="retracted_event_id",
+        )
+    if target.type in ("negotiation_opened", "event_retracted"):
+        raise errors.NotRetractable(
+            f"a {target.type} cannot be retracted", field="retracted_event_id"
+        )
+    if target.type in ("party_joined", "term_defined"):
+        ref = next(r for r in target.refs if r.kind in ("party", "term"))
+        for other_id, other in neg.entries.items():
+            if other_id != target_id and other.is_live and ref in other.refs:
+                raise errors.DefinitionInUse(
+                    f"{ref} is used by live event {other_id}; retract that first",
+                    field="retracted_event_id",
+                )
+    if target.type == "status_changed":
+        remaining = without_event(neg.status_changes, target_id)
+        stranded = _first_stranded(neg, remaining)
+        if stranded is not None:
+            raise errors.NegotiationClosed(
+                f"without it, event {stranded} would occur after the negotiation closed; "
+                "retract that first",
+                field="retracted_event_id",
+            )
+    if target.type == "issue_raised":
+        issue = next(i for i in neg.issues.values() if i.raised == target_id)
+        if issue.resolved is not None:
+            raise errors.DefinitionInUse(
+                "that issue has a live resolution; retract the resolution first",
+                field="retracted_event_id",
+            )
+    return dataclasses.replace(fact, retracted_event_id=target_id)
+
+
+DECIDERS: dict[str, Callable[[NegotiationState, Any], facts.Fact]] = {
+    "party_joined": decide_party_joined,
+    "term_defined": decide_term_defined,
+    "round_held": decide_round_held,
+    "call_held": decide_call_held,
+    "meeting_held": decide_meeting_held,
+    "offer_made": decide_offer_made,
+    "offer_withdrawn": decide_offer_withdrawn,
+    "offer_rejected": decide_offer_rejected,
+    "statement_made": decide_statement_made,
+    "issue_raised": decide_issue_raised,
+    "issue_resolved": decide_issue_resolved,
+    "agreement_reached": decide_agreement_reached,
+    "agreement_rejected": decide_agreement_rejected,
+    "status_changed": decide_status_changed,
+    "exchange_rate_recorded": decide_exchange_rate_recorded,
+    "event_retracted": decide_event_retracted,
+}
+"""The rules of each fact type but the opening (``Negotiation.decide_opening``)."""
