@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     def _seed(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
             return None
-        from api.ledger_proofs import key_bytes
+        from api.signed_note import key_bytes
 
         key_bytes(value.get_secret_value())  # a ValueError: pydantic reports it, not the key
         return value
@@ -142,7 +142,7 @@ class Settings(BaseSettings):
         """The signing key's 32 bytes, or None without one."""
         if self.signing_key is None:
             return None
-        from api.ledger_proofs import key_bytes
+        from api.signed_note import key_bytes
 
         return key_bytes(self.signing_key.get_secret_value())
 

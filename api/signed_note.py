@@ -321,3 +321,27 @@ def cosigners(note: Note, witnesses: Sequence[Verifier]) -> list[tuple[Signature
             if when is not None:
                 found[witness.name, witness.key_id] = (signature, when)
     return list(found.values())
+
+
+class SigningKeyError(ValueError):
+    """The configured signing key is not an Ed25519 private key seed."""
+
+
+def key_bytes(text: str) -> bytes:
+    """The 32 bytes of an Ed25519 seed written as 64 hex digits or in base64."""
+    cleaned = text.strip()
+    raw: bytes | None = None
+    if len(cleaned) == 64:
+        try:
+            raw = bytes.fromhex(cleaned)
+        except ValueError:
+            raw = None
+    if raw is None:
+        try:
+            raw = base64.b64decode(cleaned, validate=True)
+        except (binascii.Error, ValueError):
+            raw = None
+    if raw is None or len(raw) != 32:
+        msg = "a signing key is a 32-byte Ed25519 seed as 64 hex digits or base64"
+        raise SigningKeyError(msg)
+    return raw

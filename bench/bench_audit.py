@@ -7,7 +7,7 @@ the others (its ``run(quick)``) and prints the table. Nothing is asserted.
 - **Inclusion proof**: the Merkle view's tables are filled with 1,000,000 synthetic leaves
   (``--quick``: 100,000) through the view's own ``apply`` in large batches (no real events are
   needed: a leaf is a hash), cached in the temp directory. Then, for random events, the time of
-  ``api.ledger_proofs.inclusion`` (look the leaf up, read the tree size, fetch the O(log n)
+  ``api.services.ledger_proofs.inclusion`` (look the leaf up, read the tree size, fetch the O(log n)
   nodes in one query, build the audit path), and of the node fetch and path alone. Goal:
   under 5 ms, i.e. O(log n) reads. A sample of proofs is checked with ``domain.verify``.
 - **Hashing overhead on append**: single-event appends to one negotiation on a SQLite file,
@@ -38,8 +38,8 @@ if str(BENCH_DIR) not in sys.path:  # run as a script from anywhere: the modules
 from harness import QUICK_REPEATS, REPEATS, Measurement, Ratio, Report, Series  # noqa: E402
 
 import domain.ledger as ledger_module  # noqa: E402
-from api.ledger_proofs import inclusion, tree_root_of  # noqa: E402
-from api.store import open_ledger, parse_database_url  # noqa: E402
+from api.services.ledger_proofs import inclusion, tree_root_of  # noqa: E402
+from api.store.store import open_ledger, parse_database_url  # noqa: E402
 from domain import facts, merkle, verify  # noqa: E402
 from domain.values import Party, Term  # noqa: E402
 from projections.views import MERKLE_VIEW, EventRow, Views, open_views  # noqa: E402

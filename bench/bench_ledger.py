@@ -34,7 +34,7 @@ from harness import (  # bench/ is on sys.path
     Series,
 )
 
-from api.store import StoreConfig, open_ledger, parse_database_url
+from api.store.store import StoreConfig, open_ledger, parse_database_url
 from domain import facts
 from domain.ledger import SNAPSHOT_INTERVAL, Ledger
 from domain.values import Party, Quantity, Source, Term

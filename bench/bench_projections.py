@@ -45,7 +45,7 @@ if str(BENCH_DIR) not in sys.path:  # run as a script from anywhere: the modules
 
 from harness import Measurement, Ratio, Report  # noqa: E402
 
-from api.store import open_ledger, parse_database_url  # noqa: E402
+from api.store.store import open_ledger, parse_database_url  # noqa: E402
 from domain import facts  # noqa: E402
 from domain.ledger import Ledger  # noqa: E402
 from domain.values import Party, Quantity, Term  # noqa: E402

@@ -24,7 +24,7 @@ import httpx
 import uvicorn
 from harness import Measurement, Ratio, Report, Series
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 
 SUBSCRIBERS = 100

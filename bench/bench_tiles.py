@@ -26,7 +26,8 @@ if str(BENCH_DIR) not in sys.path:  # run as a script from anywhere: the modules
 from bench_audit import build_tree, synthetic_row, views_of  # noqa: E402
 from harness import QUICK_REPEATS, REPEATS, Measurement, Ratio, Report, Series  # noqa: E402
 
-from api import ledger_proofs, signed_note  # noqa: E402
+from api import signed_note  # noqa: E402
+from api.services import ledger_proofs  # noqa: E402
 from projections.views import Views  # noqa: E402
 
 SEED = bytes(range(32))

@@ -42,9 +42,9 @@ if str(BENCH_DIR) not in sys.path:  # run as a script from anywhere: the modules
 from harness import QUICK_REPEATS, REPEATS, Measurement, Ratio, Report, Series  # noqa: E402
 from starlette.exceptions import StarletteDeprecationWarning  # noqa: E402
 
-from api.app import create_app  # noqa: E402
+from api.http.app import create_app  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from api.store import StoreConfig, open_ledger, parse_database_url  # noqa: E402
+from api.store.store import StoreConfig, open_ledger, parse_database_url  # noqa: E402
 from domain import facts  # noqa: E402
 from domain.ledger import Ledger, project_negotiation  # noqa: E402
 from domain.negotiation import negotiation_id  # noqa: E402
@@ -304,8 +304,8 @@ def profile(path: Path, size: Size) -> str:
     """
     from fastapi import Response
 
-    from api.deps import TimeTravel
-    from api.routes.negotiations import get_negotiation
+    from api.http.deps import TimeTravel
+    from api.http.routes.negotiations import get_negotiation
     from projections.runner import open_runner
 
     rng = random.Random(SEED + 2)

@@ -141,7 +141,7 @@ def main() -> None:
     # showed up in these profiles as if the server paid it. Marked absent, it fails at once.
     sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
-    from api.app import create_app
+    from api.http.app import create_app
     from api.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="parley-profile-") as tmp:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from api.store import StoreConfig, open_ledger, parse_database_url
+from api.store.store import StoreConfig, open_ledger, parse_database_url
 from domain.ledger import Ledger
 
 PG_HOST = os.environ.get("PARLEY_TEST_PG_HOST", "127.0.0.1")

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from eventsourcing.persistence import StoredEvent
 
-from api.store import open_ledger, parse_database_url
+from api.store.store import open_ledger, parse_database_url
 from domain.canonical import canonical_document, event_hash
 from domain.negotiation import Negotiation
 

@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.text import Text
 
 from api.settings import Settings
-from api.store import StoreURLError, open_ledger, parse_database_url
+from api.store.store import StoreURLError, open_ledger, parse_database_url
 from domain import errors
 from domain.ledger import Ledger
 from projections.runner import Progress as PositionProgress

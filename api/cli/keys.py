@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from api.cli.common import current_settings, fail, opened_ledger, out
-from api.keys import ApiKey, KeyNameTaken, KeyNotFound, KeyStore, Role, open_keys
-from api.store import StoreURLError, parse_database_url
+from api.store.keys import ApiKey, KeyNameTaken, KeyNotFound, KeyStore, Role, open_keys
+from api.store.store import StoreURLError, parse_database_url
 from domain import errors
 
 keys_app = typer.Typer(

@@ -22,8 +22,8 @@ from api.cli.common import (
     out,
     progress_bar,
 )
-from api.cosignatures import open_cosignatures
-from api.ledger_proofs import (
+from api.services.cosignatures import open_cosignatures
+from api.services.ledger_proofs import (
     Checkpoint,
     checkpoint_body,
     extends,
@@ -31,7 +31,7 @@ from api.ledger_proofs import (
     make_checkpoint,
     public_key_of,
 )
-from api.ledger_scan import verify_ledger
+from api.services.ledger_scan import verify_ledger
 from api.settings import Settings, parse_witness_keys
 from api.signed_note import (
     ED25519,

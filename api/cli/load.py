@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from api.cli.common import current_settings, fail, opened_ledger, out, progress_bar
-from api.demo import DEMO_SLUG, LoadError, LoadReport, count_lines, load_demo, load_jsonl
+from api.services.demo import DEMO_SLUG, LoadError, LoadReport, count_lines, load_demo, load_jsonl
 from domain import errors
 
 
@@ -28,7 +28,7 @@ def load(
         str, typer.Option(help="Who the ledger says recorded these events")
     ] = "cli",
 ) -> None:
-    """Record every line of a JSON Lines file (see api/demo/sma.jsonl for the format)."""
+    """Record every line of a JSON Lines file (see api/services/data/sma.jsonl for the format)."""
     settings = current_settings()
     total = count_lines(file)
     with opened_ledger(settings) as ledger:

@@ -11,10 +11,16 @@ from typing import Annotated, Any
 import typer
 
 from api.cli.common import current_settings, fail, opened_ledger, opened_runner, out
-from api.demo import LoadError
-from api.keys import open_keys
+from api.services.demo import LoadError
 from api.settings import Settings, is_loopback
-from api.store import StoreConfig, StoreURLError, open_ledger, parse_database_url, prepare_store
+from api.store.keys import open_keys
+from api.store.store import (
+    StoreConfig,
+    StoreURLError,
+    open_ledger,
+    parse_database_url,
+    prepare_store,
+)
 from domain import errors
 from projections.runner import ProjectionRunner
 
@@ -51,7 +57,7 @@ def serve(
     """Serve the HTTP API (PARLEY_DATABASE_URL names the store)."""
     import uvicorn
 
-    from api.app import create_app
+    from api.http.app import create_app
 
     settings = current_settings(host=host, port=port, demo=demo)
     try:
@@ -108,7 +114,7 @@ def _sigterm_ends_cleanly() -> Iterator[None]:
 
 def _uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Logging (JSON lines by default, in every worker) and how long SIGTERM waits."""
-    from api.observability import logging_config
+    from api.http.observability import logging_config
 
     return {
         "log_config": logging_config(settings.log_format, settings.log_level),
@@ -123,7 +129,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
     """N uvicorn workers on one socket; this process loads the demo and runs the one runner."""
     import uvicorn
 
-    from api.demo import ensure_demo
+    from api.services.demo import ensure_demo
 
     with opened_ledger(settings.model_copy(update={"create_tables": False})) as ledger:
         if settings.demo:
@@ -156,7 +162,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
         )
         try:
             uvicorn.run(
-                "api.app:create_app",
+                "api.http.app:create_app",
                 factory=True,
                 host=settings.host,
                 port=settings.port,

@@ -17,8 +17,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from api.charts import UnknownTerm, amount_text, dance, render
 from api.cli.common import all_slugs, current_settings, err, fail, opened_ledger, out, progress_bar
+from api.render.charts import UnknownTerm, amount_text, dance, render
 from domain import errors
 from domain.ledger import Ledger
 from domain.values import OccurredAt, Quantity, parse_occurred_at

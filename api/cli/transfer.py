@@ -12,9 +12,8 @@ from typing import Annotated, TextIO
 import typer
 
 from api.cli.common import all_slugs, current_settings, fail, opened_ledger, out, progress_bar
-from api.plover import plover_export
-from api.signed_note import NoteError
-from api.transfer import (
+from api.services.plover import plover_export
+from api.services.transfer import (
     ImportRefused,
     SignedTree,
     check_signed_tree,
@@ -25,6 +24,7 @@ from api.transfer import (
     signed_tree,
     to_line,
 )
+from api.signed_note import NoteError
 from domain import errors
 
 

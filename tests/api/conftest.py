@@ -11,7 +11,7 @@ import pytest
 from apitools import sma_negotiation
 from starlette.exceptions import StarletteDeprecationWarning
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 
 # Starlette 1.10 prefers httpx2 and warns once, at import, when it falls back to httpx

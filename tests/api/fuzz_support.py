@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.exceptions import StarletteDeprecationWarning
 
-from api.problems import CATALOGUE, instance_of
+from api.http.problems import CATALOGUE, instance_of
 
 # As in the API conftest: Starlette warns at import when it falls back to httpx.
 with warnings.catch_warnings():

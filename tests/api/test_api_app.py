@@ -11,16 +11,16 @@ from apitools import sma_negotiation
 
 @pytest.fixture
 def demo_calls(monkeypatch):
-    """Stands in for ``api.demo`` (written separately) and notes which ledgers it was given."""
+    """Stands in for ``api.services.demo`` (written separately) and notes which ledgers it was given."""
     calls = []
 
     def ensure_demo(ledger):
         calls.append(ledger)
         return False
 
-    fake = types.ModuleType("api.demo")
+    fake = types.ModuleType("api.services.demo")
     fake.ensure_demo = ensure_demo
-    monkeypatch.setitem(sys.modules, "api.demo", fake)
+    monkeypatch.setitem(sys.modules, "api.services.demo", fake)
     return calls
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from apitools import assert_problem, offer, post_events
 
-from api.demo import DEMO_SLUG, load_demo
+from api.services.demo import DEMO_SLUG, load_demo
 
 AUDIT = f"/negotiations/{DEMO_SLUG}/audit"
 WRONG_DATE = "Wrong date: the spokesperson spoke at the regular briefing on Tuesday, April 7"

@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 from apitools import assert_problem, offer, post_events
 
-from api.demo import DEMO_SLUG, load_demo
-from api.transfer import read_export, restore_export
+from api.services.demo import DEMO_SLUG, load_demo
+from api.services.transfer import read_export, restore_export
 from domain.verify import verify_chain
 
 EXPORT = f"/negotiations/{DEMO_SLUG}/export"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from conftest import ClientFactory, TestClient
 
-from api.demo import DEMO_SLUG
+from api.services.demo import DEMO_SLUG
 from api.signed_note import (
     COSIGNATURE_V1,
     cosign,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from apitools import offer, post_events, sma_negotiation
 
-from api.deps import TimeTravel
-from api.routes.analytics import stream_of_view
+from api.http.deps import TimeTravel
+from api.http.routes.analytics import stream_of_view
 
 K = 4
 READS = ("", "/positions", "/gaps", "/chart.json", "/timeline")

@@ -6,7 +6,7 @@ import itertools
 
 from apitools import ledger_events, offer, post_events, sma_negotiation, version_of
 
-from api.schemas import EVENT_CREATE_MODELS
+from api.http.schemas import EVENT_CREATE_MODELS
 
 SOURCE = {
     "title": "Defense ministers of Seoul, Washington discuss defense cost-sharing deal",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter
 
-from api.schemas import EVENT_CREATE_MODELS, EventCreate, NegotiationCreate, example_of
+from api.http.schemas import EVENT_CREATE_MODELS, EventCreate, NegotiationCreate, example_of
 from domain.facts import FACT_TYPES
 
 APPENDABLE = sorted(set(FACT_TYPES) - {"negotiation_opened"})
@@ -13,7 +13,7 @@ APPENDABLE = sorted(set(FACT_TYPES) - {"negotiation_opened"})
 
 @pytest.fixture(scope="module")
 def openapi():
-    from api.app import create_app
+    from api.http.app import create_app
     from api.settings import Settings
 
     return create_app(Settings(database_url="memory://")).openapi()

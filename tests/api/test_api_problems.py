@@ -7,9 +7,9 @@ import logging
 import pytest
 from apitools import assert_problem, offer, post_events
 
-import api.app
+import api.http.app
 from api import errors as api_errors
-from api.problems import PROBLEM_TABLE, STORAGE_UNAVAILABLE_DETAIL, spec_for
+from api.http.problems import PROBLEM_TABLE, STORAGE_UNAVAILABLE_DETAIL, spec_for
 from domain import errors
 
 
@@ -25,7 +25,7 @@ def test_every_domain_and_api_error_class_is_mapped():
 
 def test_the_server_defines_its_errors_in_the_two_hierarchies_only():
     """An error class declared beside the code raising it would escape the mapping test."""
-    assert api.app.create_app  # imported for its side effect: every module the server runs
+    assert api.http.app.create_app  # imported for its side effect: every module the server runs
     ours = ("api.", "domain.", "projections.")
     stray = [
         f"{cls.__module__}.{cls.__qualname__}"

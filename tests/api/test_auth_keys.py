@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from apitools import assert_problem, ledger_events, offer, post_events, sma_negotiation
 
-from api.auth import Gate, Principal, Role, Unauthenticated, is_loopback
-from api.keys import KEY_PREFIX, KEYS_TABLE, KeyNameTaken, KeyNotFound, KeyStore, open_keys
+from api.http.auth import Gate, Principal, Role, Unauthenticated, is_loopback
+from api.store.keys import KEY_PREFIX, KEYS_TABLE, KeyNameTaken, KeyNotFound, KeyStore, open_keys
 from domain.errors import InvalidValue
 from domain.ledger import Ledger
 

@@ -16,8 +16,8 @@ from apitools import assert_problem, offer, sma_negotiation
 from fastapi.routing import iter_route_contexts
 from starlette.exceptions import StarletteDeprecationWarning
 
-from api.app import create_app
-from api.auth import Gate, Role
+from api.http.app import create_app
+from api.http.auth import Gate, Role
 from api.settings import Settings
 
 with warnings.catch_warnings():  # as in conftest: a warning about the test tool only

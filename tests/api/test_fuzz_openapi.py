@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 
 # About 30 examples per operation and phase, with the coverage phase's boundary cases on top:

@@ -11,11 +11,11 @@ import pytest
 from apitools import assert_problem
 from starlette.exceptions import StarletteDeprecationWarning
 
-from api.app import create_app
-from api.auth import Gate
-from api.keys import KeyNotFound, Role
-from api.problems import CATALOGUE
+from api.http.app import create_app
+from api.http.auth import Gate
+from api.http.problems import CATALOGUE
 from api.settings import Settings
+from api.store.keys import KeyNotFound, Role
 from domain import errors
 
 with warnings.catch_warnings():
@@ -82,7 +82,7 @@ def test_an_open_server_refuses_a_host_that_is_not_loopback(client, host):
     ],
 )
 def test_only_sp_and_htab_surround_a_loopback_host(value, loopback):
-    from api.security import loopback_host_header
+    from api.http.security import loopback_host_header
 
     assert loopback_host_header(value) is loopback
 
@@ -101,7 +101,7 @@ def test_a_keyed_server_does_not_care_which_host_was_asked(keyed):
 
 
 def test_an_open_server_reached_on_a_non_loopback_address_refuses(remote_client):
-    # As `uvicorn api.app:create_app --factory --host 0.0.0.0`, whose settings say loopback.
+    # As `uvicorn api.http.app:create_app --factory --host 0.0.0.0`, whose settings say loopback.
     response = remote_client.get("/health", headers={"Host": "localhost"})
 
     assert_problem(response, 403, "open-mode-not-loopback")
@@ -136,7 +136,7 @@ def test_the_pages_load_no_inline_script_and_nothing_from_another_origin(client,
 
 
 def test_swagger_ui_and_redoc_come_from_the_pinned_package(client):
-    from api.routes.dashboard import docs_asset
+    from api.http.routes.dashboard import docs_asset
 
     for name in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
         response = client.get(f"/static/vendor/{name}")

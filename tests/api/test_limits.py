@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from api.limits import BodySizeLimit
+from api.http.limits import BodySizeLimit
 
 LIMIT = 2048
 

@@ -15,7 +15,7 @@ from apitools import offer, post_events
 from conftest import ClientFactory
 from starlette.testclient import TestClient
 
-from api.observability import RequestIdFilter, json_formatter, logging_config
+from api.http.observability import RequestIdFilter, json_formatter, logging_config
 
 API_KEY_TEXT = "pk_live_do-not-log-me"
 ACCESS_FIELDS = {

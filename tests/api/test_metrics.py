@@ -9,7 +9,7 @@ from conftest import ClientFactory
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from api.keys import Role
+from api.store.keys import Role
 
 EVENTS_ROUTE = "/negotiations/{slug}/events"
 

@@ -17,8 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.demo import DEMO_SLUG, LoadError, demo_path, ensure_demo, load_demo, load_jsonl
-from api.store import open_ledger, parse_database_url
+from api.services.demo import DEMO_SLUG, LoadError, demo_path, ensure_demo, load_demo, load_jsonl
+from api.store.store import open_ledger, parse_database_url
 from domain.ledger import Ledger
 
 DEMO_EVENTS = 29  # 26 lines; the opening line also records two parties and one term

@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from api.cli import app
-from api.demo import DEMO_SLUG, load_demo
+from api.services.demo import DEMO_SLUG, load_demo
 from api.signed_note import COSIGNATURE_V1, cosign, parse_note, signer_verifier
-from api.store import open_ledger, parse_database_url
+from api.store.store import open_ledger, parse_database_url
 from domain.canonical import event_hash
 from domain.facts import StatementMade
 from domain.ledger import Ledger

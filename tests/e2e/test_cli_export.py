@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.demo import DEMO_SLUG, load_demo
-from api.store import open_ledger, parse_database_url
+from api.services.demo import DEMO_SLUG, load_demo
+from api.store.store import open_ledger, parse_database_url
 from domain.ledger import Ledger
 
 DEMO_EVENTS = 29

@@ -9,11 +9,11 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 from typer.testing import CliRunner
 
-from api.app import create_app
 from api.cli import app
 from api.cli.serve import open_mode_refusal
+from api.http.app import create_app
 from api.settings import Settings
-from api.store import parse_database_url
+from api.store.store import parse_database_url
 
 with warnings.catch_warnings():  # Starlette warns about the test tool at import
     warnings.simplefilter("ignore", StarletteDeprecationWarning)

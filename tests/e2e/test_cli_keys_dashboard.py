@@ -20,9 +20,9 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from api.app import create_app
 from api.cli import app as cli
-from api.demo import DEMO_SLUG
+from api.http.app import create_app
+from api.services.demo import DEMO_SLUG
 from api.settings import Settings
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")

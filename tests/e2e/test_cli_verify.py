@@ -13,8 +13,8 @@ from ledger_tamper import corrupt, delete_row, edit_state, rehash, replace_bytes
 from typer.testing import CliRunner, Result
 
 from api.cli import app
-from api.demo import DEMO_SLUG, load_demo
-from api.store import open_ledger, parse_database_url
+from api.services.demo import DEMO_SLUG, load_demo
+from api.store.store import open_ledger, parse_database_url
 from domain.facts import StatementMade
 from domain.ledger import Ledger
 from domain.negotiation import Negotiation

@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.store import _DurableSQLitePool, open_ledger, parse_database_url
+from api.store.store import _DurableSQLitePool, open_ledger, parse_database_url
 
 PARLEY = Path(sys.executable).with_name("parley")
 PG_HOST = os.environ.get("PARLEY_TEST_PG_HOST", "127.0.0.1")

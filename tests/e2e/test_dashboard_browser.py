@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 from test_dashboard_http import dashboard_app
 
-from api.demo import DEMO_SLUG
+from api.services.demo import DEMO_SLUG
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 

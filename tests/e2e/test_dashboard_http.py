@@ -14,12 +14,12 @@ from fastapi import FastAPI
 from starlette.exceptions import StarletteDeprecationWarning
 from typer.testing import CliRunner
 
-from api.app import create_app
 from api.cli import terminal
-from api.demo import DEMO_SLUG, load_demo
-from api.routes import dashboard
+from api.http.app import create_app
+from api.http.routes import dashboard
+from api.services.demo import DEMO_SLUG, load_demo
 from api.settings import Settings
-from api.store import open_ledger, parse_database_url
+from api.store.store import open_ledger, parse_database_url
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)

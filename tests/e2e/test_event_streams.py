@@ -20,8 +20,8 @@ import pytest
 from live_server import SSEReader, serve
 from test_crash_safety import ParleyServer
 
-from api.app import create_app
-from api.auth import Role
+from api.http.app import create_app
+from api.http.auth import Role
 from api.settings import Settings
 
 SLUG = "usa-rok-sma"

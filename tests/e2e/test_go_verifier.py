@@ -21,8 +21,8 @@ import httpx
 import pytest
 import uvicorn
 
-from api.app import create_app
-from api.demo import DEMO_SLUG
+from api.http.app import create_app
+from api.services.demo import DEMO_SLUG
 from api.settings import Settings
 from api.signed_note import COSIGNATURE_V1, Note, cosign, parse_note, sign, signer_verifier
 

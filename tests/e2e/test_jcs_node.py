@@ -18,8 +18,8 @@ from uuid import UUID
 
 import pytest
 
-from api.demo import load_demo
-from api.transfer import export_ledger, read_export, restore_export
+from api.services.demo import load_demo
+from api.services.transfer import export_ledger, read_export, restore_export
 from domain import facts
 from domain.canonical import MAX_SAFE_INTEGER
 from domain.ledger import Ledger

@@ -17,8 +17,8 @@ import pytest
 from live_server import serve
 from test_dashboard_browser import browser, page  # noqa: F401 - fixtures, shared
 
-from api.app import create_app
-from api.demo import DEMO_SLUG
+from api.http.app import create_app
+from api.services.demo import DEMO_SLUG
 from api.settings import Settings
 
 pytestmark = pytest.mark.slow

@@ -1,6 +1,6 @@
 """An app started by plain uvicorn on every interface does not serve other machines open.
 
-``uvicorn api.app:create_app --factory --host 0.0.0.0`` never reads ``PARLEY_HOST`` (which says
+``uvicorn api.http.app:create_app --factory --host 0.0.0.0`` never reads ``PARLEY_HOST`` (which says
 127.0.0.1), so the guard must look at the socket each connection came in on.
 """
 
@@ -14,7 +14,7 @@ import httpx
 import pytest
 import uvicorn
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 
 

@@ -13,7 +13,7 @@ import json
 import sys
 from datetime import date, timedelta
 
-from api.store import open_ledger, parse_database_url, prepare_store
+from api.store.store import open_ledger, parse_database_url, prepare_store
 from domain import errors, facts
 
 

@@ -19,14 +19,14 @@ from store_histories import (
     statements,
 )
 
-from api.store import open_ledger, parse_database_url
-from api.transfer import (
+from api.services.transfer import (
     ImportRefused,
     export_ledger,
     export_negotiation,
     read_export,
     restore_export,
 )
+from api.store.store import open_ledger, parse_database_url
 from domain import errors, facts
 from domain.canonical import event_hash, payload_of
 from domain.ledger import Ledger, Restored

@@ -21,7 +21,7 @@ from uuid import UUID
 import pytest
 from store_histories import check_chain, open_seed, statements
 
-from api.store import StoreConfig, open_ledger, parse_database_url
+from api.store.store import StoreConfig, open_ledger, parse_database_url
 from domain import errors
 from domain.ledger import SNAPSHOT_INTERVAL, Ledger, Recorded
 

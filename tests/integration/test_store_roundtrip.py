@@ -23,7 +23,7 @@ from store_histories import (
     statements,
 )
 
-from api.store import StoreURLError, parse_database_url
+from api.store.store import StoreURLError, parse_database_url
 from domain import errors
 from domain.facts import FACT_TYPES
 from domain.ledger import SNAPSHOT_INTERVAL, Ledger, Recorded

@@ -81,7 +81,7 @@ def test_the_tracking_insert_alone_rolls_back_a_duplicate_apply(
 
 KILLABLE = """
 import sys
-from api.store import open_ledger, parse_database_url
+from api.store.store import open_ledger, parse_database_url
 from projections.runner import ProjectionRunner
 
 def after_batch(position, applied):

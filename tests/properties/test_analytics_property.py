@@ -36,7 +36,7 @@ from test_time_travel_property import (
     record_history,
 )
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 from domain.ledger import Ledger
 from projections import analytics

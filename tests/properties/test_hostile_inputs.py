@@ -32,9 +32,9 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.exceptions import StarletteDeprecationWarning
 
-from api.app import create_app
-from api.keys import Role
+from api.http.app import create_app
 from api.settings import Settings
+from api.store.keys import Role
 
 with warnings.catch_warnings():  # as in tests/api/conftest.py
     warnings.simplefilter("ignore", StarletteDeprecationWarning)

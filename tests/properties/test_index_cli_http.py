@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from starlette.exceptions import StarletteDeprecationWarning
 from test_time_travel_property import HISTORIES, OPENED_ON, SLUG, Step, post, record_history
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 from projections.index import index_entry
 from projections.records import stream_of

@@ -19,7 +19,7 @@ import jsonschema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.plover import plover_export
+from api.services.plover import plover_export
 from domain import errors, facts
 from domain.ledger import Ledger
 from domain.values import Delegation, Participant, Party, Quantity, Readout, Source, Term

@@ -130,7 +130,7 @@ def mapper_row(ledger: Ledger, position: int, stored: Any) -> EventRow:
 
 @pytest.fixture(scope="module")
 def ledger() -> Any:
-    from api.store import open_ledger, parse_database_url
+    from api.store.store import open_ledger, parse_database_url
 
     made = open_ledger(parse_database_url("memory://"))
     yield made

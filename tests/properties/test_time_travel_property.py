@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.exceptions import StarletteDeprecationWarning
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 
 with warnings.catch_warnings():  # as in tests/api/conftest.py

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from api.charts import UnknownTerm, dance, moment_of
+from api.render.charts import UnknownTerm, dance, moment_of
 from domain import facts
 from domain.values import Party, Quantity, Source, Term, sort_key
 from projections.gaps import gaps

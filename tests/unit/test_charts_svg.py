@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from test_charts import SMA, TODAY, stream
 
-from api.charts import Dance, dance, render
+from api.render.charts import Dance, dance, render
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"

@@ -11,7 +11,7 @@ import base64
 
 import pytest
 
-from api import ledger_proofs
+from api.services import ledger_proofs
 from api.signed_note import (
     COSIGNATURE_V1,
     ED25519,

@@ -1,0 +1,360 @@
+"""The tamper-evident ledger: checkpoints and proofs of the global Merkle tree, and a full re-hash.
+
+Checkpoints and proofs read the Merkle view once it holds every event recorded before the
+request (read-your-writes, as the other views); hashes are lower-case hex, and any client
+can check a proof with ``domain/verify.py`` alone. With ``Accept: text/plain`` the checkpoint
+is a C2SP signed note (``api.signed_note``) that Go's ``golang.org/x/mod/sumdb/note`` opens,
+carrying the cosignatures witnesses gave for it.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from api import signed_note
+from api.errors import CosignatureRefused, NoSigningKey, NotCosigned
+from api.http.auth import Role, require
+from api.http.deps import LedgerDep, RunnerDep, SettingsDep, fresh_views, view_storage_errors
+from api.http.schemas import Problem
+from api.services import ledger_proofs, ledger_scan
+from api.services.cosignatures import CosignatureStore
+from api.settings import Settings
+from projections.views import Views
+
+router = APIRouter(prefix="/ledger", tags=["ledger"])
+
+
+def get_now() -> datetime:
+    """The time a checkpoint is stamped with."""
+    return datetime.now(UTC)
+
+
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def get_cosignatures(request: Request) -> CosignatureStore:
+    store: CosignatureStore = request.app.state.cosignatures
+    return store
+
+
+CosignaturesDep = Annotated[CosignatureStore, Depends(get_cosignatures)]
+
+NOTE_MEDIA_TYPE = "text/plain; charset=utf-8"
+NOTE_CACHE = "no-cache"
+"""A checkpoint changes as the ledger grows: clients revalidate it every time."""
+
+HEX_HASH = r"^[0-9a-f]{64}$"
+
+
+class CheckpointPublic(BaseModel):
+    """The global Merkle tree's size and root at a moment, signed when the server has a key."""
+
+    tree_size: int
+    root: str = Field(pattern=HEX_HASH)
+    timestamp: str
+    signature: str | None = Field(
+        default=None,
+        description="Ed25519 over domain.verify.checkpoint_payload(tree_size, root, timestamp), "
+        "base64",
+    )
+    public_key: str | None = Field(default=None, description="The raw Ed25519 public key, base64")
+
+
+class InclusionProofPublic(BaseModel):
+    leaf_index: int
+    tree_size: int
+    audit_path: list[str]
+    event_id: str
+    event_hash: str = Field(description="The event's hash; its leaf is SHA-256(0x00 || its bytes)")
+    position: int
+
+
+class ConsistencyProofPublic(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: int = Field(alias="from", serialization_alias="from")
+    to: int
+    proof: list[str]
+
+
+class BadEventPublic(BaseModel):
+    position: int | None
+    event_id: str | None
+    negotiation: str | None
+    version: int | None
+    reason: str
+
+
+class VerifyPublic(BaseModel):
+    ok: bool
+    events_checked: int
+    head: int = Field(description="The log position the re-hash reached")
+    tree_size: int = Field(description="How many events were also checked against the tree")
+    root: str | None = Field(description="The Merkle root recomputed from the checked leaves")
+    first_bad: BadEventPublic | None = None
+
+
+class VerifierKeyPublic(BaseModel):
+    origin: str = Field(description="The checkpoint's origin line, also the signing key's name")
+    key_id: str = Field(description="The note key id: SHA-256(name || \\n || 0x01 || key)[:4], hex")
+    public_key: str = Field(description="The raw Ed25519 public key, base64")
+    verifier_key: str = Field(description="name+keyid+base64(0x01 || key), for note.NewVerifier")
+    witnesses: list[str] = Field(description="The verifier keys of the configured witnesses")
+
+
+class CosignaturesPublic(BaseModel):
+    tree_size: int
+    accepted: list[str] = Field(description="The witnesses whose cosignatures verified")
+    stored: int = Field(description="How many of them were new")
+
+
+def wants_note(accept: str | None) -> bool:
+    """Whether ``Accept`` prefers ``text/plain`` (the signed note) to JSON."""
+    if not accept:
+        return False
+    best: tuple[float, int] | None = None
+    choice = False
+    for order, item in enumerate(accept.split(",")):
+        media, *params = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media.lower() not in ("text/plain", "application/json") or quality <= 0:
+            continue
+        rank = (quality, -order)
+        if best is None or rank > best:
+            best, choice = rank, media.lower() == "text/plain"
+    return choice
+
+
+def signing_seed(settings: Settings) -> bytes:
+    seed = settings.signing_seed()
+    if seed is None:
+        raise NoSigningKey(
+            "this server has no signing key (PARLEY_SIGNING_KEY): it serves no signed checkpoint"
+        )
+    return seed
+
+
+def note_response(
+    views: Views, settings: Settings, cosignatures: CosignatureStore, size: int | None = None
+) -> Response:
+    """The signed note of the tree of ``size`` leaves (default: now), with its cosignatures."""
+    seed = signing_seed(settings)
+    origin = settings.origin()
+    with view_storage_errors():
+        text = ledger_proofs.checkpoint_body(views, origin, size)
+        witnessed = cosignatures.for_text(text)
+    note = signed_note.Note(text, (signed_note.sign(text, origin, seed), *witnessed))
+    return PlainTextResponse(
+        note.encode(), media_type=NOTE_MEDIA_TYPE, headers={"Cache-Control": NOTE_CACHE}
+    )
+
+
+NOTE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+        "description": "With `Accept: text/plain`: a C2SP tlog-checkpoint signed note (origin, "
+        "tree size, base64 root, `timestamp` extension line, signature and cosignature lines)",
+    },
+    404: {"model": Problem, "description": "A note was asked for and there is no signing key"},
+}
+
+
+@router.get(
+    "/checkpoint",
+    summary="The global Merkle tree's size and root (RFC 9162), signed when configured",
+    response_model=CheckpointPublic,
+    response_model_exclude_none=True,
+    responses=NOTE_RESPONSE,
+)
+def checkpoint(
+    request: Request,
+    ledger: LedgerDep,
+    runner: RunnerDep,
+    settings: SettingsDep,
+    cosignatures: CosignaturesDep,
+    now: NowDep,
+) -> Any:
+    views = fresh_views(ledger, runner, settings)
+    if wants_note(request.headers.get("accept")):
+        return note_response(views, settings, cosignatures)
+    with view_storage_errors():
+        made = ledger_proofs.make_checkpoint(views, now, settings.signing_seed())
+    return CheckpointPublic(**made.to_json())
+
+
+@router.get(
+    "/checkpoint/cosigned",
+    summary="The largest checkpoint witnesses cosigned, as a signed note with their cosignatures",
+    response_class=PlainTextResponse,
+    responses={404: {"model": Problem, "description": "No signing key, or nothing cosigned"}},
+)
+def cosigned_checkpoint(
+    ledger: LedgerDep, runner: RunnerDep, settings: SettingsDep, cosignatures: CosignaturesDep
+) -> Response:
+    views = fresh_views(ledger, runner, settings)
+    with view_storage_errors():
+        latest = cosignatures.latest()
+    if latest is None:
+        raise NotCosigned("no witness has cosigned a checkpoint of this log yet")
+    return note_response(views, settings, cosignatures, latest.tree_size)
+
+
+@router.post(
+    "/checkpoint/cosignatures",
+    summary="Hand in witnesses' cosignature/v1 lines on a checkpoint of this log",
+    dependencies=[require(Role.RECORDER)],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "The checkpoint note as this log served it, with the witnesses' "
+            "cosignature lines added",
+        }
+    },
+    responses={
+        404: {"model": Problem, "description": "The server has no signing key"},
+        422: {"model": Problem, "description": "Not our checkpoint, or no valid cosignature"},
+    },
+)
+async def add_cosignatures(
+    request: Request,
+    ledger: LedgerDep,
+    runner: RunnerDep,
+    settings: SettingsDep,
+    cosignatures: CosignaturesDep,
+) -> CosignaturesPublic:
+    body = await request.body()
+    return await run_in_threadpool(
+        accept_cosignatures, body, ledger, runner, settings, cosignatures
+    )
+
+
+def accept_cosignatures(
+    body: bytes, ledger: Any, runner: Any, settings: Settings, cosignatures: CosignatureStore
+) -> CosignaturesPublic:
+    seed = signing_seed(settings)
+    origin = settings.origin()
+    try:
+        note = signed_note.parse_note(body)
+        posted = signed_note.parse_checkpoint(note.text)
+    except signed_note.NoteError as e:
+        raise CosignatureRefused(f"not a checkpoint note: {e}") from None
+    if not signed_note.signed_by(note, ledger_proofs.log_verifier(origin, seed)):
+        raise CosignatureRefused(f"the checkpoint does not carry a valid signature of {origin}")
+    views = fresh_views(ledger, runner, settings)
+    with view_storage_errors():
+        size = views.tree_size()
+        if posted.tree_size > size:
+            raise CosignatureRefused(f"the log has {size} leaves, not {posted.tree_size}")
+        ours = ledger_proofs.checkpoint_body(views, origin, posted.tree_size)
+    if note.text != ours:
+        raise CosignatureRefused(
+            f"the log's checkpoint of {posted.tree_size} leaves is not this one"
+        )
+    witnesses = settings.witnesses()
+    if not witnesses:
+        raise CosignatureRefused("no witness is configured (PARLEY_WITNESS_KEYS)")
+    found = signed_note.cosigners(note, witnesses)
+    if not found:
+        names = ", ".join(w.name for w in witnesses)
+        raise CosignatureRefused(f"no valid cosignature/v1 of a configured witness ({names})")
+    stored = cosignatures.add(posted.tree_size, note.text, found)
+    return CosignaturesPublic(
+        tree_size=posted.tree_size, accepted=[s.name for s, _ in found], stored=stored
+    )
+
+
+@router.get(
+    "/verifier-key",
+    summary="The key that verifies this log's signed checkpoints, as a note verifier key",
+    responses={404: {"model": Problem, "description": "The server has no signing key"}},
+)
+def verifier_key(settings: SettingsDep) -> VerifierKeyPublic:
+    seed = signing_seed(settings)
+    verifier = ledger_proofs.log_verifier(settings.origin(), seed)
+    return VerifierKeyPublic(
+        origin=verifier.name,
+        key_id=verifier.key_id.hex(),
+        public_key=base64.b64encode(verifier.public_key).decode("ascii"),
+        verifier_key=verifier.vkey(),
+        witnesses=[w.vkey() for w in settings.witnesses()],
+    )
+
+
+@router.get(
+    "/proof/inclusion",
+    summary="The audit path of an event in the tree of a given size",
+    responses={
+        404: {"model": Problem, "description": "No event has that id"},
+        422: {"model": Problem, "description": "No tree of that size holds the event"},
+    },
+)
+def inclusion_proof(
+    ledger: LedgerDep,
+    runner: RunnerDep,
+    settings: SettingsDep,
+    event_id: Annotated[str, Query(max_length=64)],
+    tree_size: Annotated[
+        int | None, Query(ge=1, description="Default: the tree's size now")
+    ] = None,
+) -> InclusionProofPublic:
+    views = fresh_views(ledger, runner, settings)
+    with view_storage_errors():
+        proof = ledger_proofs.inclusion(views, event_id.strip().lower(), tree_size)
+    return InclusionProofPublic(
+        leaf_index=proof.leaf_index,
+        tree_size=proof.tree_size,
+        audit_path=proof.audit_path,
+        event_id=proof.event_id,
+        event_hash=proof.event_hash,
+        position=proof.position,
+    )
+
+
+@router.get(
+    "/proof/consistency",
+    summary="The proof that the tree of size `to` extends the tree of size `from`",
+    responses={422: {"model": Problem, "description": "No tree of that size"}},
+    response_model_by_alias=True,
+)
+def consistency_proof(
+    ledger: LedgerDep,
+    runner: RunnerDep,
+    settings: SettingsDep,
+    from_: Annotated[int, Query(alias="from", ge=0)],
+    to: Annotated[int | None, Query(ge=0, description="Default: the tree's size now")] = None,
+) -> ConsistencyProofPublic:
+    views = fresh_views(ledger, runner, settings)
+    with view_storage_errors():
+        proof = ledger_proofs.consistency(views, from_, to)
+    return ConsistencyProofPublic.model_validate(
+        {"from": proof.old_size, "to": proof.new_size, "proof": proof.proof}
+    )
+
+
+@router.get(
+    "/verify",
+    summary="Re-hash every stored event; name the first that no longer matches",
+    response_model_exclude_none=True,
+)
+def verify(ledger: LedgerDep, runner: RunnerDep, settings: SettingsDep) -> VerifyPublic:
+    with view_storage_errors():
+        # Give the Merkle view the chance to hold every event recorded before this call, but
+        # verify regardless: a damaged row can stop the views, and that is what to report.
+        runner.wait_for(ledger.head_position(), timeout=settings.read_wait_seconds)
+        report = ledger_scan.verify_ledger(ledger, runner.views)
+    return VerifyPublic.model_validate(report.to_json())
