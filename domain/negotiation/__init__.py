@@ -2,6 +2,8 @@
 
 - ``aggregate``: the ``Negotiation`` aggregate, its events and how each folds the state;
 - ``rules``: one ``decide_<fact type>`` per fact, over the state so far;
+- ``references``: checks that the parties, terms and events a fact names exist in the state;
+- ``recording``: what recording adds to a fact (the stream's id, the event's metadata);
 - ``checks``: checks of a fact's own fields (free JSON, sources, ``occurred_at``);
 - ``state``: the typed values of the state, and the plain shape snapshots store;
 - ``idempotency``: the Idempotency-Keys a stream has answered (and why the aggregate keeps them).
@@ -11,7 +13,7 @@ this package (``domain.negotiation:Negotiation.OfferMade``), as they did when it
 module: see ``aggregate``.
 """
 
-from domain.negotiation.aggregate import NAMESPACE, EventMeta, Negotiation, negotiation_id
+from domain.negotiation.aggregate import Negotiation
 from domain.negotiation.checks import (
     CLOCK_SKEW,
     FUTURE_TOLERANCE,
@@ -19,6 +21,7 @@ from domain.negotiation.checks import (
     MAX_LIST_LENGTH,
 )
 from domain.negotiation.idempotency import IDEMPOTENCY_RETENTION
+from domain.negotiation.recording import NAMESPACE, EventMeta, negotiation_id
 from domain.negotiation.state import Entry, Issue, Ref, Round
 
 __all__ = [

@@ -20,11 +20,10 @@ the topics stay what they have always been: ``domain.negotiation:Negotiation.Off
 from __future__ import annotations
 
 import dataclasses
-import functools
 from copy import copy
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.domain import Snapshot as LibrarySnapshot
@@ -34,40 +33,14 @@ from domain import status as status_rule
 from domain.canonical import GENESIS_HASH, LEDGER_FORMAT
 from domain.negotiation.checks import check_safe_integers, checked_common
 from domain.negotiation.idempotency import remember
+from domain.negotiation.recording import EventMeta, event_kwargs, negotiation_id
 from domain.negotiation.rules import DECIDERS
 from domain.negotiation.state import Entry, Issue, Ref, Round, stored_state, typed_state
 from domain.status import StatusChange
 from domain.values import SLUG_RE, Term, check_name, check_pattern, check_text, sort_key
 
-NAMESPACE = uuid5(NAMESPACE_URL, "https://parley.invalid/negotiations")
 STORED_MODULE = "domain.negotiation"
 """The module the stored topics name (``Negotiation`` is importable from it)."""
-
-
-@functools.lru_cache(maxsize=4096)
-def negotiation_id(slug: str) -> UUID:
-    """The aggregate id of a negotiation: a UUID derived from its slug.
-
-    Cached: an append asks for it several times (its lock, its load, its stream), and
-    uuid5 hashes each time.
-    """
-    return uuid5(NAMESPACE, slug)
-
-
-@dataclasses.dataclass(frozen=True)
-class EventMeta:
-    """What the ledger adds to a fact when it records it."""
-
-    event_id: UUID
-    recorded_at: datetime
-    recorded_by: str
-    prev_hash: str
-    hash: str
-    idempotency: list[Any] | None = None
-    """``[scoped key, request fingerprint, first version]`` on the last event of a request
-    (``domain.negotiation.idempotency``)."""
-    ledger_format: int = LEDGER_FORMAT
-    """How the event's hash was computed (docs/ledger-format.md)."""
 
 
 class Negotiation(Aggregate):
@@ -351,7 +324,7 @@ class Negotiation(Aggregate):
             cls.NegotiationOpened,
             id=negotiation_id(fact.slug),
             timestamp=meta.recorded_at,
-            **_event_kwargs(fact, meta),
+            **event_kwargs(fact, meta),
         )
 
     def decide(
@@ -382,7 +355,7 @@ class Negotiation(Aggregate):
     def record(self, fact: facts.Fact, meta: EventMeta) -> None:
         """Records an already decided fact as the next event of this stream."""
         self.trigger_event(
-            self.EVENT_CLASSES[fact.TYPE], timestamp=meta.recorded_at, **_event_kwargs(fact, meta)
+            self.EVENT_CLASSES[fact.TYPE], timestamp=meta.recorded_at, **event_kwargs(fact, meta)
         )
 
 
@@ -395,19 +368,6 @@ Negotiation.EVENT_CLASSES.update(
         and issubclass(cls, Negotiation.Event)
     }
 )
-
-
-def _event_kwargs(fact: facts.Fact, meta: EventMeta) -> dict[str, Any]:
-    kwargs = {f.name: getattr(fact, f.name) for f in dataclasses.fields(fact)}
-    kwargs.update(
-        event_id=meta.event_id,
-        recorded_by=meta.recorded_by,
-        prev_hash=meta.prev_hash,
-        hash=meta.hash,
-        idempotency=meta.idempotency,
-        ledger_format=meta.ledger_format,
-    )
-    return kwargs
 
 
 def _ref_id(entry: Entry, kind: str) -> str:

@@ -14,104 +14,35 @@ from typing import Any
 from domain import errors, facts
 from domain.negotiation.checks import (
     check_length,
-    check_sources,
     check_topics,
     checked_json,
     event_ref,
 )
-from domain.negotiation.state import Entry, NegotiationState
+from domain.negotiation.references import (
+    answered_entry,
+    check_participants,
+    checked_readouts,
+    checked_values,
+    need_party,
+    referenced_entry,
+)
+from domain.negotiation.state import NegotiationState
 from domain.status import StatusChange, closed_before, is_closing, without_event
 from domain.values import (
     ISSUE_ID_RE,
     PARTY_ID_RE,
     TERM_ID_RE,
-    Participant,
-    Quantity,
-    Readout,
     check_actor_code,
     check_currency,
     check_name,
     check_pattern,
     check_text,
     check_unit,
-    is_currency,
     parse_occurred_at,
     quoted,
     sort_key,
     to_amount,
 )
-
-
-def _need_party(neg: NegotiationState, party: str | None, field: str) -> None:
-    if party is not None and party not in neg.parties:
-        raise errors.UnknownParty(
-            f"{field}: party {quoted(party)} has not joined this negotiation", field=field
-        )
-
-
-def _check_participants(neg: NegotiationState, items: tuple[Participant, ...], field: str) -> None:
-    check_length(items, field)
-    for i, p in enumerate(items):
-        _need_party(neg, p.party, f"{field}[{i}].party")
-        check_name(p.name, f"{field}[{i}].name")
-        if p.role is not None:
-            check_text(p.role, f"{field}[{i}].role", max_length=500)
-
-
-def _check_readouts(
-    neg: NegotiationState, items: tuple[Readout, ...], field: str
-) -> tuple[Readout, ...]:
-    check_length(items, field)
-    for i, r in enumerate(items):
-        _need_party(neg, r.party, f"{field}[{i}].party")
-        check_text(r.summary, f"{field}[{i}].summary")
-        check_sources(r.sources, f"{field}[{i}].sources")
-    return items
-
-
-def _check_values(
-    neg: NegotiationState, values: dict[str, Quantity], field: str
-) -> dict[str, Quantity]:
-    checked: dict[str, Quantity] = {}
-    for term_id, quantity in values.items():
-        where = f"{field}.{term_id}"
-        if term_id not in neg.terms:
-            raise errors.UnknownTerm(f"{where}: term {quoted(term_id)} is not defined", field=where)
-        unit = neg.terms[term_id].unit
-        if quantity.unit != unit and not (is_currency(unit) and is_currency(quantity.unit)):
-            raise errors.UnitMismatch(
-                f"{where}: {quoted(quantity.unit)} does not fit term {quoted(term_id)} "
-                f"measured in {unit!r} (only money terms accept another ISO 4217 currency)",
-                field=where,
-            )
-        checked[term_id] = Quantity(to_amount(quantity.amount, where + ".amount"), quantity.unit)
-    return checked
-
-
-def _check_answer(
-    neg: NegotiationState, event_id: str, field: str, kinds: tuple[str, ...], key: str
-) -> Entry:
-    """The event an answer refers to: in this negotiation, live, of the right kind, earlier."""
-    target = _referenced(neg, event_id, field)
-    if target.type not in kinds:
-        raise errors.WrongEventType(
-            f"{field}: event {event_id} is a {target.type}, not a {' or '.join(kinds)}",
-            field=field,
-        )
-    if target.retracted_by is not None:
-        raise errors.AlreadyRetracted(f"{field}: event {event_id} was retracted", field=field)
-    if target.key > key:
-        raise errors.AnswerBeforeEvent(
-            f"{field}: the answer cannot occur before the event it answers", field=field
-        )
-    return target
-
-
-def _referenced(neg: NegotiationState, event_id: str, field: str) -> Entry:
-    target = neg.entries.get(event_id)
-    if target is None:
-        raise errors.UnknownEvent(f"{field}: no event {event_id} in this negotiation", field=field)
-    return target
 
 
 def decide_party_joined(neg: NegotiationState, fact: facts.PartyJoined) -> facts.Fact:
@@ -151,7 +82,7 @@ def decide_round_held(neg: NegotiationState, fact: facts.RoundHeld) -> facts.Fac
             check_text(text, field)
     check_length(fact.delegations, "delegations")
     for i, d in enumerate(fact.delegations):
-        _need_party(neg, d.party, f"delegations[{i}].party")
+        need_party(neg, d.party, f"delegations[{i}].party")
         check_name(d.lead, f"delegations[{i}].lead")
         check_length(d.members, f"delegations[{i}].members")
         for j, m in enumerate(d.members):
@@ -172,39 +103,39 @@ def decide_round_held(neg: NegotiationState, fact: facts.RoundHeld) -> facts.Fac
 def decide_call_held(neg: NegotiationState, fact: facts.CallHeld) -> facts.Fact:
     if fact.channel not in facts.CHANNELS:
         raise errors.InvalidValue(f"channel is one of {facts.CHANNELS}", field="channel")
-    _need_party(neg, fact.initiated_by, "initiated_by")
+    need_party(neg, fact.initiated_by, "initiated_by")
     if fact.duration_minutes is not None and not 0 <= fact.duration_minutes <= 100_000:
         raise errors.InvalidValue(
             "duration_minutes is between 0 and 100000", field="duration_minutes"
         )
-    _check_participants(neg, fact.participants, "participants")
+    check_participants(neg, fact.participants, "participants")
     check_topics(fact.topics)
-    _check_readouts(neg, fact.readouts, "readouts")
+    checked_readouts(neg, fact.readouts, "readouts")
     return fact
 
 
 def decide_meeting_held(neg: NegotiationState, fact: facts.MeetingHeld) -> facts.Fact:
     if fact.location is not None:
         check_text(fact.location, "location", max_length=500)
-    _check_participants(neg, fact.participants, "participants")
+    check_participants(neg, fact.participants, "participants")
     check_topics(fact.topics)
-    _check_readouts(neg, fact.readouts, "readouts")
+    checked_readouts(neg, fact.readouts, "readouts")
     return fact
 
 
 def decide_offer_made(neg: NegotiationState, fact: facts.OfferMade) -> facts.Fact:
-    _need_party(neg, fact.party, "party")
+    need_party(neg, fact.party, "party")
     if fact.kind not in facts.OFFER_KINDS:
         raise errors.InvalidValue(f"kind is one of {facts.OFFER_KINDS}", field="kind")
     if fact.conditions is not None:
         check_text(fact.conditions, "conditions")
-    return dataclasses.replace(fact, values=_check_values(neg, fact.values, "values"))
+    return dataclasses.replace(fact, values=checked_values(neg, fact.values, "values"))
 
 
 def decide_offer_withdrawn(neg: NegotiationState, fact: facts.OfferWithdrawn) -> facts.Fact:
-    _need_party(neg, fact.party, "party")
+    need_party(neg, fact.party, "party")
     offer_id = event_ref(fact.offer_event_id, "offer_event_id")
-    offer = _check_answer(
+    offer = answered_entry(
         neg, offer_id, "offer_event_id", ("offer_made",), sort_key(fact.occurred_at)
     )
     if offer.party != fact.party:
@@ -215,9 +146,9 @@ def decide_offer_withdrawn(neg: NegotiationState, fact: facts.OfferWithdrawn) ->
 
 
 def decide_offer_rejected(neg: NegotiationState, fact: facts.OfferRejected) -> facts.Fact:
-    _need_party(neg, fact.party, "party")
+    need_party(neg, fact.party, "party")
     offer_id = event_ref(fact.offer_event_id, "offer_event_id")
-    offer = _check_answer(
+    offer = answered_entry(
         neg, offer_id, "offer_event_id", ("offer_made",), sort_key(fact.occurred_at)
     )
     if offer.party == fact.party:
@@ -230,7 +161,7 @@ def decide_offer_rejected(neg: NegotiationState, fact: facts.OfferRejected) -> f
 
 
 def decide_statement_made(neg: NegotiationState, fact: facts.StatementMade) -> facts.Fact:
-    _need_party(neg, fact.party, "party")
+    need_party(neg, fact.party, "party")
     check_name(fact.speaker, "speaker")
     check_text(fact.summary, "summary")
     return fact
@@ -239,7 +170,7 @@ def decide_statement_made(neg: NegotiationState, fact: facts.StatementMade) -> f
 def decide_issue_raised(neg: NegotiationState, fact: facts.IssueRaised) -> facts.Fact:
     check_pattern(fact.issue_id, ISSUE_ID_RE, "issue id", "issue_id")
     check_name(fact.title, "title")
-    _need_party(neg, fact.raised_by, "raised_by")
+    need_party(neg, fact.raised_by, "raised_by")
     if fact.issue_id in neg.issues:
         raise errors.DuplicateIssue(
             f"issue {quoted(fact.issue_id)} is already on record", field="issue_id"
@@ -273,13 +204,13 @@ def decide_issue_resolved(neg: NegotiationState, fact: facts.IssueResolved) -> f
 def decide_agreement_reached(neg: NegotiationState, fact: facts.AgreementReached) -> facts.Fact:
     if fact.status not in facts.AGREEMENT_STATUSES:
         raise errors.InvalidValue(f"status is one of {facts.AGREEMENT_STATUSES}", field="status")
-    return dataclasses.replace(fact, values=_check_values(neg, fact.values, "values"))
+    return dataclasses.replace(fact, values=checked_values(neg, fact.values, "values"))
 
 
 def decide_agreement_rejected(neg: NegotiationState, fact: facts.AgreementRejected) -> facts.Fact:
-    _need_party(neg, fact.party, "party")
+    need_party(neg, fact.party, "party")
     agreement_id = event_ref(fact.agreement_event_id, "agreement_event_id")
-    agreement = _check_answer(
+    agreement = answered_entry(
         neg, agreement_id, "agreement_event_id", ("agreement_reached",), sort_key(fact.occurred_at)
     )
     if agreement.rejected_by is not None:
@@ -347,7 +278,7 @@ def decide_exchange_rate_recorded(
 
 def decide_event_retracted(neg: NegotiationState, fact: facts.EventRetracted) -> facts.Fact:
     target_id = event_ref(fact.retracted_event_id, "retracted_event_id")
-    target = _referenced(neg, target_id, "retracted_event_id")
+    target = referenced_entry(neg, target_id, "retracted_event_id")
     check_text(fact.reason, "reason")
     if target.retracted_by is not None:
         raise errors.AlreadyRetracted(
