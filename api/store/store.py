@@ -23,7 +23,7 @@ from eventsourcing.utils import Environment, EnvType
 
 from domain.ledger import IDEMPOTENCY_WINDOW, MAX_PARTIES, MAX_TERMS, Ledger, utc_now
 
-POSTGRES_CREATE_LOCK = 0x7061726C6579  # "parley": serialises table creation across processes
+POSTGRES_LEDGER_TABLES_LOCK = 0x7061726C6579  # "parley": serialises creating the ledger tables
 
 
 class StoreURLError(ValueError):
@@ -132,7 +132,7 @@ def prepare_store(config: StoreConfig) -> None:
         autocommit=True,
         connect_timeout=10,
     ) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (POSTGRES_CREATE_LOCK,))
+        conn.execute("SELECT pg_advisory_lock(%s)", (POSTGRES_LEDGER_TABLES_LOCK,))
         if env.get("POSTGRES_SCHEMA"):
             conn.execute(
                 SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(env["POSTGRES_SCHEMA"]))
@@ -141,7 +141,7 @@ def prepare_store(config: StoreConfig) -> None:
             with contextlib.closing(Ledger({**env, "CREATE_TABLE": "y"})):
                 pass
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (POSTGRES_CREATE_LOCK,))
+            conn.execute("SELECT pg_advisory_unlock(%s)", (POSTGRES_LEDGER_TABLES_LOCK,))
 
 
 def open_ledger(

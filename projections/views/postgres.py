@@ -20,7 +20,7 @@ from projections.views.schema import CONSTRAINTS
 from projections.views.sql import SQLViews
 
 POSTGRES_TRACKING_TABLE = "parley_view_tracking"
-POSTGRES_CREATE_LOCK = 0x7061726C6576  # serialises creating the view tables across processes
+POSTGRES_VIEW_TABLES_LOCK = 0x7061726C6576  # "parlev": serialises creating the view tables
 
 
 class PostgresViews(SQLViews, PostgresTrackingRecorder):
@@ -50,7 +50,7 @@ class PostgresViews(SQLViews, PostgresTrackingRecorder):
 
     def _create_table(self, curs: Any) -> None:
         # CREATE TABLE IF NOT EXISTS races between processes; the lock serialises it.
-        curs.execute("SELECT pg_advisory_xact_lock(%s)", (POSTGRES_CREATE_LOCK,))
+        curs.execute("SELECT pg_advisory_xact_lock(%s)", (POSTGRES_VIEW_TABLES_LOCK,))
         super()._create_table(curs)
         for name in VIEWS:
             curs.execute(
