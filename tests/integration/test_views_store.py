@@ -117,11 +117,11 @@ def test_a_retraction_marks_its_target_and_takes_back_what_it_did_to_the_summary
     ledger: Ledger, runner: ProjectionRunner
 ) -> None:
     open_seed(ledger, "sma")
-    joined = ledger.add_party(
-        "sma", facts.PartyJoined(party=Party("UNC", "UN Command"), occurred_at=date(2020, 1, 1))
+    joined = ledger.record(
+        "sma", [facts.PartyJoined(party=Party("UNC", "UN Command"), occurred_at=date(2020, 1, 1))]
     )
-    suspended = ledger.change_status(
-        "sma", facts.StatusChanged(status="suspended", occurred_at=date(2020, 2, 1))
+    suspended = ledger.record(
+        "sma", [facts.StatusChanged(status="suspended", occurred_at=date(2020, 2, 1))]
     )
     runner.catch_up()
     row = runner.views.negotiation_row("sma")
@@ -131,13 +131,15 @@ def test_a_retraction_marks_its_target_and_takes_back_what_it_did_to_the_summary
 
     # Retractions land in a later batch than their targets, and in the same one.
     for target in (suspended, joined):
-        retraction = ledger.retract_event(
+        retraction = ledger.record(
             "sma",
-            facts.EventRetracted(
-                retracted_event_id=str(target.events[0].event_id),
-                reason="entered by mistake",
-                occurred_at=date(2020, 3, 1),
-            ),
+            [
+                facts.EventRetracted(
+                    retracted_event_id=str(target.events[0].event_id),
+                    reason="entered by mistake",
+                    occurred_at=date(2020, 3, 1),
+                )
+            ],
         )
         runner.catch_up()
         rows = {r.event_id: r for r in runner.views.events_of("sma")}

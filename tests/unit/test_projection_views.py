@@ -562,38 +562,48 @@ def test_the_folds_accept_real_stored_events_from_the_ledger(sma_ledger: Ledger)
         return {"annual": Quantity(Decimal(amount), "USD")}
 
     ledger = sma_ledger
-    ledger.record_exchange_rate(
+    ledger.record(
         "sma",
-        facts.ExchangeRateRecorded(
-            base="USD", quote="KRW", rate=Decimal("1200"), occurred_at=date(2019, 9, 1)
-        ),
+        [
+            facts.ExchangeRateRecorded(
+                base="USD", quote="KRW", rate=Decimal("1200"), occurred_at=date(2019, 9, 1)
+            )
+        ],
     )
-    demand = ledger.make_offer(
+    demand = ledger.record(
         "sma",
-        facts.OfferMade(
-            party="USA", kind="demand", values=usd("5000000000"), occurred_at=date(2019, 9, 24)
-        ),
+        [
+            facts.OfferMade(
+                party="USA", kind="demand", values=usd("5000000000"), occurred_at=date(2019, 9, 24)
+            )
+        ],
     ).events[0]
-    ledger.make_offer(
+    ledger.record(
         "sma",
-        facts.OfferMade(
-            party="ROK",
-            kind="offer",
-            values={"annual": Quantity(Decimal("1100000000000"), "KRW")},
-            occurred_at=date(2019, 9, 25),
-        ),
+        [
+            facts.OfferMade(
+                party="ROK",
+                kind="offer",
+                values={"annual": Quantity(Decimal("1100000000000"), "KRW")},
+                occurred_at=date(2019, 9, 25),
+            )
+        ],
     )
-    deal = ledger.reach_agreement(
+    deal = ledger.record(
         "sma",
-        facts.AgreementReached(
-            status="tentative", values=usd("1000000000"), occurred_at=date(2020, 3, 31)
-        ),
+        [
+            facts.AgreementReached(
+                status="tentative", values=usd("1000000000"), occurred_at=date(2020, 3, 31)
+            )
+        ],
     ).events[0]
-    ledger.reject_agreement(
+    ledger.record(
         "sma",
-        facts.AgreementRejected(
-            party="USA", agreement_event_id=str(deal.event_id), occurred_at=date(2020, 4, 10)
-        ),
+        [
+            facts.AgreementRejected(
+                party="USA", agreement_event_id=str(deal.event_id), occurred_at=date(2020, 4, 10)
+            )
+        ],
     )
     stream = rebuild(record_from_event(e) for e in ledger.stream("sma"))
     assert [r.version for r in stream.records] == list(range(1, 10))
