@@ -22,15 +22,15 @@ from api.cli.common import (
     out,
     progress_bar,
 )
-from api.services.cosignatures import open_cosignatures
-from api.services.ledger_proofs import (
+from api.services.checkpoints import (
     Checkpoint,
     checkpoint_body,
-    extends,
     log_verifier,
     make_checkpoint,
     public_key_of,
 )
+from api.services.cosignatures import open_cosignatures
+from api.services.ledger_proofs import extends
 from api.services.ledger_scan import verify_ledger
 from api.settings import Settings, parse_witness_keys
 from api.signed_note import (

@@ -13,17 +13,9 @@ import typer
 
 from api.cli.common import all_slugs, current_settings, fail, opened_ledger, out, progress_bar
 from api.services.plover import plover_export
-from api.services.transfer import (
-    ImportRefused,
-    SignedTree,
-    check_signed_tree,
-    export_ledger,
-    export_negotiation,
-    read_export,
-    restore_export,
-    signed_tree,
-    to_line,
-)
+from api.services.restore import ImportRefused, read_export, restore_export
+from api.services.signed_tree import SignedTree, check_signed_tree, signed_tree
+from api.services.transfer import export_ledger, export_negotiation, to_line
 from api.signed_note import NoteError
 from domain import errors
 

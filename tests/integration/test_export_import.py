@@ -19,13 +19,8 @@ from store_histories import (
     statements,
 )
 
-from api.services.transfer import (
-    ImportRefused,
-    export_ledger,
-    export_negotiation,
-    read_export,
-    restore_export,
-)
+from api.services.restore import ImportRefused, read_export, restore_export
+from api.services.transfer import export_ledger, export_negotiation
 from api.store.store import open_ledger, parse_database_url
 from domain import errors, facts
 from domain.canonical import event_hash, payload_of

@@ -17,7 +17,8 @@ from ledger_tamper import (
 )
 from store_histories import open_seed, record_every_fact_type, statements
 
-from api.services.ledger_proofs import consistency, extends, inclusion, make_checkpoint
+from api.services.checkpoints import make_checkpoint
+from api.services.ledger_proofs import consistency, extends, inclusion
 from api.services.ledger_scan import verify_ledger
 from domain import facts, merkle, verify
 from domain.ledger import Ledger
