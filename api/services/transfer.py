@@ -19,12 +19,9 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from api.http.schemas import EventCreate, NegotiationCreate, fact_of
+from api.services.documents import stored_document
 from domain import errors, facts
-from domain.canonical import (
-    FORMAT_KEY,
-    canonical_document,
-    format_recorded_at,
-)
+from domain.canonical import FORMAT_KEY, format_recorded_at
 from domain.ledger import Ledger
 from domain.negotiation import Negotiation, negotiation_id
 from projections.storage import view_storage_errors
@@ -84,16 +81,7 @@ def to_line(data: dict[str, Any], *, sort_keys: bool = True) -> str:
 
 def document_of(event: Negotiation.Event, slug: str, position: int | None) -> dict[str, Any]:
     """An event's export line: its canonical document plus its stored hash and log position."""
-    document = canonical_document(
-        fact=fact_of(event),
-        negotiation=slug,
-        version=event.originator_version,
-        event_id=event.event_id,
-        recorded_at=event.timestamp,
-        recorded_by=event.recorded_by,
-        prev_hash=event.prev_hash,
-        ledger_format=event.ledger_format,
-    )
+    document = stored_document(event, slug, fact_of(event))
     return {**document, "hash": event.hash, "position": position}
 
 
