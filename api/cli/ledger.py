@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from api.cli.common import (
+    checkpoint_option,
     current_settings,
     fail,
     opened_ledger,
@@ -57,13 +58,9 @@ def register(app: typer.Typer) -> None:
 def verify(
     checkpoint_file: Annotated[
         Path | None,
-        typer.Option(
-            "--checkpoint",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="A checkpoint saved earlier (`parley checkpoint --out`, JSON or a signed "
-            "note, e.g. from GET /checkpoint): check that today's ledger extends it",
+        checkpoint_option(
+            "A checkpoint saved earlier (`parley checkpoint --out`, JSON or a signed "
+            "note, e.g. from GET /checkpoint): check that today's ledger extends it"
         ),
     ] = None,
     key: Annotated[
