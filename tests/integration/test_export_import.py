@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from store_histories import (
     check_chain,
-    fact_of,
     open_seed,
     record_every_fact_type,
     shape,
     statements,
 )
+from support import contract_fact as fact_of
 
 from api.services.restore import ImportRefused, read_export, restore_export
 from api.services.transfer import export_ledger, export_negotiation

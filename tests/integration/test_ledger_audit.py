@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -28,13 +27,6 @@ from projections.views import MERKLE_VIEW, LeafRow
 
 AMOUNT = Decimal("987654321")
 NOW = datetime(2026, 1, 2, tzinfo=UTC)
-
-
-@pytest.fixture
-def runner(ledger: Ledger) -> Iterator[ProjectionRunner]:
-    made = ProjectionRunner(ledger, batch_size=5)
-    yield made
-    made.stop()
 
 
 def history(ledger: Ledger) -> None:
