@@ -3,7 +3,7 @@
 A witness (c2sp.org/tlog-witness) that checked a checkpoint of ours returns a cosignature/v1
 line; ``POST /ledger/checkpoint/cosignatures`` hands it to us and we keep it with the exact
 checkpoint text it covers, so it is served with that checkpoint again (every checkpoint of
-one tree size is the same bytes, see ``api.services.ledger_proofs.TIMESTAMP_EXTENSION``). Only lines
+one tree size is the same bytes, see ``api.services.checkpoints.TIMESTAMP_EXTENSION``). Only lines
 that verify with a configured witness key are kept; the table lives in the ledger's own
 store (the SQLite file, the PostgreSQL schema, or this process for ``memory://``).
 """
