@@ -18,7 +18,6 @@ the others (its ``run(quick)``) and prints the table. Nothing is asserted.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import random
@@ -35,10 +34,12 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:  # run as a script from anywhere: the modules sit beside it
     sys.path.insert(0, str(BENCH_DIR))
 
+import harness  # noqa: E402
 from harness import QUICK_REPEATS, REPEATS, Measurement, Ratio, Report, Series  # noqa: E402
 
 import domain.ledger.commands as ledger_module  # noqa: E402
-from api.services.ledger_proofs import inclusion, tree_root_of  # noqa: E402
+from api.services.checkpoints import tree_root_of  # noqa: E402
+from api.services.ledger_proofs import inclusion  # noqa: E402
 from api.store.store import open_ledger, parse_database_url  # noqa: E402
 from domain import facts, merkle, verify  # noqa: E402
 from domain.values import Party, Term  # noqa: E402
@@ -47,7 +48,6 @@ from projections.views import MERKLE_VIEW, EventRow, Views, open_views  # noqa: 
 PROOF_GOAL_MS = 5.0
 HASHING_GOAL = 0.9
 BUILD_BATCH = 20_000
-CACHE_DIR = Path(tempfile.gettempdir()) / "parley-bench"
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -76,34 +76,26 @@ def synthetic_row(i: int) -> EventRow:
 
 @contextlib.contextmanager
 def views_of(path: Path) -> Iterator[Views]:
-    ledger = open_ledger(parse_database_url(f"sqlite:///{path}"), create_tables=True)
-    try:
+    with harness.sqlite_ledger(path) as ledger:
         yield open_views(ledger.recorder)
-    finally:
-        ledger.close()
 
 
 def build_tree(leaves: int) -> Path:
     """A SQLite file whose Merkle view holds ``leaves`` leaves (cached; a partial build is not)."""
-    CACHE_DIR.mkdir(exist_ok=True)
-    path = CACHE_DIR / f"audit-{leaves}.db"
-    if path.exists():
-        return path
-    partial = path.with_suffix(".partial")
-    for leftover in CACHE_DIR.glob(partial.name + "*"):
-        leftover.unlink()
-    started = time.perf_counter()
-    with views_of(partial) as views:
-        for start in range(0, leaves, BUILD_BATCH):
-            rows = [synthetic_row(i) for i in range(start, min(leaves, start + BUILD_BATCH))]
-            views.apply(rows, {MERKLE_VIEW: start}, start + len(rows))
-            done = start + len(rows)
-            if done % (leaves // 10) == 0:
-                rate = done / (time.perf_counter() - started)
-                print(f"  built {done:,}/{leaves:,} leaves ({rate:,.0f} leaves/s)")
-        assert views.tree_size() == leaves
-    partial.rename(path)
-    return path
+
+    def fill(partial: Path) -> None:
+        started = time.perf_counter()
+        with views_of(partial) as views:
+            for start in range(0, leaves, BUILD_BATCH):
+                rows = [synthetic_row(i) for i in range(start, min(leaves, start + BUILD_BATCH))]
+                views.apply(rows, {MERKLE_VIEW: start}, start + len(rows))
+                done = start + len(rows)
+                if done % (leaves // 10) == 0:
+                    rate = done / (time.perf_counter() - started)
+                    print(f"  built {done:,}/{leaves:,} leaves ({rate:,.0f} leaves/s)")
+            assert views.tree_size() == leaves
+
+    return harness.cached(f"audit-{leaves}.db", fill)
 
 
 def proof_latency(path: Path, leaves: int, count: int) -> dict[str, Any]:
@@ -264,17 +256,6 @@ def run(quick: bool = False) -> Report:
     return report
 
 
-def main(quick: bool = False) -> None:
-    """Runs the benchmark and prints what it measured."""
-    from rich.console import Console
-    from run import render  # bench/run.py draws the same table for every benchmark
-
-    started = time.perf_counter()
-    report = run(quick)
-    render(Console(), report, time.perf_counter() - started)
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100,000 leaves, fewer appends")
-    main(parser.parse_args().quick)
+    args = harness.command_line(__doc__, "100,000 leaves, fewer appends").parse_args()
+    harness.run_alone(lambda: run(args.quick))

@@ -13,11 +13,9 @@ an append is the difference of the two per-event times, printed as a note.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:  # run as a script from anywhere: the modules sit beside it
     sys.path.insert(0, str(BENCH_DIR))
 
+import harness  # noqa: E402
 from harness import QUICK_REPEATS, REPEATS, Measurement, Ratio, Report, Series  # noqa: E402
 
 from domain.verify import jcs_bytes, legacy_bytes  # noqa: E402
@@ -84,18 +83,6 @@ def run(quick: bool = False) -> Report:
     return report
 
 
-def main(quick: bool = False) -> None:
-    """Runs the benchmark and prints what it measured."""
-    from rich.console import Console
-    from run import render  # bench/run.py draws the same table for every benchmark
-
-    started = time.perf_counter()
-    report = run(quick)
-    render(Console(), report, time.perf_counter() - started)
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer hashes per pass")
-    args = parser.parse_args()
-    main(args.quick)
+    args = harness.command_line(__doc__, "fewer hashes per pass").parse_args()
+    harness.run_alone(lambda: run(args.quick))

@@ -13,7 +13,6 @@ requests they make); without Chromium and Playwright it reports nothing and says
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
@@ -29,36 +28,14 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from bench_http import PARLEY, Server  # noqa: E402
-from harness import Measurement, Ratio, Report  # noqa: E402
+import harness  # noqa: E402
+from harness import PARLEY, Measurement, Ratio, Report, Server, offer, opening  # noqa: E402
 
 NEGOTIATIONS = 200
 BIG = "ten-thousand"
 BIG_EVENTS = 10_000
 INDEX_GOAL = 1.5
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-
-
-def opening(slug: str) -> dict[str, Any]:
-    return {
-        "slug": slug,
-        "title": f"Talks {slug}",
-        "parties": [{"id": "A", "name": "Alpha"}, {"id": "B", "name": "Beta"}],
-        "terms": [{"id": "price", "name": "Price", "unit": "USD"}],
-        "occurred_at": "2000-01-01",
-    }
-
-
-def offer(i: int) -> dict[str, Any]:
-    party = "A" if i % 2 == 0 else "B"
-    amount = 100 + i % 400 if party == "A" else 1000 - i % 400
-    return {
-        "type": "offer_made",
-        "party": party,
-        "kind": "offer",
-        "values": {"price": {"amount": str(amount), "unit": "USD"}},
-        "occurred_at": f"{2001 + i // 400}-{1 + i // 40 % 10:02d}-{1 + i % 28:02d}",
-    }
 
 
 def fill(client: httpx.Client) -> None:
@@ -153,16 +130,6 @@ def run(quick: bool = False) -> Report:
     return report
 
 
-def main(quick: bool = False) -> None:
-    from rich.console import Console
-    from run import render
-
-    started = time.perf_counter()
-    report = run(quick)
-    render(Console(), report, time.perf_counter() - started)
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 loads of each page")
-    main(parser.parse_args().quick)
+    args = harness.command_line(__doc__, "3 loads of each page").parse_args()
+    harness.run_alone(lambda: run(args.quick))

@@ -22,7 +22,6 @@ client takes a good part of one, which caps what more workers can show.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import itertools
@@ -30,8 +29,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -41,10 +38,8 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -52,19 +47,16 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:  # run as a script from anywhere: the modules sit beside it
     sys.path.insert(0, str(BENCH_DIR))
 
-from harness import Measurement, Ratio, Report  # noqa: E402
+import harness  # noqa: E402
+from harness import PARLEY, Measurement, Ratio, Report, Server, offer, opening  # noqa: E402
 
-PARLEY = Path(sys.executable).with_name("parley")
 UVICORN = Path(sys.executable).with_name("uvicorn")
 PG = os.environ.get("PARLEY_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 RATIO_GOAL = 0.8
 SCALE_GOAL = 1.6
 CONCURRENCY = 16
 WORKER_COUNTS = (1, 2, 4)
-START_TIMEOUT = 60.0
 MAX_PER_PASS = 20_000
-TERM = "price"
-FIRST_DAY = date(2020, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -82,86 +74,6 @@ QUICK = Plan(passes=2, seconds=1.5, warmup=0.5)
 # ------------------------------------------------------------------ servers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def descendants(pid: int) -> list[int]:
-    found = [pid]
-    with contextlib.suppress(FileNotFoundError):
-        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-            found += descendants(int(child))
-    return found
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of these processes so far (``/proc/<pid>/stat``)."""
-    ticks = 0
-    for pid in pids:
-        with contextlib.suppress(FileNotFoundError):
-            # The command name may hold spaces: the fields counted from after its ')'.
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class Server:
-    """A server subprocess in a process group of its own, up once ``/health`` answers."""
-
-    argv: list[str]
-    env: dict[str, str]
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Server:
-        self.proc = subprocess.Popen(
-            [*self.argv, "--port", str(self.port)],
-            env={**os.environ, **self.env},
-            cwd=BENCH_DIR,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + START_TIMEOUT
-        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get("/health").status_code == 200:
-                        return self
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.proc.wait(timeout=0.05)
-                    msg = f"{' '.join(self.argv)} exited with {self.proc.returncode}"
-                    raise RuntimeError(msg)
-        msg = f"{' '.join(self.argv)} did not answer /health in {START_TIMEOUT} s"
-        raise RuntimeError(msg)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=15)
-        self.proc = None
-
-    def cpu(self) -> float:
-        assert self.proc is not None
-        return cpu_seconds(descendants(self.proc.pid))
-
-
 @contextlib.contextmanager
 def postgres_database() -> Iterator[str]:
     import psycopg
@@ -176,28 +88,6 @@ def postgres_database() -> Iterator[str]:
 
 
 # ------------------------------------------------------------------ load
-
-
-def offer(i: int) -> dict[str, Any]:
-    party = "A" if i % 2 == 0 else "B"
-    amount = 100 + i % 400 if party == "A" else 1000 - i % 400
-    return {
-        "type": "offer_made",
-        "party": party,
-        "kind": "offer",
-        "values": {TERM: {"amount": f"{amount}.25", "unit": "USD"}},
-        "occurred_at": (FIRST_DAY + timedelta(days=i % 1000)).isoformat(),
-    }
-
-
-def negotiation(slug: str) -> dict[str, Any]:
-    return {
-        "slug": slug,
-        "title": f"bench {slug}",
-        "parties": [{"id": "A", "name": "Buyer"}, {"id": "B", "name": "Seller"}],
-        "terms": [{"id": TERM, "name": "Price", "unit": "USD"}],
-        "occurred_at": FIRST_DAY.isoformat(),
-    }
 
 
 @dataclass
@@ -367,7 +257,7 @@ def measure(
 def open_negotiations(server: Server, slugs: list[str]) -> None:
     with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
         for slug in slugs:
-            response = client.post("/negotiations", json=negotiation(slug))
+            response = client.post("/negotiations", json=opening(slug))
             response.raise_for_status()
 
 
@@ -547,18 +437,6 @@ def run(quick: bool = False) -> Report:
     return report
 
 
-def main(quick: bool = False) -> None:
-    """Runs the benchmark and prints what it measured."""
-    from rich.console import Console
-    from run import render  # bench/run.py draws the same table for every benchmark
-
-    started = time.perf_counter()
-    report = run(quick)
-    render(Console(), report, time.perf_counter() - started)
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 passes of 1.5 s per row")
-    args = parser.parse_args()
-    main(args.quick)
+    args = harness.command_line(__doc__, "2 passes of 1.5 s per row").parse_args()
+    harness.run_alone(lambda: run(args.quick))

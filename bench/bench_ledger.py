@@ -8,7 +8,6 @@ against baselines measured in the same process, so the machine's speed cancels o
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import cProfile
 import io
@@ -23,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
 
+import harness  # bench/ is on sys.path
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from harness import (  # bench/ is on sys.path
@@ -374,25 +374,13 @@ def profile(quick: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer operations per pass")
+    parser = harness.command_line(__doc__)
     parser.add_argument("--profile", action="store_true", help="cProfile Parley's loops instead")
     args = parser.parse_args(argv)
     if args.profile:
         profile(args.quick)
-        return 0
-    report = run(quick=args.quick)
-    print(report.title)
-    for m in report.measurements:
-        print(f"  {m.name:<70} {m.value:>12,.1f} {m.unit}")
-    for r in report.ratios:
-        goal = (
-            "no goal" if r.goal is None else f"goal >= {r.goal}: " + ("met" if r.met else "NOT met")
-        )
-        cpu = "" if r.cpu_value is None else f", in CPU time {r.cpu_value:.2f}"
-        print(f"  {r.name:<70} {r.value:>12.2f} ({goal}{cpu})")
-    for note in report.notes:
-        print(f"  note: {note}")
+    else:
+        harness.run_alone(lambda: run(quick=args.quick))
     return 0
 
 

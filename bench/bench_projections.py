@@ -43,6 +43,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:  # run as a script from anywhere: the modules sit beside it
     sys.path.insert(0, str(BENCH_DIR))
 
+import harness  # noqa: E402
 from harness import Measurement, Ratio, Report  # noqa: E402
 
 from api.store.store import open_ledger, parse_database_url  # noqa: E402
@@ -56,7 +57,6 @@ MEMORY_GOAL_MB = 300.0
 LAG_GOAL_MS = 250.0
 APPENDS_PER_SECOND = 500
 BUILD_BATCH = 500
-CACHE_DIR = Path(tempfile.gettempdir()) / "parley-bench"
 TERM = "annual_contribution"
 PARTIES = (Party("US", "United States"), Party("KR", "Republic of Korea"))
 TERMS = (Term(TERM, "Annual contribution", "KRW"),)
@@ -110,16 +110,12 @@ def open_one(ledger: Ledger, slug: str) -> None:
 
 def build(size: Size) -> Path:
     """The SQLite file of a size, built once and cached (a partial build is never reused)."""
-    CACHE_DIR.mkdir(exist_ok=True)
-    path = CACHE_DIR / f"projections-{size.name}.db"
-    if path.exists():
-        return path
-    partial = path.with_suffix(".partial")
-    for leftover in CACHE_DIR.glob(partial.name + "*"):
-        leftover.unlink()
-    ledger = open_ledger(parse_database_url(f"sqlite:///{partial}"), create_tables=True)
+    return harness.cached(f"projections-{size.name}.db", lambda partial: fill(partial, size))
+
+
+def fill(partial: Path, size: Size) -> None:
     started = time.perf_counter()
-    try:
+    with harness.sqlite_ledger(partial) as ledger:
         for n in range(size.negotiations):
             slug = f"bench-{n:05d}"
             open_one(ledger, slug)
@@ -131,10 +127,6 @@ def build(size: Size) -> Path:
                 rate = (n + 1) * size.events / (time.perf_counter() - started)
                 print(f"  built {n + 1}/{size.negotiations} negotiations ({rate:,.0f} events/s)")
         assert ledger.head_position() == size.total
-    finally:
-        ledger.close()
-    partial.rename(path)
-    return path
 
 
 # ------------------------------------------------------------------ one size, in a child
@@ -344,24 +336,13 @@ def run(quick: bool = False) -> Report:
         )
     )
     report.notes.append(
-        f"data cached in {CACHE_DIR}; rebuild and read run in one child process per size"
+        f"data cached in {harness.CACHE_DIR}; rebuild and read run in one child process per size"
     )
     return report
 
 
-def main(quick: bool = False) -> None:
-    """Runs the benchmark and prints what it measured."""
-    from rich.console import Console
-    from run import render  # bench/run.py draws the same table for every benchmark
-
-    started = time.perf_counter()
-    report = run(quick)
-    render(Console(), report, time.perf_counter() - started)
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100 x 100 events, 3 s of appends")
+    parser = harness.command_line(__doc__, "100 x 100 events, 3 s of appends")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--build", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -371,4 +352,4 @@ if __name__ == "__main__":
         negotiations, events = (int(n) for n in args.build.split("x"))
         print(build(Size(negotiations, events)))
     else:
-        main(args.quick)
+        harness.run_alone(lambda: run(args.quick))

@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,41 +35,10 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from bench_http import PARLEY, Server  # noqa: E402
-from harness import Measurement, Ratio, Report  # noqa: E402
+from harness import FIRST_DAY, PARLEY, TERM, Measurement, Ratio, Report, Server, offer, opening  # noqa: E402
 
-FIRST_DAY = date(2020, 1, 1)
-TERM = "price"
 SMALL, LARGE = 100, 10_000
 BATCH = 500
-
-
-def opening(slug: str, parties: int = 2, terms: int = 1) -> dict[str, Any]:
-    return {
-        "slug": slug,
-        "title": f"bench {slug}",
-        "parties": [{"id": f"P{i}", "name": f"Party {i}"} for i in range(parties)],
-        "terms": [
-            {"id": TERM if t == 0 else f"t{t}", "name": f"Term {t}", "unit": "USD"}
-            for t in range(terms)
-        ],
-        "occurred_at": FIRST_DAY.isoformat(),
-    }
-
-
-def offer(i: int, party: str | None = None, terms: int = 1) -> dict[str, Any]:
-    who = party or ("P0" if i % 2 == 0 else "P1")
-    amount = 100 + i % 400 if who == "P0" else 1000 - i % 400
-    return {
-        "type": "offer_made",
-        "party": who,
-        "kind": "offer",
-        "values": {
-            (TERM if t == 0 else f"t{t}"): {"amount": f"{amount}.25", "unit": "USD"}
-            for t in range(terms)
-        },
-        "occurred_at": (FIRST_DAY + timedelta(days=1 + i // 10)).isoformat(),
-    }
 
 
 def fill(client: httpx.Client, slug: str, events: int) -> None:

@@ -8,7 +8,6 @@ the client sees it) to the subscriber's reading of that event's frame.
 
 from __future__ import annotations
 
-import argparse
 import json
 import socket
 import statistics
@@ -20,9 +19,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import harness
 import httpx
 import uvicorn
-from harness import Measurement, Ratio, Report, Series
+from harness import Measurement, Ratio, Report, Series, offer, opening
 
 from api.http.app import create_app
 from api.settings import Settings
@@ -32,26 +32,6 @@ SUBSCRIBER_GOAL = 0.90
 LATENCY_GOAL_MS = 100.0
 SLUG = "bench"
 IDLE_SLUG = "quiet"
-
-
-def opening(slug: str) -> dict[str, Any]:
-    return {
-        "slug": slug,
-        "title": slug,
-        "parties": [{"id": "A", "name": "A"}, {"id": "B", "name": "B"}],
-        "terms": [{"id": "t", "name": "t", "unit": "USD"}],
-        "occurred_at": "2024-01-01",
-    }
-
-
-def offer(i: int) -> dict[str, Any]:
-    return {
-        "type": "offer_made",
-        "party": "A" if i % 2 else "B",
-        "kind": "offer",
-        "values": {"t": {"amount": str(1000 + i), "unit": "USD"}},
-        "occurred_at": "2024-01-02",
-    }
 
 
 @contextmanager
@@ -184,16 +164,6 @@ def run(quick: bool = False) -> Report:
     return report
 
 
-def main(quick: bool = False) -> None:
-    from rich.console import Console
-    from run import render
-
-    started = time.perf_counter()
-    report = run(quick)
-    render(Console(), report, time.perf_counter() - started)
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    main(parser.parse_args().quick)
+    args = harness.command_line(__doc__).parse_args()
+    harness.run_alone(lambda: run(args.quick))

@@ -12,10 +12,8 @@ O(log n) nodes, Ed25519 signature). Ratios are operations per second against the
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,11 +21,13 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:  # run as a script from anywhere: the modules sit beside it
     sys.path.insert(0, str(BENCH_DIR))
 
+import harness  # noqa: E402
 from bench_audit import build_tree, synthetic_row, views_of  # noqa: E402
 from harness import QUICK_REPEATS, REPEATS, Measurement, Ratio, Report, Series  # noqa: E402
 
 from api import signed_note  # noqa: E402
-from api.services import ledger_proofs  # noqa: E402
+from api.services import checkpoints, ledger_proofs  # noqa: E402
+from api.services.tiles import TileRef, tile_data  # noqa: E402
 from projections.views import Views  # noqa: E402
 
 SEED = bytes(range(32))
@@ -47,18 +47,18 @@ def operations(views: Views, leaves: int, count: int) -> dict[str, Callable[[], 
     def tiles(level: int, indexes: list[int]) -> Callable[[], None]:
         def fetch() -> None:
             for index in indexes:
-                tile = ledger_proofs.TileRef(level, index, 256)
-                assert len(ledger_proofs.tile_data(views, tile, leaves)) == 256 * 32
+                tile = TileRef(level, index, 256)
+                assert len(tile_data(views, tile, leaves)) == 256 * 32
 
         return fetch
 
     def bundles() -> None:
         for index in level0:
-            ledger_proofs.tile_data(views, ledger_proofs.TileRef(None, index, 256), leaves)
+            tile_data(views, TileRef(None, index, 256), leaves)
 
     def notes() -> None:
         for _ in range(count):
-            text = ledger_proofs.checkpoint_body(views, ORIGIN, leaves)
+            text = checkpoints.checkpoint_body(views, ORIGIN, leaves)
             signed_note.Note(text, (signed_note.sign(text, ORIGIN, SEED),)).encode()
 
     return {
@@ -95,17 +95,6 @@ def run(quick: bool = False) -> Report:
     return report
 
 
-def main(quick: bool = False) -> None:
-    """Runs the benchmark and prints what it measured."""
-    from rich.console import Console
-    from run import render  # bench/run.py draws the same table for every benchmark
-
-    started = time.perf_counter()
-    report = run(quick)
-    render(Console(), report, time.perf_counter() - started)
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100,000 leaves, fewer operations")
-    main(parser.parse_args().quick)
+    args = harness.command_line(__doc__, "100,000 leaves, fewer operations").parse_args()
+    harness.run_alone(lambda: run(args.quick))

@@ -19,13 +19,11 @@ The data file is cached in the temp directory (``parley-bench/``); delete it to 
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import io
 import pstats
 import random
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -39,6 +37,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:  # run as a script from anywhere: the modules sit beside it
     sys.path.insert(0, str(BENCH_DIR))
 
+import harness  # noqa: E402
 from harness import QUICK_REPEATS, REPEATS, Measurement, Ratio, Report, Series  # noqa: E402
 from starlette.exceptions import StarletteDeprecationWarning  # noqa: E402
 
@@ -57,7 +56,6 @@ with warnings.catch_warnings():  # as in tests/api/conftest.py
 SLOWDOWN_GOAL = 5.0
 RATE_GOAL = 1 / SLOWDOWN_GOAL
 BUILD_BATCH = 500
-CACHE_DIR = Path(tempfile.gettempdir()) / "parley-bench"
 SLUG = "long-talks"
 MONEY, SHARE = "annual_contribution", "raise"
 PARTIES = (Party("US", "United States"), Party("KR", "Republic of Korea"))
@@ -115,15 +113,11 @@ def fact(i: int, earlier: list[str]) -> facts.Fact:
 
 def build(size: Size) -> Path:
     """The SQLite file of one long negotiation, built once and cached."""
-    CACHE_DIR.mkdir(exist_ok=True)
-    path = CACHE_DIR / f"time-travel-{size.events}.db"
-    if path.exists():
-        return path
-    partial = path.with_suffix(".partial")
-    for leftover in CACHE_DIR.glob(partial.name + "*"):
-        leftover.unlink()
-    ledger = open_ledger(parse_database_url(f"sqlite:///{partial}"), create_tables=True)
-    try:
+    return harness.cached(f"time-travel-{size.events}.db", lambda partial: fill(partial, size))
+
+
+def fill(partial: Path, size: Size) -> None:
+    with harness.sqlite_ledger(partial) as ledger:
         opened = facts.NegotiationOpened(slug=SLUG, title="Long talks", occurred_at=OPENED_ON)
         recorded = ledger.open_negotiation(opened, list(PARTIES), list(TERMS), recorded_by="bench")
         earlier: list[str] = []
@@ -138,10 +132,6 @@ def build(size: Size) -> Path:
                 if isinstance(f, facts.OfferMade) and e.version % 7 == 0
             ]
         assert ledger.get(SLUG).version == size.events
-    finally:
-        ledger.close()
-    partial.rename(path)
-    return path
 
 
 # ------------------------------------------------------------------ timing
@@ -365,26 +355,15 @@ def run(quick: bool = False, *, show_profile: bool = False) -> Report:
     report.notes.append(
         f"random versions uniform in 1..{size.events:,} or in its last tenth; "
         f"{size.reads} reads per pass, "
-        f"{passes} passes; data cached in {CACHE_DIR}"
+        f"{passes} passes; data cached in {harness.CACHE_DIR}"
     )
     if show_profile or slowdowns[worst] > SLOWDOWN_GOAL:
         print(profile(path, size))
     return report
 
 
-def main(quick: bool = False, show_profile: bool = False) -> None:
-    """Runs the benchmark and prints what it measured."""
-    from rich.console import Console
-    from run import render  # bench/run.py draws the same table for every benchmark
-
-    started = time.perf_counter()
-    report = run(quick, show_profile=show_profile)
-    render(Console(), report, time.perf_counter() - started)
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 events, fewer reads")
+    parser = harness.command_line(__doc__, "2,000 events, fewer reads")
     parser.add_argument("--profile", action="store_true", help="profile summary reads")
     args = parser.parse_args()
-    main(args.quick, args.profile)
+    harness.run_alone(lambda: run(args.quick, show_profile=args.profile))

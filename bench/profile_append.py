@@ -29,7 +29,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from bench_http import negotiation, offer  # noqa: E402
+from harness import offer, opening  # noqa: E402
 
 CLIENTS = 16
 
@@ -158,7 +158,7 @@ def main() -> None:
 
         async def open_them(client: httpx.AsyncClient) -> None:
             for slug in slugs:
-                response = await client.post("/negotiations", json=negotiation(slug))
+                response = await client.post("/negotiations", json=opening(slug))
                 assert response.status_code == 201, response.text
 
         settings = Settings(

@@ -16,49 +16,16 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:  # run as a script from anywhere: the modules sit beside it
     sys.path.insert(0, str(BENCH_DIR))
 
-from harness import Report  # noqa: E402
+from harness import Report, render  # noqa: E402
 
 
 def discover() -> list[str]:
     return sorted(p.stem for p in BENCH_DIR.glob("bench_*.py"))
-
-
-def render(console: Console, report: Report, seconds: float) -> None:
-    measured = Table(title=f"{report.title} ({seconds:.0f} s)", title_justify="left")
-    measured.add_column("measurement")
-    measured.add_column("median", justify="right")
-    measured.add_column("unit")
-    measured.add_column("passes", justify="right", style="dim")
-    for m in report.measurements:
-        passes = ", ".join(f"{s:,.0f}" if s >= 100 else f"{s:.1f}" for s in m.samples)
-        value = f"{m.value:,.0f}" if m.value >= 100 else f"{m.value:.1f}"
-        measured.add_row(m.name, value, m.unit, passes)
-    console.print(measured)
-
-    ratios = Table(title_justify="left")
-    ratios.add_column("ratio")
-    ratios.add_column("value", justify="right")
-    ratios.add_column("in CPU time", justify="right", style="dim")
-    ratios.add_column("goal", justify="right")
-    ratios.add_column("")
-    ratios.add_column("what it compares", style="dim")
-    for r in report.ratios:
-        if r.goal is None:
-            goal, verdict = "-", "[dim]info[/dim]"
-        else:
-            goal = f">= {r.goal:.2f}"
-            verdict = "[green]met[/green]" if r.met else "[bold red]not met[/bold red]"
-        cpu = "" if r.cpu_value is None else f"{r.cpu_value:.2f}"
-        ratios.add_row(r.name, f"{r.value:.2f}", cpu, goal, verdict, r.note)
-    console.print(ratios)
-    for note in report.notes:
-        console.print(f"[dim]note: {note}[/dim]")
 
 
 def main(argv: list[str] | None = None) -> int:

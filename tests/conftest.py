@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import itertools
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support import PG_HOST, PG_PORT, PG_USER, fresh_database, postgres_admin
 
 from api.store.store import StoreConfig, open_ledger, parse_database_url
 from domain.ledger import Ledger
 
-PG_HOST = os.environ.get("PARLEY_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("PARLEY_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("PARLEY_TEST_PG_USER", "postgres")
 STORES = ("memory", "sqlite", "postgres")
 
 
@@ -44,41 +41,15 @@ def clock() -> FixedClock:
     return FixedClock()
 
 
-def _postgres_required() -> bool:
-    return os.environ.get("PARLEY_TEST_POSTGRES", "").lower() == "required"
-
-
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str | None]:
     """A fresh database for this test run, dropped at the end; None when no server answers."""
-    try:
-        import psycopg
-    except ImportError:
-        if _postgres_required():
-            pytest.fail("PARLEY_TEST_POSTGRES=required but psycopg is not installed")
+    admin = postgres_admin()
+    if admin is None:
         yield None
         return
-    name = f"parley_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = psycopg.connect(
-            dbname="postgres",
-            host=PG_HOST,
-            port=PG_PORT,
-            user=PG_USER,
-            autocommit=True,
-            connect_timeout=5,
-        )
-    except psycopg.OperationalError as e:
-        if _postgres_required():
-            pytest.fail(f"PARLEY_TEST_POSTGRES=required but PostgreSQL is unreachable: {e}")
-        yield None
-        return
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield name
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(admin, "parley_test") as name:
+        yield name
 
 
 _schemas = itertools.count(1)

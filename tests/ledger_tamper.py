@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from eventsourcing.persistence import StoredEvent
+from support import recomputed_hash
 
 from api.store.store import open_ledger, parse_database_url
-from domain.canonical import canonical_document, event_hash
 from domain.negotiation import Negotiation
 
 SQLITE_TABLE = "stored_events"
@@ -108,18 +108,7 @@ def rehash(url: str, position: int, slug: str) -> None:
         )
         event = ledger.mapper.to_domain_event(stored)
         assert isinstance(event, Negotiation.Event)
-        fresh = event_hash(
-            canonical_document(
-                fact=event,  # type: ignore[arg-type]
-                negotiation=slug,
-                version=event.originator_version,
-                event_id=event.event_id,
-                recorded_at=event.timestamp,
-                recorded_by=event.recorded_by,
-                prev_hash=event.prev_hash,
-                ledger_format=event.ledger_format,
-            )
-        )
+        fresh = recomputed_hash(event, slug)
     finally:
         ledger.close()
     edit_state(url, position, replace_bytes(event.hash.encode(), fresh.encode()))

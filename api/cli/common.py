@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.text import Text
 
 from api.settings import Settings
-from api.store.store import StoreURLError, open_ledger, parse_database_url
+from api.store.store import StoreConfig, StoreURLError, open_ledger, parse_database_url
 from domain import errors
 from domain.ledger import Ledger
 from projections.runner import Progress as PositionProgress
@@ -51,20 +51,30 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-@contextlib.contextmanager
-def opened_ledger(settings: Settings, *, announce: bool = True) -> Iterator[Ledger]:
-    """The configured store, with its tables created first when settings ask for it.
+def checkpoint_option(help_text: str) -> Any:
+    """``--checkpoint FILE``: a saved checkpoint, which must be a readable file."""
+    return typer.Option("--checkpoint", exists=True, dir_okay=False, readable=True, help=help_text)
 
-    ``announce`` prints which store it is (the terminal tables leave it out).
-    """
+
+def store_config(settings: Settings) -> StoreConfig:
+    """The store PARLEY_DATABASE_URL names; exits with code 2 when it names none."""
     try:
-        config = parse_database_url(
+        return parse_database_url(
             settings.database_url,
             cache_size=settings.cache_size,
             store_timeout=settings.store_timeout_seconds,
         )
     except StoreURLError as e:
         raise fail(f"PARLEY_DATABASE_URL: {e}", code=2) from None
+
+
+@contextlib.contextmanager
+def opened_ledger(settings: Settings, *, announce: bool = True) -> Iterator[Ledger]:
+    """The configured store, with its tables created first when settings ask for it.
+
+    ``announce`` prints which store it is (the terminal tables leave it out).
+    """
+    config = store_config(settings)
     try:
         ledger = open_ledger(config, create_tables=settings.create_tables)
     except errors.StorageUnavailable as e:

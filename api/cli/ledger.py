@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from api.cli.common import (
+    checkpoint_option,
     current_settings,
     fail,
     opened_ledger,
@@ -22,15 +23,15 @@ from api.cli.common import (
     out,
     progress_bar,
 )
-from api.services.cosignatures import open_cosignatures
-from api.services.ledger_proofs import (
+from api.services.checkpoints import (
     Checkpoint,
     checkpoint_body,
-    extends,
     log_verifier,
     make_checkpoint,
     public_key_of,
 )
+from api.services.cosignatures import open_cosignatures
+from api.services.ledger_proofs import extends
 from api.services.ledger_scan import verify_ledger
 from api.settings import Settings, parse_witness_keys
 from api.signed_note import (
@@ -57,13 +58,9 @@ def register(app: typer.Typer) -> None:
 def verify(
     checkpoint_file: Annotated[
         Path | None,
-        typer.Option(
-            "--checkpoint",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="A checkpoint saved earlier (`parley checkpoint --out`, JSON or a signed "
-            "note, e.g. from GET /checkpoint): check that today's ledger extends it",
+        checkpoint_option(
+            "A checkpoint saved earlier (`parley checkpoint --out`, JSON or a signed "
+            "note, e.g. from GET /checkpoint): check that today's ledger extends it"
         ),
     ] = None,
     key: Annotated[

@@ -10,15 +10,13 @@ from typing import Annotated, Any
 
 import typer
 
-from api.cli.common import current_settings, fail, opened_ledger, opened_runner, out
+from api.cli.common import current_settings, fail, opened_ledger, opened_runner, out, store_config
 from api.services.demo import LoadError
 from api.settings import Settings, is_loopback
 from api.store.keys import open_keys
 from api.store.store import (
     StoreConfig,
-    StoreURLError,
     open_ledger,
-    parse_database_url,
     prepare_store,
 )
 from domain import errors
@@ -60,14 +58,7 @@ def serve(
     from api.http.app import create_app
 
     settings = current_settings(host=host, port=port, demo=demo)
-    try:
-        config = parse_database_url(
-            settings.database_url,
-            cache_size=settings.cache_size,
-            store_timeout=settings.store_timeout_seconds,
-        )
-    except StoreURLError as e:
-        raise fail(f"PARLEY_DATABASE_URL: {e}", code=2) from None
+    config = store_config(settings)
     if workers > 1 and config.kind != "postgres":
         # memory:// would give each worker a ledger of its own; a SQLite file takes one
         # writer at a time, so more processes add lock waits, not appends.

@@ -11,19 +11,19 @@ from typing import Annotated, TextIO
 
 import typer
 
-from api.cli.common import all_slugs, current_settings, fail, opened_ledger, out, progress_bar
-from api.services.plover import plover_export
-from api.services.transfer import (
-    ImportRefused,
-    SignedTree,
-    check_signed_tree,
-    export_ledger,
-    export_negotiation,
-    read_export,
-    restore_export,
-    signed_tree,
-    to_line,
+from api.cli.common import (
+    all_slugs,
+    checkpoint_option,
+    current_settings,
+    fail,
+    opened_ledger,
+    out,
+    progress_bar,
 )
+from api.services.plover import plover_export
+from api.services.restore import ImportRefused, read_export, restore_export
+from api.services.signed_tree import SignedTree, check_signed_tree, signed_tree
+from api.services.transfer import export_ledger, export_negotiation, to_line
 from api.signed_note import NoteError
 from domain import errors
 
@@ -111,13 +111,9 @@ def import_(
     ],
     checkpoint: Annotated[
         Path | None,
-        typer.Option(
-            "--checkpoint",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="A signed-note checkpoint of the ledger the file was exported from "
-            "(GET /checkpoint): refuse the file unless its Merkle tree has that root",
+        checkpoint_option(
+            "A signed-note checkpoint of the ledger the file was exported from "
+            "(GET /checkpoint): refuse the file unless its Merkle tree has that root"
         ),
     ] = None,
     key: Annotated[

@@ -3,7 +3,7 @@
 A witness (c2sp.org/tlog-witness) that checked a checkpoint of ours returns a cosignature/v1
 line; ``POST /ledger/checkpoint/cosignatures`` hands it to us and we keep it with the exact
 checkpoint text it covers, so it is served with that checkpoint again (every checkpoint of
-one tree size is the same bytes, see ``api.services.ledger_proofs.TIMESTAMP_EXTENSION``). Only lines
+one tree size is the same bytes, see ``api.services.checkpoints.TIMESTAMP_EXTENSION``). Only lines
 that verify with a configured witness key are kept; the table lives in the ledger's own
 store (the SQLite file, the PostgreSQL schema, or this process for ``memory://``).
 """
@@ -11,20 +11,24 @@ store (the SQLite file, the PostgreSQL schema, or this process for ``memory://``
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
+from eventsourcing.persistence import IntegrityError
 
 from api.signed_note import Signature
-from domain.errors import StorageUnavailable
+from api.store.side_tables import (
+    PostgresTable,
+    SQLiteTable,
+    SQLTable,
+    open_side_table,
+    storage_errors,
+)
 from domain.ledger import Ledger
-from projections.views import sqlite_write_transaction
 
 COSIGNATURES_TABLE = "parley_cosignatures"
 POSTGRES_COSIGNATURES_LOCK = 0x70636F736967  # "pcosig": serialises CREATE TABLE
@@ -41,14 +45,6 @@ class Cosigned:
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-@contextlib.contextmanager
-def storage_errors() -> Iterator[None]:
-    try:
-        yield
-    except (OperationalError, InterfaceError) as e:
-        raise StorageUnavailable(f"the store is unavailable: {e}") from e
 
 
 def _encoded(signature: Signature) -> str:
@@ -122,14 +118,10 @@ class MemoryCosignatureStore(CosignatureStore):
         return Cosigned(size, text, tuple(self._for_text(text)))
 
 
-class SQLCosignatureStore(CosignatureStore):
+class SQLCosignatureStore(SQLTable, CosignatureStore):
     """The cosignatures in a table of the ledger's SQL store; subclasses say how to reach it."""
 
-    mark = "?"
     table = COSIGNATURES_TABLE
-
-    @abstractmethod
-    def _transaction(self, *, commit: bool) -> contextlib.AbstractContextManager[Any]: ...
 
     def ddl(self) -> list[str]:
         return [
@@ -143,11 +135,6 @@ class SQLCosignatureStore(CosignatureStore):
             "checkpoint TEXT NOT NULL, "
             "PRIMARY KEY (text_hash, witness, key_id))"
         ]
-
-    def create_table(self) -> None:
-        with storage_errors(), self._transaction(commit=True) as cursor:
-            for statement in self.ddl():
-                cursor.execute(statement)
 
     def _add(self, tree_size: int, text: str, cosigned: Sequence[tuple[Signature, int]]) -> int:
         m = self.mark
@@ -197,61 +184,26 @@ class SQLCosignatureStore(CosignatureStore):
         return Cosigned(int(row["tree_size"]), text, tuple(self._for_text(text)))
 
 
-class SQLiteCosignatureStore(SQLCosignatureStore):
+class SQLiteCosignatureStore(SQLiteTable, SQLCosignatureStore):
     def __init__(self, datastore: Any) -> None:
         self.datastore = datastore
 
-    def _transaction(self, *, commit: bool) -> contextlib.AbstractContextManager[Any]:
-        if commit:
-            return sqlite_write_transaction(self.datastore)
-        return self.datastore.transaction(commit=False)  # type: ignore[no-any-return]
 
-    def create_table(self) -> None:
-        # Most starts find the table there: look before taking the write lock.
-        with storage_errors(), self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (self.table,)
-            )
-            if cursor.fetchone() is not None:
-                return
-        super().create_table()
-
-
-class PostgresCosignatureStore(SQLCosignatureStore):
-    mark = "%s"
+class PostgresCosignatureStore(PostgresTable, SQLCosignatureStore):
+    create_lock = POSTGRES_COSIGNATURES_LOCK
 
     def __init__(self, datastore: Any) -> None:
         self.datastore = datastore
-        self.table = '"' + datastore.schema.replace('"', '""') + '".' + COSIGNATURES_TABLE
-
-    def _transaction(self, *, commit: bool) -> contextlib.AbstractContextManager[Any]:
-        return self.datastore.transaction(commit=commit)  # type: ignore[no-any-return]
-
-    def create_table(self) -> None:
-        # CREATE TABLE IF NOT EXISTS races between processes; the lock serialises it.
-        with storage_errors(), self._transaction(commit=True) as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (POSTGRES_COSIGNATURES_LOCK,))
-            for statement in self.ddl():
-                cursor.execute(statement)
+        self.table = self.qualified(datastore, COSIGNATURES_TABLE)
 
 
 def open_cosignatures(ledger: Ledger) -> CosignatureStore:
     """The cosignatures of the store the ledger writes to, their table created if missing."""
-    from eventsourcing.popo import POPOApplicationRecorder
-    from eventsourcing.sqlite import SQLiteApplicationRecorder
-
-    recorder = ledger.recorder
-    store: SQLCosignatureStore
-    if isinstance(recorder, POPOApplicationRecorder):
-        return MemoryCosignatureStore()
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        store = SQLiteCosignatureStore(recorder.datastore)
-    else:
-        from eventsourcing.postgres import PostgresApplicationRecorder
-
-        if not isinstance(recorder, PostgresApplicationRecorder):
-            msg = f"no cosignature store for a {type(recorder).__name__}"
-            raise TypeError(msg)
-        store = PostgresCosignatureStore(recorder.datastore)
-    store.create_table()
+    store: CosignatureStore = open_side_table(
+        ledger,
+        "cosignature store",
+        MemoryCosignatureStore,
+        SQLiteCosignatureStore,
+        PostgresCosignatureStore,
+    )
     return store

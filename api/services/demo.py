@@ -15,7 +15,6 @@ of it.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from api.http.schemas import EventCreate, NegotiationCreate
+from api.services.jsonl import NotAnObject, json_object, validation_message
 from domain import errors, facts
 from domain.ledger import Ledger
 from domain.values import Party, Term
@@ -110,7 +110,7 @@ def load_jsonl(
         except errors.ParleyError as e:
             raise LoadError(item.line, f"{e.code}: {e.detail}", cause=e) from e
         except ValidationError as e:  # a referenced id in a shape the schema refuses
-            raise LoadError(item.line, _validation_message(e), cause=e) from None
+            raise LoadError(item.line, validation_message(e, "(line)"), cause=e) from None
         report.lines += 1
         report.events += len(recorded.events)
         if on_line is not None:
@@ -158,11 +158,9 @@ def _parse_all(lines: list[str]) -> list[_Opening | _Event]:
         if not _is_content(line):
             continue
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise LoadError(number, f"not valid JSON: {e.msg} (column {e.colno})") from None
-        if not isinstance(data, dict):
-            raise LoadError(number, "a line must be a JSON object")
+            data = json_object(line)
+        except NotAnObject as e:
+            raise LoadError(number, str(e)) from None
         try:
             if "slug" in data and "type" not in data:
                 opening = _parse_opening(data)
@@ -172,7 +170,7 @@ def _parse_all(lines: list[str]) -> list[_Opening | _Event]:
         except errors.ParleyError as e:
             raise LoadError(number, f"{e.code}: {e.detail}", cause=e) from e
         except ValidationError as e:
-            raise LoadError(number, _validation_message(e), cause=e) from None
+            raise LoadError(number, validation_message(e, "(line)"), cause=e) from None
     return items
 
 
@@ -210,11 +208,3 @@ def _parse_opening(data: dict[str, Any]) -> _Opening:
 def _parse_event(data: dict[str, Any]) -> facts.Fact:
     """One event line: the body of ``POST /negotiations/{slug}/events``."""
     return _EVENT_ADAPTER.validate_python(data).to_fact()
-
-
-def _validation_message(error: ValidationError) -> str:
-    parts = []
-    for item in error.errors(include_url=False):
-        where = ".".join(str(p) for p in item["loc"]) or "(line)"
-        parts.append(f"{where}: {item['msg']}")
-    return "; ".join(parts)

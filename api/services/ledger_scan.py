@@ -20,8 +20,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from api.services.documents import stored_document
 from domain import merkle
-from domain.canonical import GENESIS_HASH, canonical_document, event_hash
+from domain.canonical import GENESIS_HASH, event_hash
 from domain.ledger import Ledger
 from domain.negotiation import Negotiation
 from projections.views import LeafRow, Views
@@ -225,17 +226,7 @@ def decode(ledger: Ledger, row: RawRow) -> Negotiation.Event | str:
 
 def _document_hash(event: Negotiation.Event, slug: str) -> str | None:
     try:
-        document = canonical_document(
-            fact=event,  # type: ignore[arg-type]
-            negotiation=slug,
-            version=event.originator_version,
-            event_id=event.event_id,
-            recorded_at=event.timestamp,
-            recorded_by=event.recorded_by,
-            prev_hash=event.prev_hash,
-            ledger_format=event.ledger_format,
-        )
-        return event_hash(document)
+        return event_hash(stored_document(event, slug, event))  # type: ignore[arg-type]
     except (TypeError, ValueError, AttributeError, KeyError):
         return None  # decoded into something no fact holds: it cannot have been recorded
 

@@ -8,26 +8,31 @@ ledger's own store (the SQLite file, the PostgreSQL schema, or this process for
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import re
 import secrets
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
+from eventsourcing.persistence import IntegrityError
 
 from api.errors import KeyNameTaken as KeyNameTaken  # raised here; imported from here too
 from api.errors import KeyNotFound as KeyNotFound
-from domain.errors import InvalidValue, StorageUnavailable
+from api.store.side_tables import (
+    PostgresTable,
+    SQLiteTable,
+    SQLTable,
+    open_side_table,
+    storage_errors,
+)
+from domain.errors import InvalidValue
 from domain.ledger import Ledger, utc_now
-from projections.views import sqlite_write_transaction
 
 KEY_PREFIX = "parley_"
 KEY_BYTES = 32
@@ -107,15 +112,6 @@ def check_role(role: str) -> Role:
     except ValueError:
         roles = ", ".join(r.value for r in Role)
         raise InvalidValue(f"{role!r} is not a role; the roles are {roles}", field="role") from None
-
-
-@contextlib.contextmanager
-def storage_errors() -> Iterator[None]:
-    """A store that does not answer is a 503, as for the ledger."""
-    try:
-        yield
-    except (OperationalError, InterfaceError) as e:
-        raise StorageUnavailable(f"the store is unavailable: {e}") from e
 
 
 class KeyStore(ABC):
@@ -238,15 +234,11 @@ def _moment(value: Any) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-class SQLKeyStore(KeyStore):
+class SQLKeyStore(SQLTable, KeyStore):
     """The keys in a table of the ledger's SQL store; subclasses say how to reach it."""
 
-    mark = "?"
     table = KEYS_TABLE
     moment_type = "TEXT"
-
-    @abstractmethod
-    def _transaction(self, *, commit: bool) -> contextlib.AbstractContextManager[Any]: ...
 
     def ddl(self) -> list[str]:
         return [
@@ -257,11 +249,6 @@ class SQLKeyStore(KeyStore):
             f"created_at {self.moment_type} NOT NULL, "
             f"revoked_at {self.moment_type})"
         ]
-
-    def create_table(self) -> None:
-        with storage_errors(), self._transaction(commit=True) as cursor:
-            for statement in self.ddl():
-                cursor.execute(statement)
 
     def _stored(self, when: datetime) -> Any:
         return when.isoformat()
@@ -321,70 +308,32 @@ class SQLKeyStore(KeyStore):
             return cursor.fetchone() is not None
 
 
-class SQLiteKeyStore(SQLKeyStore):
+class SQLiteKeyStore(SQLiteTable, SQLKeyStore):
     def __init__(self, datastore: Any, clock: Callable[[], datetime] = utc_now) -> None:
         super().__init__(clock)
         self.datastore = datastore
 
-    def _transaction(self, *, commit: bool) -> contextlib.AbstractContextManager[Any]:
-        if commit:
-            return self._writing()
-        return self.datastore.transaction(commit=False)  # type: ignore[no-any-return]
 
-    def _writing(self) -> contextlib.AbstractContextManager[Any]:
-        return sqlite_write_transaction(self.datastore)
-
-    def create_table(self) -> None:
-        # Most starts find the table there: look before taking the write lock.
-        with storage_errors(), self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (self.table,)
-            )
-            if cursor.fetchone() is not None:
-                return
-        super().create_table()
-
-
-class PostgresKeyStore(SQLKeyStore):
-    mark = "%s"
+class PostgresKeyStore(PostgresTable, SQLKeyStore):
     moment_type = "TIMESTAMPTZ"
+    create_lock = POSTGRES_KEYS_LOCK
 
     def __init__(self, datastore: Any, clock: Callable[[], datetime] = utc_now) -> None:
         super().__init__(clock)
         self.datastore = datastore
-        self.table = '"' + datastore.schema.replace('"', '""') + '".' + KEYS_TABLE
-
-    def _transaction(self, *, commit: bool) -> contextlib.AbstractContextManager[Any]:
-        return self.datastore.transaction(commit=commit)  # type: ignore[no-any-return]
+        self.table = self.qualified(datastore, KEYS_TABLE)
 
     def _stored(self, when: datetime) -> Any:
         return when
 
-    def create_table(self) -> None:
-        # CREATE TABLE IF NOT EXISTS races between processes; the lock serialises it.
-        with storage_errors(), self._transaction(commit=True) as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (POSTGRES_KEYS_LOCK,))
-            for statement in self.ddl():
-                cursor.execute(statement)
-
 
 def open_keys(ledger: Ledger, clock: Callable[[], datetime] = utc_now) -> KeyStore:
     """The keys of the store the ledger writes to, their table created if missing."""
-    from eventsourcing.popo import POPOApplicationRecorder
-    from eventsourcing.sqlite import SQLiteApplicationRecorder
-
-    recorder = ledger.recorder
-    store: SQLKeyStore
-    if isinstance(recorder, POPOApplicationRecorder):
-        return MemoryKeyStore(clock)
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        store = SQLiteKeyStore(recorder.datastore, clock)
-    else:
-        from eventsourcing.postgres import PostgresApplicationRecorder
-
-        if not isinstance(recorder, PostgresApplicationRecorder):
-            msg = f"no key store for a {type(recorder).__name__}"
-            raise TypeError(msg)
-        store = PostgresKeyStore(recorder.datastore, clock)
-    store.create_table()
+    store: KeyStore = open_side_table(
+        ledger,
+        "key store",
+        lambda: MemoryKeyStore(clock),
+        lambda datastore: SQLiteKeyStore(datastore, clock),
+        lambda datastore: PostgresKeyStore(datastore, clock),
+    )
     return store

@@ -11,7 +11,7 @@ import pytest
 from apitools import assert_problem, offer, post_events
 
 from api.services.demo import DEMO_SLUG, load_demo
-from api.services.transfer import read_export, restore_export
+from api.services.restore import read_export, restore_export
 from domain.verify import verify_chain
 
 EXPORT = f"/negotiations/{DEMO_SLUG}/export"

@@ -9,36 +9,18 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from support import opened
 from typer.testing import CliRunner
 
 from api.cli import app
 from api.services.demo import DEMO_SLUG, LoadError, demo_path, ensure_demo, load_demo, load_jsonl
-from api.store.store import open_ledger, parse_database_url
 from domain.ledger import Ledger
 
 DEMO_EVENTS = 29  # 26 lines; the opening line also records two parties and one term
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh SQLite file, configured for the CLI as PARLEY_DATABASE_URL."""
-    url = f"sqlite:///{tmp_path}/cli.db"
-    monkeypatch.setenv("PARLEY_DATABASE_URL", url)
-    return url
-
-
-@contextlib.contextmanager
-def opened(url: str) -> Iterator[Ledger]:
-    ledger = open_ledger(parse_database_url(url), create_tables=True)
-    try:
-        yield ledger
-    finally:
-        ledger.close()
 
 
 def write_lines(path: Path, *objects: object) -> Path:

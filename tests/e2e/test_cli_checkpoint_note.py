@@ -3,22 +3,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import opened
 from typer.testing import CliRunner, Result
 
 from api.cli import app
-from api.services.demo import DEMO_SLUG, load_demo
+from api.services.demo import DEMO_SLUG
 from api.signed_note import COSIGNATURE_V1, cosign, parse_note, signer_verifier
-from api.store.store import open_ledger, parse_database_url
 from domain.canonical import event_hash
 from domain.facts import StatementMade
-from domain.ledger import Ledger
 from projections.runner import ProjectionRunner
 
 DEMO_EVENTS = 29
@@ -28,23 +25,12 @@ WITNESS = "witness.test/w1"
 WITNESS_SEED = bytes(range(32))
 
 
-@contextlib.contextmanager
-def opened(url: str) -> Iterator[Ledger]:
-    ledger = open_ledger(parse_database_url(url), create_tables=True)
-    try:
-        yield ledger
-    finally:
-        ledger.close()
-
-
 @pytest.fixture
-def source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def source(source: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The demo on a SQLite file, projected, with a signing key and an origin configured."""
-    url = f"sqlite:///{tmp_path}/source.db"
+    url = source
     with opened(url) as ledger:
-        load_demo(ledger)
         ProjectionRunner(ledger).catch_up()
-    monkeypatch.setenv("PARLEY_DATABASE_URL", url)
     monkeypatch.setenv("PARLEY_SIGNING_KEY", SEED_HEX)
     monkeypatch.setenv("PARLEY_LOG_ORIGIN", ORIGIN)
     monkeypatch.delenv("PARLEY_WITNESS_KEYS", raising=False)

@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from support import opened
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.services.demo import DEMO_SLUG, load_demo
-from api.store.store import open_ledger, parse_database_url
-from domain.ledger import Ledger
+from api.services.demo import DEMO_SLUG
 
 DEMO_EVENTS = 29
-
-
-@contextlib.contextmanager
-def opened(url: str) -> Iterator[Ledger]:
-    ledger = open_ledger(parse_database_url(url), create_tables=True)
-    try:
-        yield ledger
-    finally:
-        ledger.close()
-
-
-@pytest.fixture
-def source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A SQLite store holding the demo, configured for the CLI."""
-    url = f"sqlite:///{tmp_path}/source.db"
-    with opened(url) as ledger:
-        load_demo(ledger)
-    monkeypatch.setenv("PARLEY_DATABASE_URL", url)
-    return url
 
 
 def heads(url: str) -> dict[str, tuple[int, str, int]]:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import opened
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.services.demo import DEMO_SLUG, load_demo
-from api.store.store import open_ledger, parse_database_url
+from api.services.demo import DEMO_SLUG
 from domain.facts import StatementMade
 from domain.ledger import Ledger
 from projections.runner import ProjectionRunner
@@ -25,22 +23,9 @@ DEMO_EVENTS = 29
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def sqlite_url(source: str) -> str:
     """A SQLite file holding the demo, configured for the CLI as PARLEY_DATABASE_URL."""
-    url = f"sqlite:///{tmp_path}/views.db"
-    monkeypatch.setenv("PARLEY_DATABASE_URL", url)
-    with opened(url) as ledger:
-        load_demo(ledger)
-    return url
-
-
-@contextlib.contextmanager
-def opened(url: str) -> Iterator[Ledger]:
-    ledger = open_ledger(parse_database_url(url), create_tables=True)
-    try:
-        yield ledger
-    finally:
-        ledger.close()
+    return source
 
 
 def views_of(ledger: Ledger) -> dict[str, object]:

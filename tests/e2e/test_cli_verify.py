@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from ledger_tamper import corrupt, delete_row, edit_state, rehash, replace_bytes
+from support import opened
 from typer.testing import CliRunner, Result
 
 from api.cli import app
 from api.services.demo import DEMO_SLUG, load_demo
-from api.store.store import open_ledger, parse_database_url
 from domain.facts import StatementMade
-from domain.ledger import Ledger
 from domain.negotiation import Negotiation
 from projections.runner import ProjectionRunner
 from projections.views import MERKLE_VIEW
@@ -25,15 +22,6 @@ DEMO_EVENTS = 29
 SEED_HEX = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite", "postgres"], indirect=True)
-
-
-@contextlib.contextmanager
-def opened(url: str) -> Iterator[Ledger]:
-    ledger = open_ledger(parse_database_url(url), create_tables=True)
-    try:
-        yield ledger
-    finally:
-        ledger.close()
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,13 +29,11 @@ from typing import Any
 
 import httpx
 import pytest
+from support import PG_HOST, PG_PORT, PG_USER, fresh_database, postgres_admin
 
 from api.store.store import _DurableSQLitePool, open_ledger, parse_database_url
 
 PARLEY = Path(sys.executable).with_name("parley")
-PG_HOST = os.environ.get("PARLEY_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("PARLEY_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("PARLEY_TEST_PG_USER", "postgres")
 START_TIMEOUT = 30.0
 WRITERS = 6
 KILL_AFTER_ACKS = 200
@@ -132,39 +129,14 @@ class ParleyServer:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def postgres_required() -> bool:
-    return os.environ.get("PARLEY_TEST_POSTGRES", "").lower() == "required"
-
-
 @contextlib.contextmanager
 def postgres_database(prefix: str) -> Iterator[str]:
     """A fresh PostgreSQL database, dropped afterwards; skips (or fails, when required)."""
-    try:
-        import psycopg
-    except ImportError:
-        if postgres_required():
-            pytest.fail("PARLEY_TEST_POSTGRES=required but psycopg is not installed")
-        pytest.skip("psycopg is not installed")
-    try:
-        admin = psycopg.connect(
-            dbname="postgres",
-            host=PG_HOST,
-            port=PG_PORT,
-            user=PG_USER,
-            autocommit=True,
-            connect_timeout=5,
-        )
-    except psycopg.OperationalError as e:
-        if postgres_required():
-            pytest.fail(f"PARLEY_TEST_POSTGRES=required but PostgreSQL is unreachable: {e}")
+    admin = postgres_admin()
+    if admin is None:
         pytest.skip("PostgreSQL is not reachable (set PARLEY_TEST_POSTGRES=required to fail)")
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(admin, prefix) as name:
+        yield f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -19,7 +19,8 @@ from uuid import UUID
 import pytest
 
 from api.services.demo import load_demo
-from api.services.transfer import export_ledger, read_export, restore_export
+from api.services.restore import read_export, restore_export
+from api.services.transfer import export_ledger
 from domain import facts
 from domain.canonical import MAX_SAFE_INTEGER
 from domain.ledger import Ledger

@@ -9,8 +9,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from support import recomputed_hash
+
 from domain import facts
-from domain.canonical import GENESIS_HASH, canonical_document, event_hash
+from domain.canonical import GENESIS_HASH
 from domain.ledger import Ledger, Recorded
 from domain.negotiation import Negotiation
 from domain.values import (
@@ -316,12 +318,6 @@ def shape(value: Any) -> Any:
     raise TypeError(msg)
 
 
-def fact_of(event: Negotiation.Event) -> facts.Fact:
-    """The contract fact a stored event carries (without the ledger's metadata)."""
-    fact_type = facts.FACT_TYPES[event.TYPE]  # type: ignore[attr-defined]
-    return fact_type(**{f.name: getattr(event, f.name) for f in dataclasses.fields(fact_type)})
-
-
 def check_chain(ledger: Ledger, slug: str) -> list[Negotiation.Event]:
     """Asserts the stream is versions 1..N with an intact hash chain; returns its events."""
     events = ledger.stream(slug)
@@ -329,17 +325,7 @@ def check_chain(ledger: Ledger, slug: str) -> list[Negotiation.Event]:
     prev = GENESIS_HASH
     for e in events:
         assert e.prev_hash == prev, f"version {e.originator_version} does not chain"
-        document = canonical_document(
-            fact=fact_of(e),
-            negotiation=slug,
-            version=e.originator_version,
-            event_id=e.event_id,
-            recorded_at=e.timestamp,
-            recorded_by=e.recorded_by,
-            prev_hash=e.prev_hash,
-            ledger_format=e.ledger_format,
-        )
-        assert e.hash == event_hash(document), f"version {e.originator_version} was altered"
+        assert e.hash == recomputed_hash(e, slug), f"version {e.originator_version} was altered"
         prev = e.hash
     return events
 

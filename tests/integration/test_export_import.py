@@ -12,20 +12,15 @@ from typing import Any
 import pytest
 from store_histories import (
     check_chain,
-    fact_of,
     open_seed,
     record_every_fact_type,
     shape,
     statements,
 )
+from support import contract_fact as fact_of
 
-from api.services.transfer import (
-    ImportRefused,
-    export_ledger,
-    export_negotiation,
-    read_export,
-    restore_export,
-)
+from api.services.restore import ImportRefused, read_export, restore_export
+from api.services.transfer import export_ledger, export_negotiation
 from api.store.store import open_ledger, parse_database_url
 from domain import errors, facts
 from domain.canonical import event_hash, payload_of

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -17,7 +16,8 @@ from ledger_tamper import (
 )
 from store_histories import open_seed, record_every_fact_type, statements
 
-from api.services.ledger_proofs import consistency, extends, inclusion, make_checkpoint
+from api.services.checkpoints import make_checkpoint
+from api.services.ledger_proofs import consistency, extends, inclusion
 from api.services.ledger_scan import verify_ledger
 from domain import facts, merkle, verify
 from domain.ledger import Ledger
@@ -27,13 +27,6 @@ from projections.views import MERKLE_VIEW, LeafRow
 
 AMOUNT = Decimal("987654321")
 NOW = datetime(2026, 1, 2, tzinfo=UTC)
-
-
-@pytest.fixture
-def runner(ledger: Ledger) -> Iterator[ProjectionRunner]:
-    made = ProjectionRunner(ledger, batch_size=5)
-    yield made
-    made.stop()
 
 
 def history(ledger: Ledger) -> None:

@@ -18,7 +18,8 @@ import pytest
 from store_histories import check_chain, statements
 
 from api.services.ledger_scan import verify_ledger
-from api.services.transfer import export_ledger, read_export, restore_export
+from api.services.restore import read_export, restore_export
+from api.services.transfer import export_ledger
 from domain import errors, facts, verify
 from domain.canonical import canonical_bytes, event_hash
 from domain.ledger import Ledger

@@ -14,7 +14,6 @@ from store_histories import (
     EVERY_FACT_TYPE,
     check_chain,
     event_ids,
-    fact_of,
     open_seed,
     record_every_fact_type,
     replay,
@@ -22,6 +21,7 @@ from store_histories import (
     state,
     statements,
 )
+from support import contract_fact as fact_of
 
 from api.store.store import StoreURLError, parse_database_url
 from domain import errors

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
-import pytest
 from store_histories import open_seed, record_every_fact_type, statements
 
 from domain.ledger import Ledger
 from projections.runner import ProjectionRunner
 from projections.views import ANALYTICS_VIEW, EVENTS_VIEW, INDEX_VIEW, MERKLE_VIEW, VIEWS
-
-
-@pytest.fixture
-def runner(ledger: Ledger) -> Iterator[ProjectionRunner]:
-    made = ProjectionRunner(ledger, batch_size=5)
-    yield made
-    made.stop()
 
 
 def history(ledger: Ledger) -> None:

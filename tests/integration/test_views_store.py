@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from datetime import date
 
 import pytest
-from store_histories import fact_of, open_seed, record_every_fact_type, statements
+from store_histories import open_seed, record_every_fact_type, statements
+from support import contract_fact as fact_of
 
 from domain import facts
 from domain.canonical import payload_of

@@ -35,6 +35,7 @@ from test_time_travel_property import (
     Step,
     record_history,
 )
+from view_batches import as_negotiation, in_batches
 
 from api.http.app import create_app
 from api.settings import Settings
@@ -89,17 +90,10 @@ def check_every_batch(views: Views, recorded: list[EventRow], sizes: list[int]) 
     # Each example is a negotiation of its own, later in the log than the last one.
     slug = f"example-{next(EXAMPLES)}"
     start = views.tracked_positions()[ANALYTICS_VIEW]
-    rows = [
-        dataclasses.replace(row, negotiation=slug, position=start + i)
-        for i, row in enumerate(recorded, 1)
-    ]
-    done = 0
-    for size in itertools.cycle(sizes):
-        if done >= len(rows):
-            break
-        batch = rows[done : done + size]
-        views.apply(batch, {ANALYTICS_VIEW: start + done}, start + done + len(batch))
-        done += len(batch)
+    rows = as_negotiation(recorded, slug, start)
+    for before, batch in in_batches(rows, sizes):
+        views.apply(batch, {ANALYTICS_VIEW: start + before}, start + before + len(batch))
+        done = before + len(batch)
         stream = stream_from_rows(rows[:done])
         got_positions, got_gaps = stored(views, slug)
         assert got_positions == positions(stream), done

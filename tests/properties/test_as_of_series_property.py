@@ -12,7 +12,6 @@ there (``Line.up_to``).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -24,6 +23,7 @@ from test_analytics_property import (  # noqa: F401
     history_rows,
 )
 from test_time_travel_property import HISTORIES, OPENED_ON, Step
+from view_batches import as_negotiation, in_batches
 
 from domain.values import end_of_key
 from projections.analytics import stored_order
@@ -96,17 +96,10 @@ def check_as_of(
     views = analytics_views
     slug = f"as-of-{next(EXAMPLES)}"
     start = views.tracked_positions()[ANALYTICS_VIEW]
-    rows = [
-        dataclasses.replace(row, negotiation=slug, position=start + i)
-        for i, row in enumerate(history_rows(history), 1)
-    ]
-    done = 0
-    for size in itertools.cycle(sizes):
-        if done >= len(rows):
-            break
-        batch = rows[done : done + size]
-        views.apply(batch, {ANALYTICS_VIEW: start + done}, start + done + len(batch))
-        done += len(batch)
+    rows = as_negotiation(history_rows(history), slug, start)
+    for before, batch in in_batches(rows, sizes):
+        views.apply(batch, {ANALYTICS_VIEW: start + before}, start + before + len(batch))
+        done = before + len(batch)
         stream = stream_from_rows(rows[:done])
         whole = build_book(stream)
         order = stored_order(views, slug)

@@ -29,6 +29,7 @@ from test_analytics_property import (  # noqa: F401
     stored,
 )
 from test_time_travel_property import HISTORIES, Step
+from view_batches import as_negotiation, in_batches
 
 from projections import checkpoints
 from projections.analytics import HEADLINE_FIELDS, stored_gap_entries, stored_order
@@ -58,18 +59,10 @@ def apply_in_batches(
     read at a version reads the events view too; event ids are unique there)."""
     tracked = views.tracked_positions()
     start = max(tracked[name] for name in chosen)
-    rows = [
-        dataclasses.replace(row, negotiation=slug, position=start + i)
-        for i, row in enumerate(recorded, 1)
-    ]
-    done = 0
-    for size in itertools.cycle(sizes):
-        if done >= len(rows):
-            break
-        batch = rows[done : done + size]
-        at = {name: tracked[name] if done == 0 else start + done for name in chosen}
-        views.apply(batch, at, start + done + len(batch))
-        done += len(batch)
+    rows = as_negotiation(recorded, slug, start)
+    for before, batch in in_batches(rows, sizes):
+        at = {name: tracked[name] if before == 0 else start + before for name in chosen}
+        views.apply(batch, at, start + before + len(batch))
 
 
 def rows_of(views: Views, slug: str) -> list[tuple[str, str]]:

@@ -7,7 +7,6 @@ own bookkeeping, and a replay of the stream must give the live state.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 from collections import Counter
@@ -21,9 +20,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import event as tally
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from support import recomputed_hash
 
 from domain import errors, facts
-from domain.canonical import GENESIS_HASH, canonical_document, event_hash
+from domain.canonical import GENESIS_HASH
 from domain.ledger import Ledger, Recorded, project_negotiation
 from domain.values import Party, Quantity, Term, sort_key
 
@@ -497,20 +497,7 @@ class NegotiationMachine(RuleBasedStateMachine):
 
 
 def _recomputed_hash(event: Any) -> str:
-    fact_type = facts.FACT_TYPES[event.TYPE]
-    fact = fact_type(**{f.name: getattr(event, f.name) for f in dataclasses.fields(fact_type)})
-    return event_hash(
-        canonical_document(
-            fact=fact,
-            negotiation=SLUG,
-            version=event.originator_version,
-            event_id=event.event_id,
-            recorded_at=event.timestamp,
-            recorded_by=event.recorded_by,
-            prev_hash=event.prev_hash,
-            ledger_format=event.ledger_format,
-        )
-    )
+    return recomputed_hash(event, SLUG)
 
 
 TestNegotiationMachine = NegotiationMachine.TestCase

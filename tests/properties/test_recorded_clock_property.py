@@ -14,11 +14,11 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import memory_ledger
 
 from domain import facts
 from domain.ledger import TICK, Ledger
@@ -51,12 +51,7 @@ def offer(n: int) -> facts.OfferMade:
 
 
 def open_ledger(clock: Callable[[], datetime]) -> Ledger:
-    counter = itertools.count(1)
-    ledger = Ledger(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        clock=clock,
-        new_id=lambda: UUID(int=next(counter)),
-    )
+    ledger = memory_ledger(clock)
     ledger.open_negotiation(
         facts.NegotiationOpened(slug=SLUG, title="Clock", occurred_at=date(2019, 9, 1)),
         [Party("USA", "United States")],

@@ -2,56 +2,29 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import pytest
+from support import recomputed_hash as recompute_hash
 
 from domain import facts
 from domain.canonical import GENESIS_HASH, canonical_bytes, canonical_document, event_hash
 from domain.ledger import Ledger
-from domain.values import Party, Quantity, Source, Term
+from domain.values import Quantity, Source
 
 SLUG = "sma"
 KST = timezone(timedelta(hours=9))
 
 
-def recompute_hash(event: Any, slug: str) -> str:
-    """The hash of a stored event, recomputed from nothing but what the store gave back."""
-    fact_type = facts.FACT_TYPES[event.TYPE]
-    fact = fact_type(**{f.name: getattr(event, f.name) for f in dataclasses.fields(fact_type)})
-    document = canonical_document(
-        fact=fact,
-        negotiation=slug,
-        version=event.originator_version,
-        event_id=event.event_id,
-        recorded_at=event.timestamp,
-        recorded_by=event.recorded_by,
-        prev_hash=event.prev_hash,
-        ledger_format=event.ledger_format,
-    )
-    return event_hash(document)
-
-
 @pytest.fixture
-def book(clock: Callable[[], datetime]) -> Ledger:
-    counter = itertools.count(1)
-    ledger = Ledger(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        clock=clock,
-        new_id=lambda: UUID(int=next(counter)),
-    )
-    ledger.open_negotiation(
-        facts.NegotiationOpened(slug=SLUG, title="SMA talks", occurred_at=date(2019, 9, 1)),
-        [Party("ROK", "Republic of Korea"), Party("USA", "United States")],
-        [Term("contribution", "Annual contribution", "USD")],
-    )
+def book(book: Ledger) -> Ledger:
+    """The SMA talks (``tests/unit/conftest.py``) with an offer, a round and an issue."""
+    ledger = book
     source = Source(
         title="Korea Herald", url="https://example.org/a", published_on=date(2020, 4, 7)
     )

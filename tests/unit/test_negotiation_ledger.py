@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import pytest
 
 from domain import errors, facts
 from domain.ledger import Ledger
-from domain.values import Party, Quantity, Term
+from domain.values import Party, Quantity
 
 SLUG = "sma"
-
-
-@pytest.fixture
-def book(clock: Callable[[], datetime]) -> Ledger:
-    counter = itertools.count(1)
-    ledger = Ledger(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        clock=clock,
-        new_id=lambda: UUID(int=next(counter)),
-    )
-    ledger.open_negotiation(
-        facts.NegotiationOpened(slug=SLUG, title="SMA talks", occurred_at=date(2019, 9, 1)),
-        [Party("ROK", "Republic of Korea"), Party("USA", "United States")],
-        [Term("contribution", "Annual contribution", "USD")],
-    )
-    return ledger
 
 
 def offer(amount: str = "5E+9", party: str = "USA") -> facts.OfferMade:

@@ -1,0 +1,121 @@
+"""Tables of ours beside the events (API keys, cosignatures): kept in the ledger's own store.
+
+Each lives in the ledger's SQLite file or PostgreSQL schema and is written in that
+datastore's transactions; it is created when first opened, once across processes. The
+``memory://`` store keeps such records in the process instead: :func:`open_side_table`
+picks the kind for the store a ledger writes to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from domain.ledger import Ledger
+from projections.storage import view_storage_errors as storage_errors
+from projections.views import sqlite_write_transaction
+
+__all__ = [
+    "PostgresTable",
+    "SQLTable",
+    "SQLiteTable",
+    "open_side_table",
+    "storage_errors",
+]
+
+
+class SQLTable:
+    """A table of ours in the ledger's SQL store; the class using it gives its DDL."""
+
+    mark = "?"
+    """The driver's parameter placeholder."""
+    table: str
+    datastore: Any
+
+    def ddl(self) -> list[str]:
+        raise NotImplementedError
+
+    def _transaction(self, *, commit: bool) -> contextlib.AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def create_table(self) -> None:
+        with storage_errors(), self._transaction(commit=True) as cursor:
+            for statement in self.ddl():
+                cursor.execute(statement)
+
+
+class SQLiteTable(SQLTable):
+    """In the ledger's SQLite file: writes take the file's write lock, as the ledger's do."""
+
+    def _transaction(self, *, commit: bool) -> contextlib.AbstractContextManager[Any]:
+        if commit:
+            return sqlite_write_transaction(self.datastore)
+        return self.datastore.transaction(commit=False)  # type: ignore[no-any-return]
+
+    def create_table(self) -> None:
+        # Most starts find the table there: look before taking the write lock.
+        with storage_errors(), self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (self.table,)
+            )
+            if cursor.fetchone() is not None:
+                return
+        super().create_table()
+
+
+class PostgresTable(SQLTable):
+    """In the ledger's PostgreSQL schema; ``create_lock`` serialises its CREATE TABLE."""
+
+    mark = "%s"
+    create_lock: int
+
+    @staticmethod
+    def qualified(datastore: Any, name: str) -> str:
+        """The table's name inside the datastore's schema, quoted."""
+        return '"' + str(datastore.schema).replace('"', '""') + '".' + name
+
+    def _transaction(self, *, commit: bool) -> contextlib.AbstractContextManager[Any]:
+        return self.datastore.transaction(commit=commit)  # type: ignore[no-any-return]
+
+    def create_table(self) -> None:
+        # CREATE TABLE IF NOT EXISTS races between processes; the lock serialises it.
+        with storage_errors(), self._transaction(commit=True) as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self.create_lock,))
+            for statement in self.ddl():
+                cursor.execute(statement)
+
+
+class _Creatable(Protocol):
+    def create_table(self) -> None: ...
+
+
+Memory = TypeVar("Memory")
+Table = TypeVar("Table", bound=_Creatable)
+
+
+def open_side_table(
+    ledger: Ledger,
+    what: str,
+    memory: Callable[[], Memory],
+    sqlite: Callable[[Any], Table],
+    postgres: Callable[[Any], Table],
+) -> Memory | Table:
+    """The ``what`` of the store the ledger writes to, its table created if missing."""
+    from eventsourcing.popo import POPOApplicationRecorder
+    from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+    recorder = ledger.recorder
+    if isinstance(recorder, POPOApplicationRecorder):
+        return memory()
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        store = sqlite(recorder.datastore)
+    else:
+        from eventsourcing.postgres import PostgresApplicationRecorder
+
+        if not isinstance(recorder, PostgresApplicationRecorder):
+            msg = f"no {what} for a {type(recorder).__name__}"
+            raise TypeError(msg)
+        store = postgres(recorder.datastore)
+    store.create_table()
+    return store

@@ -1,0 +1,115 @@
+"""Helpers the test suites share beside the fixtures of ``tests/conftest.py``.
+
+A ledger opened on a URL and closed afterwards; a deterministic in-memory ledger; PostgreSQL
+databases made for a test run; and an event's hash recomputed from nothing but what the store
+gave back (the contract fact rebuilt from the stored event's fields, not the ledger's code).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from api.store.store import open_ledger, parse_database_url
+from domain import facts
+from domain.canonical import canonical_document, event_hash
+from domain.ledger import Ledger
+
+PG_HOST = os.environ.get("PARLEY_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("PARLEY_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("PARLEY_TEST_PG_USER", "postgres")
+
+
+@contextlib.contextmanager
+def opened(url: str) -> Iterator[Ledger]:
+    """A ledger on the store at ``url`` (tables created), closed afterwards."""
+    ledger = open_ledger(parse_database_url(url), create_tables=True)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def memory_ledger(clock: Callable[[], datetime]) -> Ledger:
+    """An in-memory ledger on ``clock`` whose event ids are UUID(1), UUID(2), ..."""
+    counter = itertools.count(1)
+    return Ledger(
+        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
+        clock=clock,
+        new_id=lambda: uuid.UUID(int=next(counter)),
+    )
+
+
+# ------------------------------------------------------------------ hashes
+
+
+def contract_fact(event: Any) -> facts.Fact:
+    """The contract fact a stored event carries (without the ledger's metadata)."""
+    fact_type = facts.FACT_TYPES[event.TYPE]
+    return fact_type(**{f.name: getattr(event, f.name) for f in dataclasses.fields(fact_type)})
+
+
+def recomputed_hash(event: Any, slug: str) -> str:
+    """The hash of a stored event, recomputed from nothing but what the store gave back."""
+    document = canonical_document(
+        fact=contract_fact(event),
+        negotiation=slug,
+        version=event.originator_version,
+        event_id=event.event_id,
+        recorded_at=event.timestamp,
+        recorded_by=event.recorded_by,
+        prev_hash=event.prev_hash,
+        ledger_format=event.ledger_format,
+    )
+    return event_hash(document)
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+
+def postgres_required() -> bool:
+    """CI sets PARLEY_TEST_POSTGRES=required: an unreachable server fails, not skips."""
+    return os.environ.get("PARLEY_TEST_POSTGRES", "").lower() == "required"
+
+
+def postgres_admin() -> Any | None:
+    """An autocommit connection to the server's ``postgres`` database; None when none answers."""
+    try:
+        import psycopg
+    except ImportError:
+        if postgres_required():
+            pytest.fail("PARLEY_TEST_POSTGRES=required but psycopg is not installed")
+        return None
+    try:
+        return psycopg.connect(
+            dbname="postgres",
+            host=PG_HOST,
+            port=PG_PORT,
+            user=PG_USER,
+            autocommit=True,
+            connect_timeout=5,
+        )
+    except psycopg.OperationalError as e:
+        if postgres_required():
+            pytest.fail(f"PARLEY_TEST_POSTGRES=required but PostgreSQL is unreachable: {e}")
+        return None
+
+
+@contextlib.contextmanager
+def fresh_database(admin: Any, prefix: str) -> Iterator[str]:
+    """A new database's name, dropped afterwards (and ``admin`` closed)."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield name
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
