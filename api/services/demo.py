@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from api.http.schemas import EventCreate, NegotiationCreate
+from api.inputs import EventCreate, NegotiationCreate
 from domain import errors, facts
 from domain.ledger import Ledger
 from domain.values import Party, Term

@@ -20,7 +20,7 @@ from uuid import UUID
 from pydantic import TypeAdapter, ValidationError
 
 from api import signed_note
-from api.http.schemas import EventCreate, NegotiationCreate, fact_of
+from api.inputs import EventCreate, NegotiationCreate, fact_of
 from domain import errors, facts, merkle
 from domain.canonical import (
     FORMAT_KEY,
