@@ -45,7 +45,7 @@ def _examples(fact_type: type[facts.Fact]) -> dict[str, Any]:
     return {} if example is None else {"json_schema_extra": {"examples": [example]}}
 
 
-def _event_model(fact_type: type[facts.Fact]) -> type[FactInput]:
+def event_model(fact_type: type[facts.Fact]) -> type[FactInput]:
     # The fact's own fields are converted first: when both `ended_at` and `occurred_at` are
     # bad, the error names `ended_at`, as it always has.
     definitions, converters = model_fields(fact_type, [*COMMON, *_own(fact_type)])
@@ -63,7 +63,7 @@ def _event_model(fact_type: type[facts.Fact]) -> type[FactInput]:
 
 
 EVENT_CREATE_MODELS: tuple[type[FactInput], ...] = tuple(
-    _event_model(fact_type) for fact_type in facts.FACT_TYPES.values() if fact_type is not OPENED
+    event_model(fact_type) for fact_type in facts.FACT_TYPES.values() if fact_type is not OPENED
 )
 """One input model per fact that a negotiation's event may record, in ``FACT_TYPES`` order."""
 
