@@ -14,9 +14,11 @@ documents it, is the field's ``INPUT`` metadata (JSON Schema keywords).
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass, field, fields
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin
 
 from domain.values import (
     Delegation,
@@ -48,6 +50,20 @@ INPUT = "input"
 def described(**keywords: Any) -> dict[str, Any]:
     """A field's metadata saying what its input must satisfy and how it is documented."""
     return {INPUT: keywords}
+
+
+def without_none(hint: Any) -> tuple[Any, bool]:
+    """A field's type without ``None``, and whether ``None`` was allowed (for derivations)."""
+    if get_origin(hint) in (Union, types.UnionType):
+        args = tuple(a for a in get_args(hint) if a is not type(None))
+        if len(args) < len(get_args(hint)):
+            return (args[0] if len(args) == 1 else Union[args]), True  # noqa: UP007
+    return hint, False
+
+
+def is_time_point(hint: Any) -> bool:
+    """Whether a field's type is ``OccurredAt`` (or optional): a date or a datetime."""
+    return set(get_args(hint)) - {type(None)} == {date, datetime}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,13 +13,12 @@ fact type, or a new field, is decoded without a line here.
 from __future__ import annotations
 
 import dataclasses
-import types
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, get_args, get_origin, get_type_hints
 
-from domain.facts import FACT_TYPES
+from domain.facts import FACT_TYPES, is_time_point, without_none
 from domain.values import parse_occurred_at
 from projections.records import Record, Stream
 
@@ -34,19 +33,10 @@ def _decimal(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
-def _without_none(hint: Any) -> tuple[Any, bool]:
-    """The type without ``None``, and whether ``None`` was allowed."""
-    if get_origin(hint) in (Union, types.UnionType):
-        args = tuple(a for a in get_args(hint) if a is not type(None))
-        if len(args) < len(get_args(hint)):
-            return (args[0] if len(args) == 1 else Union[args]), True  # noqa: UP007
-    return hint, False
-
-
 def decoder(hint: Any) -> Decode | None:
     """How the JSON of a value of this domain type becomes the value (None: it already is)."""
-    inner, _ = _without_none(hint)
-    if set(get_args(inner)) == {date, datetime}:  # a time point: as given, date or datetime
+    inner, _ = without_none(hint)
+    if is_time_point(inner):  # as given: a date or a datetime
         return parse_occurred_at
     if inner is Decimal:
         return _decimal
@@ -71,7 +61,7 @@ def _dataclass_decoder(cls: type[Any]) -> Decode:
     a list left out or null is empty."""
     hints = get_type_hints(cls)
     parts = [
-        (f.name, decoder(hints[f.name]), _without_none(hints[f.name])[1], f.default)
+        (f.name, decoder(hints[f.name]), without_none(hints[f.name])[1], f.default)
         for f in dataclasses.fields(cls)
     ]
 
@@ -88,7 +78,7 @@ def _dataclass_decoder(cls: type[Any]) -> Decode:
 
 
 def _json_shape(hint: Any) -> str:
-    inner, _ = _without_none(hint)
+    inner, _ = without_none(hint)
     if get_origin(inner) is dict or dataclasses.is_dataclass(inner):
         return "object"
     return "array" if get_origin(inner) is tuple else "scalar"
@@ -103,7 +93,7 @@ def _field_decoder(name: str, hints: set[Any]) -> Decode | None:
     """
     by_shape: dict[str, Decode | None] = {}
     for shape in {_json_shape(h) for h in hints}:
-        types_ = {_without_none(h)[0] for h in hints if _json_shape(h) == shape}
+        types_ = {without_none(h)[0] for h in hints if _json_shape(h) == shape}
         decoders = [decoder(t) for t in types_]
         if len(types_) > 1 and any(d is not None for d in decoders):
             msg = f"payload field {name!r}: types {types_} share a JSON shape but decode apart"

@@ -15,14 +15,14 @@ import dataclasses
 import functools
 import types
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from pydantic import Field, StrictInt, create_model
 
 from api.inputs.scalars import Amount, Details, IsoDate, OccurredAtText, Strict
-from domain.facts import INPUT
+from domain.facts import INPUT, is_time_point, without_none
 from domain.values import Party, Quantity, Term, parse_occurred_at
 
 Convert = Callable[[Any], Any]
@@ -71,25 +71,11 @@ class ValueIn(DomainInput):
         return self.VALUE(**self.to_domain())
 
 
-def _is_time_point(hint: Any) -> bool:
-    """``OccurredAt``: a date or a datetime, which the domain parses from the client's text."""
-    return set(get_args(hint)) - {type(None)} == {date, datetime}
-
-
-def _optional(hint: Any) -> tuple[Any, bool]:
-    """The hint without ``None``, and whether ``None`` was allowed."""
-    if get_origin(hint) in (Union, types.UnionType):
-        args = [a for a in get_args(hint) if a is not type(None)]
-        if len(args) < len(get_args(hint)):
-            return (args[0] if len(args) == 1 else Union[tuple(args)]), True  # noqa: UP007
-    return hint, False
-
-
 def input_type(hint: Any) -> Any:
     """The pydantic type a client's JSON for a field of this domain type is parsed as."""
-    if _is_time_point(hint):
+    if is_time_point(hint):
         return OccurredAtText | None if type(None) in get_args(hint) else OccurredAtText
-    inner, optional = _optional(hint)
+    inner, optional = without_none(hint)
     if optional:
         return input_type(inner) | None
     origin = get_origin(hint)
@@ -114,9 +100,9 @@ def input_type(hint: Any) -> Any:
 
 def converter(hint: Any, name: str) -> Convert | None:
     """How a parsed input of this domain type becomes the domain value (None: as parsed)."""
-    if _is_time_point(hint):
+    if is_time_point(hint):
         return functools.partial(parse_occurred_at, field=name)
-    inner, _ = _optional(hint)
+    inner, _ = without_none(hint)
     origin = get_origin(inner)
     if origin is tuple:
         item = converter(get_args(inner)[0], name)
@@ -145,7 +131,7 @@ def field_definition(
     return input_type(hint), Field(**keywords)
 
 
-def model_fields(
+def definitions_of(
     owner: type[Any], names: Iterable[str]
 ) -> tuple[dict[str, Any], tuple[tuple[str, Convert | None], ...]]:
     """The ``create_model`` field definitions of some of a dataclass's fields, in that order,
@@ -165,7 +151,7 @@ def model_fields(
 def value_model(value_type: type[Any]) -> type[ValueIn]:
     """``PartyIn`` for ``Party``: the input model of a value object, made once."""
     names = [f.name for f in dataclasses.fields(value_type)]
-    definitions, converters = model_fields(value_type, names)
+    definitions, converters = definitions_of(value_type, names)
     model = derived(f"{value_type.__name__}In", ValueIn, definitions, converters)
     model.VALUE = value_type
     return model

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias, 
 
 from pydantic import BaseModel, Field
 
-from api.inputs.derive import DomainInput, ValueIn, derived, model_fields, value_model
+from api.inputs.derive import DomainInput, ValueIn, definitions_of, derived, value_model
 from api.inputs.examples import EXAMPLES
 from domain import facts
 from domain.values import Party, Term
@@ -48,7 +48,7 @@ def _examples(fact_type: type[facts.Fact]) -> dict[str, Any]:
 def event_model(fact_type: type[facts.Fact]) -> type[FactInput]:
     # The fact's own fields are converted first: when both `ended_at` and `occurred_at` are
     # bad, the error names `ended_at`, as it always has.
-    definitions, converters = model_fields(fact_type, [*COMMON, *_own(fact_type)])
+    definitions, converters = definitions_of(fact_type, [*COMMON, *_own(fact_type)])
     definitions = {
         **{name: definitions[name] for name in COMMON},
         "type": (Literal[fact_type.TYPE], ...),
@@ -83,7 +83,7 @@ class _NegotiationInput(FactInput):
 
 
 def _negotiation_model() -> type[_NegotiationInput]:
-    definitions, converters = model_fields(OPENED, [*_own(OPENED), *COMMON])
+    definitions, converters = definitions_of(OPENED, [*_own(OPENED), *COMMON])
     extra: dict[str, Any] = {
         "parties": (types.GenericAlias(list, (value_model(Party),)), Field(default=[])),
         "terms": (types.GenericAlias(list, (value_model(Term),)), Field(default=[])),
