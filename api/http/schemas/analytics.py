@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    WithJsonSchema,
-)
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from api.http.schemas.publics import AS_OF_DESCRIPTION
 from api.inputs import EXAMPLE_EVENT_ID, EXAMPLE_OFFER_ID, KOREA_HERALD

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-)
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.inputs import EXAMPLE_AGREEMENT_ID, EXAMPLE_EVENT_ID, KOREA_HERALD
 

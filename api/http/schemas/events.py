@@ -1,4 +1,5 @@
-"""Response bodies of a negotiation's events: what was recorded, ledger entries, pages; and the fingerprint of a request body."""
+"""Response bodies of a negotiation's events (what was recorded, ledger entries, pages),
+and the fingerprint of a request body that idempotent replays compare."""
 
 from __future__ import annotations
 
@@ -9,11 +10,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-)
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.canonical import format_recorded_at, payload_of
 from domain.facts import fact_of

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import (
-    BaseModel,
-    Field,
-)
+from pydantic import BaseModel, Field
 
 from api.http.schemas.analytics import TermGapHeadlinesPublic, TermPositionsPublic
 from api.http.schemas.publics import AS_OF_DESCRIPTION, PartyPublic, TermPublic
