@@ -4,13 +4,21 @@ A fact is what a client asks the ledger to record (the command); the stored doma
 the same name (``Negotiation.OfferMade``…) is the fact plus the ledger's own metadata
 (event id, recording time, recorder, hash chain). Declaring the fields once keeps the
 command and the event from drifting apart.
+
+The dataclass is the only declaration of a fact's fields: the HTTP and file input models
+(``api.inputs``), the decoders of stored payloads (``projections.rows``) and the events
+view's rows (``projections.views.events``) are derived from ``FACT_TYPES`` and the field
+types here. What an input of a field must satisfy beyond its type, and how the API
+documents it, is the field's ``INPUT`` metadata (JSON Schema keywords).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import types
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin
 
 from domain.values import (
     Delegation,
@@ -34,12 +42,37 @@ NEGOTIATION_STATUSES: tuple[str, ...] = ("open", "suspended", "concluded", "coll
 CHANNELS: tuple[str, ...] = ("phone", "video")
 CLOSING_STATUSES: frozenset[str] = frozenset({"concluded", "collapsed"})
 
+INPUT = "input"
+"""Key of a field's metadata: JSON Schema keywords for its input (``ge``, ``description``,
+``examples``), read by ``api.inputs`` when it derives the input models."""
+
+
+def described(**keywords: Any) -> dict[str, Any]:
+    """A field's metadata saying what its input must satisfy and how it is documented."""
+    return {INPUT: keywords}
+
+
+def without_none(hint: Any) -> tuple[Any, bool]:
+    """A field's type without ``None``, and whether ``None`` was allowed (for derivations)."""
+    if get_origin(hint) in (Union, types.UnionType):
+        args = tuple(a for a in get_args(hint) if a is not type(None))
+        if len(args) < len(get_args(hint)):
+            return (args[0] if len(args) == 1 else Union[args]), True  # noqa: UP007
+    return hint, False
+
+
+def is_time_point(hint: Any) -> bool:
+    """Whether a field's type is ``OccurredAt`` (or optional): a date or a datetime."""
+    return set(get_args(hint)) - {type(None)} == {date, datetime}
+
 
 @dataclass(frozen=True, kw_only=True)
 class Fact:
     """Fields every fact has: when it happened, where that is known from, and a note."""
 
     TYPE: ClassVar[str] = ""
+    PARTY_FIELD: ClassVar[str] = "party"
+    """The field naming the party the fact is about (the events view's ``party`` column)."""
 
     occurred_at: OccurredAt
     sources: tuple[Source, ...] = ()
@@ -49,7 +82,7 @@ class Fact:
 @dataclass(frozen=True, kw_only=True)
 class NegotiationOpened(Fact):
     TYPE: ClassVar[str] = "negotiation_opened"
-    slug: str
+    slug: str = field(metadata=described(examples=["usa-rok-sma-2020"]))
     title: str
     subject: str | None = None
 
@@ -69,7 +102,7 @@ class TermDefined(Fact):
 @dataclass(frozen=True, kw_only=True)
 class RoundHeld(Fact):
     TYPE: ClassVar[str] = "round_held"
-    number: int
+    number: int = field(metadata=described(ge=1))
     ended_at: OccurredAt | None = None
     location: str | None = None
     delegations: tuple[Delegation, ...] = ()
@@ -82,7 +115,7 @@ class CallHeld(Fact):
     channel: Channel
     initiated_by: str | None = None
     participants: tuple[Participant, ...] = ()
-    duration_minutes: int | None = None
+    duration_minutes: int | None = field(default=None, metadata=described(ge=0))
     topics: tuple[str, ...] = ()
     readouts: tuple[Readout, ...] = ()
 
@@ -130,10 +163,16 @@ class StatementMade(Fact):
 @dataclass(frozen=True, kw_only=True)
 class IssueRaised(Fact):
     TYPE: ClassVar[str] = "issue_raised"
+    PARTY_FIELD: ClassVar[str] = "raised_by"
     issue_id: str
     title: str
     raised_by: str
-    details: dict[str, Any] | None = None
+    details: dict[str, Any] | None = field(
+        default=None,
+        metadata=described(
+            description="Free-form JSON; numbers are integers or decimal strings, never floats."
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,3 +246,9 @@ FACT_TYPES: dict[str, type[Fact]] = {
 ALLOWED_AFTER_CLOSE: frozenset[str] = frozenset(
     {"event_retracted", "status_changed", "agreement_reached", "agreement_rejected"}
 )
+
+
+def fact_of(event: Any) -> Fact:
+    """The fact a stored event records, without the ledger's metadata."""
+    fact_type = FACT_TYPES[event.TYPE]
+    return fact_type(**{f.name: getattr(event, f.name) for f in fields(fact_type)})

@@ -5,29 +5,27 @@ ISO 8601). :func:`record_from_row` rebuilds the typed fields a :class:`Record` c
 it is built from a stored event: ``Quantity`` with an exact ``Decimal``, ``Party``, ``Term``,
 ``Source``… so positions, gaps and the timeline read the view exactly as they read the
 event store. :func:`stream_from_rows` makes a negotiation's ``Stream`` from its rows.
+
+The decoders are derived from the field types of ``domain.facts`` (``DECODERS``): a new
+fact type, or a new field, is decoded without a line here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args, get_origin, get_type_hints
 
-from domain.values import (
-    Delegation,
-    Participant,
-    Party,
-    Quantity,
-    Readout,
-    Source,
-    Term,
-    parse_occurred_at,
-)
+from domain.facts import FACT_TYPES, is_time_point, without_none
+from domain.values import parse_occurred_at
 from projections.records import Record, Stream
 
 if TYPE_CHECKING:  # the views import the analytics, which decode rows with this module
     from projections.views.events import EventRow
+
+Decode = Callable[[Any], Any]
 
 
 def _decimal(value: Any) -> Decimal:
@@ -35,67 +33,105 @@ def _decimal(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
-def _source(data: Mapping[str, Any]) -> Source:
-    published = data.get("published_on")
-    return Source(
-        title=data["title"],
-        url=data.get("url"),
-        publisher=data.get("publisher"),
-        published_on=None if published is None else date.fromisoformat(published),
-    )
+def decoder(hint: Any) -> Decode | None:
+    """How the JSON of a value of this domain type becomes the value (None: it already is)."""
+    inner, _ = without_none(hint)
+    if is_time_point(inner):  # as given: a date or a datetime
+        return parse_occurred_at
+    if inner is Decimal:
+        return _decimal
+    if inner is date:
+        return date.fromisoformat
+    origin = get_origin(inner)
+    if origin is tuple:
+        item = decoder(get_args(inner)[0])
+        if item is None:
+            return lambda items: tuple(items or ())
+        return lambda items: tuple(item(i) for i in items or ())
+    if origin is dict:
+        value = decoder(get_args(inner)[1])
+        return None if value is None else lambda d: {k: value(v) for k, v in d.items()}
+    if dataclasses.is_dataclass(inner) and isinstance(inner, type):
+        return _dataclass_decoder(inner)
+    return None
 
 
-def _sources(items: Any) -> tuple[Source, ...]:
-    return tuple(_source(item) for item in items or ())
+def _dataclass_decoder(cls: type[Any]) -> Decode:
+    """A value object from its JSON object; a key left out takes the field's default, and
+    a list left out or null is empty."""
+    hints = get_type_hints(cls)
+    parts = [
+        (f.name, decoder(hints[f.name]), without_none(hints[f.name])[1], f.default)
+        for f in dataclasses.fields(cls)
+    ]
+
+    def decode(data: Mapping[str, Any]) -> Any:
+        kwargs = {}
+        for name, decode_field, optional, default in parts:
+            value = data[name] if default is dataclasses.MISSING else data.get(name, default)
+            if decode_field is not None and not (optional and value is None):
+                value = decode_field(value)
+            kwargs[name] = value
+        return cls(**kwargs)
+
+    return decode
 
 
-def _quantities(values: Mapping[str, Any]) -> dict[str, Quantity]:
-    return {
-        term: Quantity(_decimal(quantity["amount"]), quantity["unit"])
-        for term, quantity in values.items()
-    }
+def _json_shape(hint: Any) -> str:
+    inner, _ = without_none(hint)
+    if get_origin(inner) is dict or dataclasses.is_dataclass(inner):
+        return "object"
+    return "array" if get_origin(inner) is tuple else "scalar"
 
 
-def _party(value: Any) -> Any:
-    """``party_joined`` carries the whole party; every other event names a party by id."""
-    if isinstance(value, Mapping):
-        return Party(value["id"], value["name"], value.get("actor_code"))
-    return value
+def _field_decoder(name: str, hints: set[Any]) -> Decode | None:
+    """The decoder of a payload field, over the types the facts declaring it give it.
+
+    Facts may give one name types of different JSON shapes (``party_joined``'s ``party`` is
+    a ``Party`` object, every other fact's a party id): the value's shape says which. Types
+    of one shape must be one type, or plain JSON all (``str`` and a ``Literal``).
+    """
+    by_shape: dict[str, Decode | None] = {}
+    for shape in {_json_shape(h) for h in hints}:
+        types_ = {without_none(h)[0] for h in hints if _json_shape(h) == shape}
+        decoders = [decoder(t) for t in types_]
+        if len(types_) > 1 and any(d is not None for d in decoders):
+            msg = f"payload field {name!r}: types {types_} share a JSON shape but decode apart"
+            raise TypeError(msg)
+        by_shape[shape] = decoders[0]
+    if len(by_shape) == 1 or all(d is None for d in by_shape.values()):
+        return next(iter(by_shape.values()))
+    on_object, on_array, on_scalar = (by_shape.get(s) for s in ("object", "array", "scalar"))
+
+    def decode_by_shape(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            found = on_object
+        else:
+            found = on_array if isinstance(value, list) else on_scalar
+        return value if found is None else found(value)
+
+    return decode_by_shape
 
 
-def _delegations(items: Any) -> tuple[Delegation, ...]:
-    return tuple(
-        Delegation(d["party"], d["lead"], tuple(d.get("members") or ())) for d in items or ()
-    )
+def _payload_hints() -> dict[str, set[Any]]:
+    """Each payload field's types, over every fact type (``occurred_at`` is not payload)."""
+    found: dict[str, set[Any]] = {}
+    for fact_type in FACT_TYPES.values():
+        hints = get_type_hints(fact_type)
+        for field in dataclasses.fields(fact_type):
+            if field.name != "occurred_at":
+                found.setdefault(field.name, set()).add(hints[field.name])
+    return found
 
 
-def _participants(items: Any) -> tuple[Participant, ...]:
-    return tuple(Participant(p["party"], p["name"], p.get("role")) for p in items or ())
+PAYLOAD_FIELDS: frozenset[str] = frozenset(_payload_hints())
+"""Every field name a fact's payload may carry."""
 
-
-def _readouts(items: Any) -> tuple[Readout, ...]:
-    return tuple(Readout(r["party"], r["summary"], _sources(r.get("sources"))) for r in items or ())
-
-
-def _optional_occurred_at(value: Any) -> Any:
-    return None if value is None else parse_occurred_at(value)
-
-
-def _topics(items: Any) -> tuple[str, ...]:
-    return tuple(items or ())
-
-
-DECODERS: dict[str, Callable[[Any], Any]] = {
-    "sources": _sources,
-    "party": _party,
-    "term": lambda t: Term(t["id"], t["name"], t["unit"]),
-    "values": _quantities,
-    "rate": _decimal,
-    "delegations": _delegations,
-    "participants": _participants,
-    "readouts": _readouts,
-    "topics": _topics,
-    "ended_at": _optional_occurred_at,
+DECODERS: dict[str, Decode] = {
+    name: decode
+    for name, hints in _payload_hints().items()
+    for decode in (_field_decoder(name, hints),)
+    if decode is not None
 }
 """Payload field -> how to rebuild its domain value; other fields are plain JSON already."""
 

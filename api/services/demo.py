@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from api.http.schemas import EventCreate, NegotiationCreate
+from api.inputs import EventCreate, NegotiationCreate
 from api.services.jsonl import NotAnObject, json_object, validation_message
 from domain import errors, facts
 from domain.ledger import Ledger

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from api.http.schemas import fact_of
 from domain import facts
 from domain.canonical import format_recorded_at
+from domain.facts import fact_of
 from domain.ledger import Ledger
 from domain.negotiation import Negotiation
 from domain.values import Participant, Source, iso3166_alpha3

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from api.http.schemas import EventCreate, NegotiationCreate, fact_of
+from api.inputs import EventCreate, NegotiationCreate, fact_of
 from api.services.documents import stored_document
 from domain import errors, facts
 from domain.canonical import FORMAT_KEY, format_recorded_at

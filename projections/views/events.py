@@ -4,6 +4,9 @@
 strings, dates as ISO 8601); ``retracted_by`` is filled when the retraction is applied.
 Its interface: ``EventRow``, ``event_row`` (the row of a stored event), and for the SQL
 backends the row's columns (``event_params``/``event_from``) and its writes.
+
+A row is derived from the fact's dataclass: its payload is the fields ``payload_of`` names
+(``fact_fields``), its ``party`` the field the fact's ``PARTY_FIELD`` names.
 """
 
 from __future__ import annotations
@@ -93,12 +96,9 @@ def event_row(position: int, slug: str, event: Negotiation.Event) -> EventRow:
     every event on every rebuild); the tests hold the two equal.
     """
     fact = cast(Fact, event)
-    party = getattr(event, "party", None)
+    party = getattr(event, fact.PARTY_FIELD, None)
     if party is not None and not isinstance(party, str):
         party = party.id  # party_joined carries the whole party
-    if party is None:
-        raised_by = getattr(event, "raised_by", None)
-        party = raised_by if isinstance(raised_by, str) else None
     occurred_at = fact.occurred_at
     fields = {
         "position": position,
