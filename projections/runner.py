@@ -37,6 +37,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from domain.negotiation import Negotiation
+from projections.handoff import HandOff, attach, detach
 from projections.views import VIEWS, EventRow, Views, check_views, event_row, open_views
 from projections.views.stored import StoredRows, Unreadable
 
@@ -114,6 +115,18 @@ class SubscriptionFeed:
                 found.append(notification)
         return found
 
+    def skip(self, upto: int) -> None:
+        """Drops the queued notifications at or below ``upto`` (the views have them already)."""
+        waiting = self._queue
+        # queue.Queue keeps its items in ``queue`` under ``mutex``, which ``not_full`` shares.
+        with waiting.not_full:
+            dropped = 0
+            while waiting.queue and waiting.queue[0].id <= upto:
+                waiting.queue.popleft()
+                dropped += 1
+            if dropped:
+                waiting.not_full.notify(dropped)
+
     def close(self) -> None:
         # __exit__ stops the subscription and joins the library's pull and listen threads.
         self._closed.set()
@@ -141,6 +154,7 @@ class ProjectionRunner:
         views'), so that steady appends are applied in batches rather than one per wake; a
         plain ``nudge()`` and a reader's ``wait_for`` skip it.
         """
+        self.app = app
         self.recorder: ApplicationRecorder = app.recorder
         self.mapper: Mapper[UUID] = app.mapper
         self._stored = StoredRows(self.mapper)
@@ -174,6 +188,10 @@ class ProjectionRunner:
         self._was_subscribed = False
         self.read_from_subscription = 0
         """Notifications that reached the views through the library's subscription."""
+        self.handed = HandOff()
+        """Events this process saved, handed over by the app (see ``take_hand_offs``)."""
+        self.read_from_hand_off = 0
+        """Events that reached the views from ``handed``, not read back from the store."""
 
     # ------------------------------------------------------------------ reading
 
@@ -200,6 +218,35 @@ class ProjectionRunner:
             rows.append(self._row_of(notification))
         return rows, notifications[-1].id
 
+    def read_handed(self, after: int, limit: int | None = None) -> tuple[list[EventRow], int]:
+        """``read_batch`` from the events handed over, when they run unbroken from ``after``.
+
+        ``(rows, after)`` when they do not: the caller reads the store.
+        """
+        run = self.handed.take(after, limit or self.batch_size)
+        if not run:
+            return [], after
+        self._last_read = len(run)
+        self.read_from_hand_off += len(run)
+        end = run[-1][0]
+        if self._feed is not None:
+            self._feed.skip(end)
+        return [
+            self._row_of_event(position, event) for position, event in run if event is not None
+        ], end
+
+    def _row_of_event(self, position: int, event: Negotiation.Event) -> EventRow:
+        opened = event.slug if isinstance(event, Negotiation.NegotiationOpened) else None
+        return event_row(position, self._slug_of(event.originator_id, opened), event)
+
+    def take_hand_offs(self) -> None:
+        """Holds the events the app saves from now on (``handed``), until ``stop()``.
+
+        The next batch starts from them instead of reading them back from the store, when
+        they follow on from the views' position (``projections.handoff``).
+        """
+        attach(self.app, self.handed)
+
     def _row_of(self, notification: Notification) -> EventRow:
         """The row of a negotiation event: from its stored JSON, or else through the mapper."""
         nid = cast(UUID, notification.originator_id)
@@ -216,8 +263,7 @@ class ProjectionRunner:
         if not isinstance(event, Negotiation.Event):
             msg = f"notification {notification.id} is not a negotiation event"
             raise TypeError(msg)
-        opened = event.slug if isinstance(event, Negotiation.NegotiationOpened) else None
-        return event_row(notification.id, self._slug_of(event.originator_id, opened), event)
+        return self._row_of_event(notification.id, event)
 
     def _slug_of(self, nid: UUID, opened: str | None) -> str:
         """The slug of an event's negotiation (``opened``: the slug an opening carries).
@@ -264,7 +310,9 @@ class ProjectionRunner:
         """Applies one batch; returns how many events it applied, or None at the head."""
         start = self.positions()
         after = min(start.values())
-        rows, end = self.read_batch(after)
+        rows, end = self.read_handed(after)
+        if end == after:
+            rows, end = self.read_batch(after)
         if end == after:
             return None
         try:
@@ -393,6 +441,7 @@ class ProjectionRunner:
             msg = "the runner is already started"
             raise RuntimeError(msg)
         self._stopping.clear()
+        self.take_hand_offs()
         self._thread = threading.Thread(
             target=self._run_in_thread, name="parley-projections", daemon=True
         )
@@ -403,6 +452,7 @@ class ProjectionRunner:
         self._stopping.set()
         self._wake.set()
         self._urgent.set()
+        detach(self.app, self.handed)
         if self._thread is not None:
             self._thread.join(timeout=timeout)
             self._thread = None
