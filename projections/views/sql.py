@@ -41,6 +41,7 @@ from projections.views.events import EventRow, event_from, mark_retractions, wri
 from projections.views.index import index_from, write_index
 from projections.views.interface import ReadBatch, Views
 from projections.views.merkle import LeafRow, fetch_nodes, leaf_from, write_merkle
+from projections.views.plan import Deferred, OverlaySpace
 from projections.views.schema import DEFERRED, table_ddl
 
 
@@ -92,23 +93,45 @@ class SQLViews(Views):
 
     # Writing.
 
+    plans_ahead = False
+    """Work a batch's writes out in a read snapshot before the write transaction
+    (``projections.views.plan``): where writers queue for one lock, it is then held to write."""
+
+    def _schema_version(self, cursor: Any) -> Any:
+        """What a rebuild's swap changes (compared when ``plans_ahead``)."""
+        return None
+
     def apply(self, rows: Sequence[EventRow], start: Mapping[str, int], end: int) -> int:
         names = [v for v in check_views(start) if start[v] < end]
         if not names:
             return 0
+        chosen = {name: [r for r in rows if r.position > start[name]] for name in names}
+        planned = self._plan(chosen) if self.plans_ahead else None
         with self._writing() as cursor:
             current = self._lock_tracking(cursor, names)
             for name in names:
                 if current[name] != start[name]:
                     msg = f"{name} is at {current[name]}, not {start[name]}"
                     raise ViewMovedError(msg)
-            applied: set[int] = set()
+            if planned is not None and planned[0] != self._schema_version(cursor):
+                planned = None  # a rebuild swapped tables in meanwhile: work it out again
             for name in names:
-                chosen = [r for r in rows if r.position > start[name]]
-                self._apply(cursor, {name: name}, chosen)
-                applied.update(r.position for r in chosen)
+                if planned is not None:
+                    planned[1][name].replay(cursor)
+                else:
+                    self._apply(cursor, {name: name}, chosen[name])
                 self._track(cursor, name, end)
-            return len(applied)
+            return len({r.position for found in chosen.values() for r in found})
+
+    def _plan(self, chosen: Mapping[str, Sequence[EventRow]]) -> tuple[Any, dict[str, Deferred]]:
+        """Each view's writes for its rows, worked out in one read snapshot."""
+        with self._reading() as reader:
+            version = self._schema_version(reader)
+            planned = {}
+            for name, rows in chosen.items():
+                planned[name] = Deferred(reader)
+                self._apply(planned[name], {name: name}, rows, space=OverlaySpace)
+        return version, planned
 
     def _apply(
         self,
@@ -117,6 +140,7 @@ class SQLViews(Views):
         rows: Sequence[EventRow],
         *,
         bulk: bool = False,
+        space: type[SQLSpace] = SQLSpace,
     ) -> None:
         """Applies rows to the tables named for each view (``{view: table}``).
 
@@ -133,7 +157,7 @@ class SQLViews(Views):
             write_index(cursor, self._sql, self.quote(index), rows)
         analytics = tables.get(ANALYTICS_VIEW)
         if analytics is not None:
-            write_analytics(cursor, self._sql, self.quote(analytics), rows)
+            write_analytics(cursor, self._sql, self.quote(analytics), rows, space)
         tree = tables.get(MERKLE_VIEW)
         if tree is not None:
             leaves, nodes = (self.quote(t) for t in merkle_tables(tree))
