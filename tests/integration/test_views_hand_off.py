@@ -184,3 +184,20 @@ def test_a_stopped_runner_is_handed_nothing(ledger: Ledger) -> None:
     assert len(runner.handed) == 0
     catch_up(runner)
     assert contents(runner) == rebuilt(ledger)
+
+
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_a_subscribed_runner_takes_its_own_saves_from_the_hand_off_and_applies_each_once(
+    ledger: Ledger,
+) -> None:
+    open_seed(ledger, "sma")
+    with ProjectionRunner(ledger, poll_interval=0.2) as runner:
+        assert runner.wait_for(ledger.head_position(), timeout=30)
+        for i in range(10):
+            ledger.record("sma", statements(3, "negotiator", start=3 * i))
+            runner.nudge(coalesce=True)
+        assert runner.wait_for(ledger.head_position(), timeout=30)
+        assert runner.subscribed
+        assert runner.read_from_hand_off > 0
+
+    assert contents(runner) == rebuilt(ledger)
