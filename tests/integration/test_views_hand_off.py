@@ -8,7 +8,9 @@ never came (the process died between its save and the hand-off) is read from the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from store_histories import open_seed, record_every_fact_type, statements
 from domain.ledger import Ledger
 from projections.handoff import HandOff
 from projections.runner import ProjectionRunner
+from projections.subscription import SubscriptionFeed
 from projections.views import VIEWS
 
 SQL_STORES = pytest.mark.parametrize("store_url", ["sqlite", "postgres"], indirect=True)
@@ -201,3 +204,28 @@ def test_a_subscribed_runner_takes_its_own_saves_from_the_hand_off_and_applies_e
         assert runner.read_from_hand_off > 0
 
     assert contents(runner) == rebuilt(ledger)
+
+
+class _Silent:
+    """A subscription that never delivers anything (the test queues notifications itself)."""
+
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+
+def test_the_subscription_queue_drops_what_a_hand_off_already_applied() -> None:
+    recorder: Any = SimpleNamespace(subscribe=lambda gt: _Silent())
+    feed = SubscriptionFeed(recorder, 0, threading.Event())
+    try:
+        for position in range(1, 6):
+            feed._queue.put(SimpleNamespace(id=position))
+        feed.skip(3)
+        assert [n.id for n in feed.drain(0, 10)] == [4, 5]
+    finally:
+        feed.close()
