@@ -7,19 +7,28 @@ memory stays flat (see ``Views.start_rebuild``/``finish_rebuild`` for the swap).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from projections.views import VIEWS, EventRow, check_views
-
-if TYPE_CHECKING:
-    from projections.runner import ProjectionRunner
+from projections.views import VIEWS, EventRow, Views, check_views
 
 Progress = Callable[[int, int], None]
 """``(position reached, head position)``."""
 
 
+class Reader(Protocol):
+    """What a rebuild needs of the runner: its views and its reads of the store."""
+
+    views: Views
+
+    def head(self) -> int: ...
+
+    def read_batch(self, after: int, limit: int | None = None) -> tuple[list[EventRow], int]: ...
+
+    def views_moved(self) -> None: ...
+
+
 def rebuild_views(
-    runner: ProjectionRunner,
+    runner: Reader,
     view: str | Sequence[str] | None,
     progress: Progress | None,
     *,
