@@ -1,28 +1,29 @@
-"""The projection runner: pulls the notification log in batches and applies it to the views.
+"""The projection runner: applies the notification log to the views, a batch at a time.
 
-One loop for every store. It reads notifications after the views' tracked position
-(``select_notifications``: SQLite cannot ``subscribe()``), decodes the negotiation events
-with the ledger's mapper, and applies a batch to the views with their tracking position in
-one transaction. At the head it waits: the memory store and PostgreSQL (LISTEN) wake it
-when events arrive, the API can ``nudge()`` it after an append, and a short bounded poll
-covers everything else (a lost NOTIFY, another process writing to a SQLite file).
+One loop for every store. A batch starts right after the views' tracked position: from the
+events this process just saved, when they were handed over unbroken from there
+(``projections.handoff``), else read from the store (``select_notifications``, or on
+PostgreSQL its subscription, ``projections.subscription``) and decoded
+(``projections.decoding``). It is applied to the views with their tracking position in one
+transaction. At the head it waits: the memory store and PostgreSQL (LISTEN) wake it, the API
+``nudge()``s it after an append, and a short bounded poll covers the rest (a lost NOTIFY,
+another process writing to a SQLite file).
 
 It runs in a background thread (``start()``/``stop()``, or as a context manager) inside
 ``parley serve``, or in the foreground (``run_forever()``) as ``parley project``. Several
 runners may race on one store: the views refuse a batch that another runner has applied
-(see ``projections.views``), and the loser resumes from the tracked position.
+(see ``projections.views``), and the loser resumes from the tracked position. Rebuilding
+from zero is ``projections.rebuild``.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Self
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -34,91 +35,23 @@ from eventsourcing.persistence import (
     Notification,
     OperationalError,
 )
-from eventsourcing.utils import get_topic
 
-from domain.negotiation import Negotiation
-from projections.views import VIEWS, EventRow, Views, check_views, event_row, open_views
-from projections.views.stored import StoredRows, Unreadable
+from projections.decoding import RowDecoder
+from projections.handoff import HandOff, attach, detach
+from projections.rebuild import Progress, rebuild_views
+from projections.subscription import SubscriptionFeed
+from projections.views import VIEWS, EventRow, Views, open_views
+
+__all__ = ["BATCH_SIZE", "REBUILD_BATCH_SIZE", "Progress", "ProjectionRunner", "open_runner"]
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 REBUILD_BATCH_SIZE = 5000
-SLUG_CACHE_SIZE = 10_000
 RETRY_AFTER_ERROR = 1.0
 """Seconds before trying again when the store is unavailable."""
 STREAMING_GAP = 0.005
 """A wake this soon after the last catch-up means appends are streaming: coalesce them."""
-
-NEGOTIATION_TOPICS = frozenset(get_topic(cls) for cls in Negotiation.EVENT_CLASSES.values())
-OPENED = get_topic(Negotiation.NegotiationOpened)
-
-Progress = Callable[[int, int], None]
-"""``(position reached, head position)``."""
-
-
-FEED_QUEUE_SIZE = 5_000
-
-
-class SubscriptionFeed:
-    """The library's subscription to the log, queued so that the runner can batch it.
-
-    On PostgreSQL the library's ``subscribe()`` LISTENs for the recorder's NOTIFY and pulls
-    new notifications in pages; a thread moves them into a queue and wakes the runner, which
-    drains the queue into batches of its own size (one transaction each). Notifications at or
-    below the views' tracked position (applied meanwhile by another runner, or from the store
-    after a lost NOTIFY) are passed over.
-    """
-
-    def __init__(self, recorder: ApplicationRecorder, gt: int, wake: threading.Event) -> None:
-        self._subscription = recorder.subscribe(gt=gt)
-        self._subscription.__enter__()
-        # Bounded: a runner that falls behind holds back the subscription (and the library's
-        # own bounded queue behind it) instead of buffering the log in memory.
-        self._queue: queue.Queue[Notification] = queue.Queue(maxsize=FEED_QUEUE_SIZE)
-        self._closed = threading.Event()
-        self._wake = wake
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="parley-subscription", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            for notification in self._subscription:
-                while True:
-                    try:
-                        self._queue.put(notification, timeout=0.5)
-                        break
-                    except queue.Full:
-                        if self._closed.is_set():
-                            return
-                self._wake.set()
-        except Exception as e:
-            self.error = e
-            log.warning("projections: the subscription stopped (%s); polling instead", e)
-
-    @property
-    def failed(self) -> bool:
-        """The subscription stopped (its connection was lost): subscribe anew."""
-        return not self._closed.is_set() and not self._thread.is_alive()
-
-    def drain(self, after: int, limit: int) -> list[Notification]:
-        """Up to ``limit`` queued notifications after position ``after``, without waiting."""
-        found: list[Notification] = []
-        while len(found) < limit:
-            try:
-                notification = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if notification.id > after:
-                found.append(notification)
-        return found
-
-    def close(self) -> None:
-        # __exit__ stops the subscription and joins the library's pull and listen threads.
-        self._closed.set()
-        self._subscription.__exit__(None, None, None)
-        self._thread.join(timeout=10)
 
 
 class ProjectionRunner:
@@ -141,9 +74,10 @@ class ProjectionRunner:
         views'), so that steady appends are applied in batches rather than one per wake; a
         plain ``nudge()`` and a reader's ``wait_for`` skip it.
         """
+        self.app = app
         self.recorder: ApplicationRecorder = app.recorder
         self.mapper: Mapper[UUID] = app.mapper
-        self._stored = StoredRows(self.mapper)
+        self.decoder = RowDecoder(self.recorder, self.mapper)
         self.views = views if views is not None else open_views(self.recorder)
         self.batch_size = batch_size
         self.poll_interval = (
@@ -157,11 +91,9 @@ class ProjectionRunner:
         """Batches refused because another runner had moved the views on."""
         self.error: BaseException | None = None
         self._positions: dict[str, int] | None = None
-        self._slugs: OrderedDict[UUID, str] = OrderedDict()
         self._wake = threading.Event()
         self._urgent = threading.Event()
         """Set by a plain ``nudge()`` and by a reader's ``wait_for``: catch up without delay."""
-        self._last_slug: tuple[UUID, str] | None = None
         self._last_read = 0
         """How many notifications the last ``read_batch`` found."""
         self._stopping = threading.Event()
@@ -174,6 +106,10 @@ class ProjectionRunner:
         self._was_subscribed = False
         self.read_from_subscription = 0
         """Notifications that reached the views through the library's subscription."""
+        self.handed = HandOff()
+        """Events this process saved, handed over by the app (see ``take_hand_offs``)."""
+        self.read_from_hand_off = 0
+        """Events that reached the views from ``handed``, not read back from the store."""
 
     # ------------------------------------------------------------------ reading
 
@@ -192,63 +128,32 @@ class ProjectionRunner:
         self._last_read = len(notifications)
         if not notifications:
             return [], after
-        rows = []
-        for notification in notifications:
-            # Only negotiation events make rows; anything else is passed over (and tracked).
-            if notification.topic not in NEGOTIATION_TOPICS:
-                continue
-            rows.append(self._row_of(notification))
-        return rows, notifications[-1].id
+        # Only negotiation events make rows; anything else is passed over (and tracked).
+        return self.decoder.rows(notifications), notifications[-1].id
 
-    def _row_of(self, notification: Notification) -> EventRow:
-        """The row of a negotiation event: from its stored JSON, or else through the mapper."""
-        nid = cast(UUID, notification.originator_id)
-        if self._stored.usable:
-            try:
-                state = self._stored.state(notification)
-                slug = self._slug_of(
-                    nid, state.get("slug") if notification.topic == OPENED else None
-                )
-                return self._stored.row(notification.id, slug, notification, state)
-            except Unreadable:
-                pass
-        event = self.mapper.to_domain_event(notification)
-        if not isinstance(event, Negotiation.Event):
-            msg = f"notification {notification.id} is not a negotiation event"
-            raise TypeError(msg)
-        opened = event.slug if isinstance(event, Negotiation.NegotiationOpened) else None
-        return event_row(notification.id, self._slug_of(event.originator_id, opened), event)
+    def read_handed(self, after: int, limit: int | None = None) -> tuple[list[EventRow], int]:
+        """``read_batch`` from the events handed over, when they run unbroken from ``after``.
 
-    def _slug_of(self, nid: UUID, opened: str | None) -> str:
-        """The slug of an event's negotiation (``opened``: the slug an opening carries).
-
-        Events carry only the aggregate id.
+        ``(rows, after)`` when they do not: the caller reads the store.
         """
-        last = self._last_slug
-        if last is not None and last[0] == nid:
-            # A negotiation's events mostly come in runs: no cache bookkeeping for those.
-            return last[1]
-        slug = self._lookup_slug(nid, opened)
-        self._last_slug = (nid, slug)
-        return slug
+        run = self.handed.take(after, limit or self.batch_size)
+        if not run:
+            return [], after
+        self._last_read = len(run)
+        self.read_from_hand_off += len(run)
+        end = run[-1][0]
+        if self._feed is not None:
+            self._feed.skip(end)
+        row_of = self.decoder.row_of_event
+        return [row_of(p, event) for p, event in run if event is not None], end
 
-    def _lookup_slug(self, nid: UUID, opened: str | None) -> str:
-        if opened is not None:
-            slug = opened
-        elif nid in self._slugs:
-            self._slugs.move_to_end(nid)
-            return self._slugs[nid]
-        else:
-            stored = self.recorder.select_events(nid, lte=1, limit=1)
-            first = self.mapper.to_domain_event(stored[0])
-            if not isinstance(first, Negotiation.NegotiationOpened):
-                msg = f"the first event of {nid} is not an opening"
-                raise TypeError(msg)
-            slug = first.slug
-        self._slugs[nid] = slug
-        if len(self._slugs) > SLUG_CACHE_SIZE:
-            self._slugs.popitem(last=False)
-        return slug
+    def take_hand_offs(self) -> None:
+        """Holds the events the app saves from now on (``handed``), until ``stop()``.
+
+        The next batch starts from them instead of reading them back from the store, when
+        they follow on from the views' position (``projections.handoff``).
+        """
+        attach(self.app, self.handed)
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -264,7 +169,9 @@ class ProjectionRunner:
         """Applies one batch; returns how many events it applied, or None at the head."""
         start = self.positions()
         after = min(start.values())
-        rows, end = self.read_batch(after)
+        rows, end = self.read_handed(after)
+        if end == after:
+            rows, end = self.read_batch(after)
         if end == after:
             return None
         try:
@@ -393,6 +300,7 @@ class ProjectionRunner:
             msg = "the runner is already started"
             raise RuntimeError(msg)
         self._stopping.clear()
+        self.take_hand_offs()
         self._thread = threading.Thread(
             target=self._run_in_thread, name="parley-projections", daemon=True
         )
@@ -403,6 +311,7 @@ class ProjectionRunner:
         self._stopping.set()
         self._wake.set()
         self._urgent.set()
+        detach(self.app, self.handed)
         if self._thread is not None:
             self._thread.join(timeout=timeout)
             self._thread = None
@@ -478,44 +387,14 @@ class ProjectionRunner:
         *,
         batch_size: int = REBUILD_BATCH_SIZE,
     ) -> dict[str, int]:
-        """Rebuilds views from zero into fresh tables and swaps them in.
+        """Rebuilds views from zero and swaps them in: ``projections.rebuild.rebuild_views``."""
+        return rebuild_views(self, view, progress, batch_size=batch_size)
 
-        Readers keep reading the old tables until the swap; the log is streamed in batches,
-        so memory stays flat. Returns the position reached, the events applied and the rows
-        of each rebuilt view.
-        """
-        named = [view] if isinstance(view, str) else view
-        chosen = VIEWS if named is None else check_views(named)
-        head = self.head()
-        self.views.start_rebuild(chosen)
-        position = 0
-        events = 0
-        while True:
-            rows, last = self.read_batch(position, batch_size)
-            if last == position:
-                break
-            self.views.apply_rebuild(chosen, rows)
-            events += len(rows)
-            position = last
-            if progress is not None:
-                progress(position, max(head, position))
-
-        def read(after: int) -> tuple[list[EventRow], int]:
-            nonlocal events
-            rows, last = self.read_batch(after, batch_size)
-            events += len(rows)
-            return rows, last
-
-        position = self.views.finish_rebuild(chosen, position, read)
+    def views_moved(self) -> None:
+        """The views were moved on from outside the loop (a rebuild): reread, wake waiters."""
         self.positions(refresh=True)
         with self._progress:
             self._progress.notify_all()
-        if progress is not None:
-            progress(position, max(head, position))
-        counts = {"position": position, "events": events}
-        for name in chosen:
-            counts[name] = self.views.row_count(name)
-        return counts
 
 
 def open_runner(app: Application[UUID], **kwargs: Any) -> ProjectionRunner:

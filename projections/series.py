@@ -118,7 +118,7 @@ def offer_step(
     moment: tuple[str, str] | None = None,
 ) -> dict[str, str]:
     """The step row of an offer in the term's own unit that becomes its party's standing
-    (an offer at or after every moment on the term: ``analytics._extend``).
+    (an offer at or after every moment on the term: ``analytics.extend``).
 
     ``moment``: the offer's sort key and ``occurred_at`` as ISO text, if the caller has them.
     The body is the one ``step_json`` writes of that step (built here without the records:

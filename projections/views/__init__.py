@@ -10,7 +10,8 @@ Three views, each tracked under its own name (eventsourcing's ``Tracking``), one
 
 One module per backend keeps them: ``memory`` (in-process dicts), ``schema`` (the SQL
 tables), ``sql`` (what SQL backends share: the exactly-once apply and the rebuild),
-``sqlite`` and ``postgres``. ``base`` holds the names and the ``Views`` interface;
+``sql_reads`` (their shared reads), ``plan`` (a batch's writes worked out before the write
+transaction, on SQLite), ``sqlite`` and ``postgres``. ``base`` holds the names and the ``Views`` interface;
 ``open_views`` picks the backend of a store.
 """
 

@@ -130,11 +130,15 @@ class SQLSpace:
 
 
 def write_analytics(
-    cursor: Any, sql: Callable[[str], str], table: str, rows: Sequence[EventRow]
+    cursor: Any,
+    sql: Callable[[str], str],
+    table: str,
+    rows: Sequence[EventRow],
+    space: type[SQLSpace] = SQLSpace,
 ) -> None:
-    """Folds a batch into the (quoted) table, one negotiation at a time."""
+    """Folds a batch into the (quoted) table, one negotiation at a time (through ``space``)."""
     for slug, found in by_negotiation(rows).items():
-        apply_checkpointed(SQLSpace(cursor, sql, table, slug), found)
+        apply_checkpointed(space(cursor, sql, table, slug), found)
 
 
 def apply_in_memory(tables: dict[str, dict[str, str]], rows: Sequence[EventRow]) -> None:

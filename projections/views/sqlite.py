@@ -47,6 +47,11 @@ class SQLiteViews(SQLViews, SQLiteTrackingRecorder):
     placeholder = "?"
     poll_interval = 0.05
     coalesce = 0.01
+    plans_ahead = True
+
+    def _schema_version(self, cursor: Any) -> Any:
+        cursor.execute("PRAGMA schema_version")
+        return cursor.fetchone()[0]
 
     def __init__(self, datastore: SQLiteDatastore) -> None:
         super().__init__(datastore)

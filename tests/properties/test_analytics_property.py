@@ -40,7 +40,6 @@ from view_batches import as_negotiation, in_batches
 from api.http.app import create_app
 from api.settings import Settings
 from domain.ledger import Ledger
-from projections import analytics
 from projections.analytics import (
     HEADLINE_FIELDS,
     gaps_text,
@@ -48,6 +47,7 @@ from projections.analytics import (
     stored_order,
     stored_positions,
 )
+from projections.analytics import batch as applying
 from projections.gaps import gaps
 from projections.positions import positions
 from projections.rows import stream_from_rows
@@ -171,7 +171,7 @@ def test_offers_at_the_end_of_their_terms_time_take_the_o1_path(
 ) -> None:
     """The property above is about both paths: this makes sure the O(1) one is really taken."""
     taken: list[bool] = []
-    extend = analytics._extend
+    extend = applying.extend
 
     def counted(*args: Any) -> bool:
         taken.append(extend(*args))
@@ -187,7 +187,7 @@ def test_offers_at_the_end_of_their_terms_time_take_the_o1_path(
         [dataclasses.replace(offer, day=3, party=1, money=1150)],
     ]
     recorded = history_rows(history)
-    monkeypatch.setattr(analytics, "_extend", counted)
+    monkeypatch.setattr(applying, "extend", counted)
     check_every_batch(analytics_views, recorded, [1])
 
     assert taken == [True] * len(history)
