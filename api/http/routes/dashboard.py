@@ -31,7 +31,9 @@ from api.http.deps import (
     view_storage_errors,
 )
 from api.http.routes.analytics import RESPONSES, rewound, stream_of_view, travel_version
-from api.render.charts import Dance, UnknownTerm, dance, render
+from api.render.charts import Dance, UnknownTerm
+from api.render.dance_fold import dance
+from api.render.dance_svg import render
 from api.render.stored_chart import chart_input
 from api.settings import Settings
 from domain.errors import InvalidValue
