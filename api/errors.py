@@ -16,7 +16,7 @@
     │   └── CosignatureRefused       a cosigned checkpoint that is not ours or not cosigned (422)
     └── … the rest of the domain's errors (domain/errors.py)
 
-``api.http.problems.PROBLEM_TABLE`` maps every class of both hierarchies; ``all_error_classes``
+``api.http.problems.table.PROBLEM_TABLE`` maps every class of both hierarchies; ``all_error_classes``
 lists them for the test that keeps it so. The classes are also importable from the modules
 that raise them (``api.http.auth``, ``api.store.keys``, ``api.services.ledger_proofs``, ``api.http.deps``).
 """

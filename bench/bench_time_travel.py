@@ -294,8 +294,8 @@ def profile(path: Path, size: Size) -> str:
     """
     from fastapi import Response
 
-    from api.http.deps import TimeTravel
-    from api.http.routes.negotiations import get_negotiation
+    from api.http.deps import Services, TimeTravel
+    from api.http.reads.summary import summary_read
     from projections.runner import open_runner
 
     rng = random.Random(SEED + 2)
@@ -317,7 +317,7 @@ def profile(path: Path, size: Size) -> str:
             profiler = cProfile.Profile()
             profiler.enable()
             for travel in travels:
-                get_negotiation(SLUG, ledger, runner, settings, travel, today, Response())
+                summary_read(Services(ledger, runner, settings), SLUG, travel, today, Response())
             profiler.disable()
             stats = pstats.Stats(profiler, stream=out)
             out.write(f"\n---- summary route {title}: 3 calls, by cumulative time\n")

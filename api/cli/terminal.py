@@ -18,7 +18,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.cli.common import all_slugs, current_settings, err, fail, opened_ledger, out, progress_bar
-from api.render.charts import UnknownTerm, amount_text, dance, render
+from api.render.charts import UnknownTerm, amount_text
+from api.render.dance_fold import dance
+from api.render.dance_svg import render
 from domain import errors
 from domain.ledger import Ledger
 from domain.values import OccurredAt, Quantity, parse_occurred_at

@@ -11,9 +11,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api.http import limits, observability, problems, security
+from api.http import limits, observability, security
 from api.http.auth import AUTH_RESPONSES, Gate, Role, is_loopback, require
 from api.http.feed import EventHub
+from api.http.problems import handlers as problem_handlers
+from api.http.problems import openapi as problem_openapi
 from api.http.routes import (
     analytics,
     audit,
@@ -112,8 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    problems.install(app)
-    problems.install_openapi(app)  # errors documented as sent: problem+json
+    problem_handlers.install(app)
+    problem_openapi.install_openapi(app)  # errors documented as sent: problem+json
     limits.install(app, settings.max_body_bytes)
     app.add_middleware(security.SecurityMiddleware)  # inside the observer: refusals are counted
     observability.install(app)  # added last: outermost, so it sees every answer and its time

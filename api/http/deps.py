@@ -47,12 +47,35 @@ async def get_today() -> date:
 
 @dataclass(frozen=True)
 class Services:
-    """The ledger, the runner and the settings as one dependency: the append route resolves
-    one instead of three (FastAPI's per-dependency work is a visible part of its CPU)."""
+    """The ledger, the runner and the settings as one dependency: a route resolves one
+    instead of three (FastAPI's per-dependency work is a visible part of an append's CPU).
+
+    A read asks it for the views with ``fresh_views`` where the handler needs them, not
+    before the handler runs: a summary reads the aggregate first and may answer 304
+    without waiting, a list checks its cursor first.
+    """
 
     ledger: Ledger
     runner: ProjectionRunner
     settings: Settings
+
+    def fresh_views(self, slug: str | None = None) -> Views:
+        """The views once they hold every event recorded before this call (read-your-writes).
+
+        Waits, bounded by ``read_wait_seconds``, for the views to reach the ledger's head, or
+        with a ``slug``, that negotiation's own last event: writers of other negotiations do
+        not hold its readers up. Not there in time: ``ViewLaggingError`` (503 view-lagging).
+        """
+        ledger, runner, settings = self.ledger, self.runner, self.settings
+        with view_storage_errors():
+            target = None if slug is None else _last_position(ledger, runner.views)(slug)
+        if target is None:
+            target = ledger.head_position()
+        with view_storage_errors():
+            if not runner.wait_for(target, timeout=settings.read_wait_seconds):
+                reached = min(runner.positions(refresh=True).values())
+                raise ViewLaggingError(target, reached, settings.read_wait_seconds)
+        return runner.views
 
 
 async def get_services(request: Request) -> Services:
@@ -103,26 +126,6 @@ SlugPath = Annotated[str, Depends(known_slug)]
 
 
 # ------------------------------------------------------------------ read views
-
-
-def fresh_views(
-    ledger: Ledger, runner: ProjectionRunner, settings: Settings, slug: str | None = None
-) -> Views:
-    """The views once they hold every event recorded before this call (read-your-writes).
-
-    Waits, bounded by ``read_wait_seconds``, for the views to reach the ledger's head, or
-    with a ``slug``, that negotiation's own last event: writers of other negotiations do
-    not hold its readers up.
-    """
-    with view_storage_errors():
-        target = None if slug is None else _last_position(ledger, runner.views)(slug)
-    if target is None:
-        target = ledger.head_position()
-    with view_storage_errors():
-        if not runner.wait_for(target, timeout=settings.read_wait_seconds):
-            reached = min(runner.positions(refresh=True).values())
-            raise ViewLaggingError(target, reached, settings.read_wait_seconds)
-    return runner.views
 
 
 _LOOKUPS: weakref.WeakKeyDictionary[Ledger, Lookup] = weakref.WeakKeyDictionary()
@@ -221,3 +224,13 @@ def time_travel(
 
 
 TimeTravelDep = Annotated[TimeTravel, Depends(time_travel)]
+
+
+ChartTermQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="The term to chart (default: the first defined).",
+        examples=["annual_contribution"],
+    ),
+]

@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.http import problems
+from api.http.problems.answers import problem_response
+from api.http.problems.table import problem_type
 
 
 class BodyTooLarge(HTTPException):
@@ -32,10 +33,10 @@ class BodyTooLarge(HTTPException):
 
 
 def body_too_large_response(exc: BodyTooLarge) -> JSONResponse:
-    return problems.problem_response(
+    return problem_response(
         413,
         "Request body too large",
-        type_=problems.problem_type(BodyTooLarge.code),
+        type_=problem_type(BodyTooLarge.code),
         detail=str(exc.detail),
         max_body_bytes=exc.limit,
     )

@@ -24,8 +24,9 @@ from fastapi.routing import iter_route_contexts
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.http import problems
 from api.http.auth import is_loopback
+from api.http.problems.answers import parley_error_response, problem_response
+from api.http.problems.table import problem_type, title_of
 from domain.errors import StorageUnavailable
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -205,32 +206,32 @@ class SecurityMiddleware:
             runs_open = _runs_open(scope)
         except (OperationalError, InterfaceError, StorageUnavailable) as e:
             # Whether keys exist is unknown: neither fence nor pass; 503 as any read would.
-            return problems.parley_error_response(
+            return parley_error_response(
                 e if isinstance(e, StorageUnavailable) else StorageUnavailable(str(e))
             )
         if runs_open and not arrived_on_loopback(scope):
-            return problems.problem_response(
+            return problem_response(
                 403,
-                problems.title_of("open-mode-not-loopback"),
-                type_=problems.problem_type("open-mode-not-loopback"),
+                title_of("open-mode-not-loopback"),
+                type_=problem_type("open-mode-not-loopback"),
                 detail="this server has no API keys and so serves only this machine; it was "
                 "reached on a non-loopback address: create a key (parley keys create) to "
                 "serve others",
             )
         if runs_open and not loopback_host_header(_header(scope, b"host")):
-            return problems.problem_response(
+            return problem_response(
                 421,
-                problems.title_of("host-not-loopback"),
-                type_=problems.problem_type("host-not-loopback"),
+                title_of("host-not-loopback"),
+                type_=problem_type("host-not-loopback"),
                 detail="this server has no API keys and answers only requests addressed to "
                 "localhost, 127.0.0.1 or [::1] (Host header)",
             )
         media_type = _unsupported_body(scope)
         if media_type is not None:
-            return problems.problem_response(
+            return problem_response(
                 415,
-                problems.title_of("unsupported-media-type"),
-                type_=problems.problem_type("unsupported-media-type"),
+                title_of("unsupported-media-type"),
+                type_=problem_type("unsupported-media-type"),
                 detail=f"this operation does not take a body of type {media_type[:64]!r} "
                 "(JSON bodies are application/json)",
             )

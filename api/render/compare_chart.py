@@ -6,7 +6,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from api.render.charts import _RENDER_LOCK, PALETTE
+from api.render.charts import PALETTE
+from api.render.dance_svg import RENDER_LOCK
 from projections.compare import share_points
 
 
@@ -21,7 +22,7 @@ def render_compare(document: dict[str, Any], *, width: float = 9.0) -> bytes:
         "font.family": "DejaVu Sans",
         "text.parse_math": False,  # titles are the client's text: `$…$` is dollars, never TeX
     }
-    with _RENDER_LOCK, matplotlib.rc_context(rc):
+    with RENDER_LOCK, matplotlib.rc_context(rc):
         fig = Figure(figsize=(width, width * 0.55), layout="constrained")
         ax = fig.add_subplot()
         ax.patch.set_gid("plot-area")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from api.http.problems import CATALOGUE
+from api.http.problems.table import CATALOGUE
 
 if TYPE_CHECKING:
     from starlette.testclient import TestClient

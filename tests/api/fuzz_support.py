@@ -9,7 +9,8 @@ from typing import Any
 
 from starlette.exceptions import StarletteDeprecationWarning
 
-from api.http.problems import CATALOGUE, instance_of
+from api.http.problems.answers import instance_of
+from api.http.problems.table import CATALOGUE
 
 # As in the API conftest: Starlette warns at import when it falls back to httpx.
 with warnings.catch_warnings():

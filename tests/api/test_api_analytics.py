@@ -475,7 +475,7 @@ def test_the_demo_read_from_stored_state_equals_the_folds_at_every_moment(demo):
     event occurred (the stored series), and the day before it."""
     from datetime import UTC, date, datetime, timedelta
 
-    from api.render.charts import dance
+    from api.render.dance_fold import dance
     from projections.analytics import HEADLINE_FIELDS
     from projections.gaps import gaps
     from projections.positions import positions
@@ -515,7 +515,7 @@ def test_as_of_reads_of_a_negotiation_stored_in_an_older_layout_fold_its_events(
     ``as_of`` and its chart from the fold, not from rows it lacks; its next batch stores them."""
     import json
 
-    from api.render.charts import dance
+    from api.render.dance_fold import dance
     from projections.positions import positions
 
     client = client_factory("memory://")

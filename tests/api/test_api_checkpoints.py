@@ -12,7 +12,7 @@ import pytest
 from apitools import offer, post_events, sma_negotiation
 
 from api.http.deps import TimeTravel
-from api.http.routes.analytics import stream_of_view
+from api.http.reads.travel import stream_of_view
 
 K = 4
 READS = ("", "/positions", "/gaps", "/chart.json", "/timeline")

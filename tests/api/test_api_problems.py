@@ -9,7 +9,8 @@ from apitools import assert_problem, offer, post_events
 
 import api.http.app
 from api import errors as api_errors
-from api.http.problems import PROBLEM_TABLE, STORAGE_UNAVAILABLE_DETAIL, spec_for
+from api.http.problems.answers import STORAGE_UNAVAILABLE_DETAIL
+from api.http.problems.table import PROBLEM_TABLE, spec_for
 from domain import errors
 
 

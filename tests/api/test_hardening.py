@@ -13,7 +13,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from api.http.app import create_app
 from api.http.auth import Gate
-from api.http.problems import CATALOGUE
+from api.http.problems.table import CATALOGUE
 from api.settings import Settings
 from api.store.keys import KeyNotFound, Role
 from domain import errors

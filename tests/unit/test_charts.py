@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from api.render.charts import UnknownTerm, dance, moment_of
+from api.render.charts import UnknownTerm, moment_of
+from api.render.dance_fold import dance
 from domain import facts
 from domain.values import Party, Quantity, Source, Term, sort_key
 from projections.gaps import gaps

@@ -10,7 +10,9 @@ from decimal import Decimal
 import pytest
 from test_charts import SMA, TODAY, stream
 
-from api.render.charts import Dance, dance, render
+from api.render.charts import Dance
+from api.render.dance_fold import dance
+from api.render.dance_svg import render
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"

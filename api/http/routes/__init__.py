@@ -1,1 +1,1 @@
-"""One router per resource."""
+"""One router per resource; no route module imports another (an import-linter contract)."""

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api.http.deps import LedgerDep
-from api.http.schemas import AuditEntryPublic, AuditPage, Problem, SourcePublic, fact_of
+from api.http.paging import ledger_page
+from api.http.presenters.audit import audit_entry_of, retraction_reasons
+from api.http.schemas import AuditPage, Problem
 from api.services.plover import plover_export
 from api.services.transfer import export_negotiation, to_line
-from domain.canonical import format_recorded_at, to_json
-from domain.ledger import Ledger
-from domain.negotiation import Negotiation
 
 router = APIRouter(prefix="/negotiations/{slug}", tags=["audit"])
 
@@ -35,69 +34,18 @@ def audit_trail(
     after_version: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
-    neg = ledger.get(slug)
-    found: list[Negotiation.Event] = []
-    if after_version < neg.version:
-        found = ledger.stream(
-            slug, after_version=after_version, up_to_version=neg.version, limit=limit
-        )
-    positions = (
-        ledger.positions(slug, found[0].originator_version, found[-1].originator_version)
-        if found
-        else {}
-    )
-    reasons = _retraction_reasons(ledger, neg, found)
-    last = found[-1].originator_version if found else None
+    page = ledger_page(ledger, slug, after_version, limit)
+    neg = page.negotiation
+    reasons = retraction_reasons(ledger, neg, page.events)
     return AuditPage(
         negotiation=neg.slug,
         version=neg.version,
         head_hash=neg.head_hash,
-        events=[_audit_entry(e, neg, positions.get(e.originator_version), reasons) for e in found],
-        next_after_version=last if last is not None and last < neg.version else None,
-    )
-
-
-def _retraction_reasons(
-    ledger: Ledger, neg: Negotiation, page: list[Negotiation.Event]
-) -> dict[str, str]:
-    """{retraction event id: its reason} for every retraction the page shows or refers to."""
-    reasons = {
-        str(e.event_id): e.reason  # type: ignore[attr-defined]
-        for e in page
-        if e.TYPE == "event_retracted"  # type: ignore[attr-defined]
-    }
-    retractions = {neg.retracted_by(str(e.event_id)) for e in page}
-    wanted = {r for r in retractions if r is not None} - set(reasons)
-    # Retractions come later than what they retract, so most lie beyond the page.
-    for retraction_id in sorted(wanted):
-        version = neg.entries[retraction_id].version
-        event = ledger.stream(neg.slug, after_version=version - 1, up_to_version=version)
-        reasons[retraction_id] = event[0].reason if event else ""  # type: ignore[attr-defined]
-    return reasons
-
-
-def _audit_entry(
-    event: Negotiation.Event, neg: Negotiation, position: int | None, reasons: dict[str, str]
-) -> AuditEntryPublic:
-    fact = fact_of(event)
-    event_id = str(event.event_id)
-    retracts = getattr(fact, "retracted_event_id", None)
-    retracted_by = neg.retracted_by(event_id)
-    reason = reasons.get(retracted_by) if retracted_by is not None else reasons.get(event_id)
-    return AuditEntryPublic(
-        event_id=event_id,
-        type=fact.TYPE,
-        version=event.originator_version,
-        position=position,
-        occurred_at=fact.occurred_at.isoformat(),
-        recorded_at=format_recorded_at(event.timestamp),
-        recorded_by=event.recorded_by,
-        hash=event.hash,
-        prev_hash=event.prev_hash,
-        retracts=retracts,
-        retracted_by=retracted_by,
-        retraction_reason=reason,
-        sources=[SourcePublic(**to_json(s)) for s in fact.sources],
+        events=[
+            audit_entry_of(e, neg, page.positions.get(e.originator_version), reasons)
+            for e in page.events
+        ],
+        next_after_version=page.next_after_version,
     )
 
 

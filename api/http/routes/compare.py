@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
 
-from api.http.deps import LedgerDep, RunnerDep, SettingsDep, fresh_views, view_storage_errors
-from api.http.routes.analytics import RESPONSES
+from api.http.deps import Services, ServicesDep, view_storage_errors
+from api.http.responses import READ_RESPONSES
 from api.render.compare_chart import render_compare
 from domain.errors import InvalidValue, NegotiationNotFound
 from domain.values import SLUG_RE
@@ -45,12 +45,10 @@ TermQuery = Annotated[
 ]
 
 
-def comparison(
-    slugs: list[str], term: str | None, ledger: Any, runner: Any, settings: Any
-) -> dict[str, Any]:
+def comparison(slugs: list[str], term: str | None, services: Services) -> dict[str, Any]:
     if not 1 <= len(slugs) <= MAX_COMPARED or len(set(slugs)) != len(slugs):
         raise InvalidValue(f"name one to {MAX_COMPARED} different negotiations with n=", field="n")
-    views = fresh_views(ledger, runner, settings)
+    views = services.fresh_views()
     sides = []
     for slug in slugs:
         # A slug no negotiation can have is not found before a store sees it (NUL: PostgreSQL).
@@ -77,16 +75,14 @@ def comparison(
     "/compare",
     summary="Negotiations side by side on one term",
     description=DESCRIPTION,
-    responses=RESPONSES,
+    responses=READ_RESPONSES,
 )
 def compare_negotiations(
-    ledger: LedgerDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
+    services: ServicesDep,
     n: SlugsQuery,
     term: TermQuery = None,
 ) -> dict[str, Any]:
-    return comparison(n, term, ledger, runner, settings)
+    return comparison(n, term, services)
 
 
 @router.get(
@@ -94,17 +90,18 @@ def compare_negotiations(
     summary="The comparison as a static SVG",
     description="Each negotiation's share of its initial gap closed against the days since "
     "both sides had positions, one line each.",
-    responses={**RESPONSES, 200: {"content": {"image/svg+xml": {}}, "description": "The chart"}},
+    responses={
+        **READ_RESPONSES,
+        200: {"content": {"image/svg+xml": {}}, "description": "The chart"},
+    },
     response_class=Response,
 )
 def compare_chart(
-    ledger: LedgerDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
+    services: ServicesDep,
     n: SlugsQuery,
     term: TermQuery = None,
 ) -> Response:
-    document = comparison(n, term, ledger, runner, settings)
+    document = comparison(n, term, services)
     return Response(render_compare(document), media_type="image/svg+xml")
 
 

@@ -10,33 +10,18 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 from importlib import resources
 from pathlib import Path, PurePath
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Response, status
 from fastapi.responses import FileResponse
 
 from api.http.auth import AUTH_RESPONSES, Role, require
-from api.http.deps import (
-    LedgerDep,
-    RunnerDep,
-    SettingsDep,
-    SlugPath,
-    TimeTravel,
-    TimeTravelDep,
-    TodayDep,
-    fresh_views,
-    view_storage_errors,
-)
-from api.http.routes.analytics import RESPONSES, rewound, stream_of_view, travel_version
-from api.render.charts import Dance, UnknownTerm, dance, render
-from api.render.stored_chart import chart_input
-from api.settings import Settings
-from domain.errors import InvalidValue
-from domain.ledger import Ledger
-from projections.runner import ProjectionRunner
+from api.http.deps import ChartTermQuery, ServicesDep, SlugPath, TimeTravelDep, TodayDep
+from api.http.reads.chart import dance_read
+from api.http.responses import READ_RESPONSES
+from api.render.dance_svg import render
 
 router = APIRouter()
 
@@ -115,51 +100,6 @@ def static_asset(name: str) -> Response:
     return FileResponse(path, media_type=media_type, headers=NO_STALE)
 
 
-TermQuery = Annotated[
-    str | None,
-    Query(
-        max_length=64,
-        description="The term to chart (default: the first defined).",
-        examples=["annual_contribution"],
-    ),
-]
-
-
-def _dance(
-    slug: str,
-    term: str | None,
-    ledger: Ledger,
-    runner: ProjectionRunner,
-    settings: Settings,
-    travel: TimeTravel,
-    today: date,
-) -> Dance:
-    views = fresh_views(ledger, runner, settings, slug)
-    try:
-        at = None
-        if travel.rewinds:
-            # The analytics after the first N events, from the fold checkpoint below N.
-            version = travel_version(views, slug, travel)
-            overlay = rewound(views, slug, travel, version)
-            at = None if overlay is None else (overlay, version)
-        if not travel.rewinds or at is not None:
-            with view_storage_errors():
-                found = chart_input(views, slug, term, travel.as_of, at)
-            if found is not None:
-                return dance(
-                    found.stream,
-                    term=term,
-                    as_of=travel.as_of,
-                    today=today,
-                    span=found.span,
-                    parties=found.parties,
-                )
-        stream = stream_of_view(views, slug, travel)
-        return dance(stream, term=term, as_of=travel.as_of, today=today)
-    except UnknownTerm as e:
-        raise InvalidValue(str(e), field="term") from None
-
-
 @router.get(
     "/negotiations/{slug}/chart.json",
     tags=["charts"],
@@ -169,20 +109,18 @@ def _dance(
     "every live offer as a point (with the amount as originally stated), agreements, "
     "rejections and withdrawals, the midpoint and gap over time of the first pair, closed "
     "share and forecast. Decimals are strings; x values are UTC date-times.",
-    responses={**RESPONSES, **AUTH_RESPONSES},
+    responses={**READ_RESPONSES, **AUTH_RESPONSES},
     response_model=dict[str, Any],
 )
 def chart_json(
     slug: SlugPath,
-    ledger: LedgerDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
+    services: ServicesDep,
     travel: TimeTravelDep,
     today: TodayDep,
-    term: TermQuery = None,
+    term: ChartTermQuery = None,
 ) -> Response:
     # Plain JSON already (strings, lists, booleans): no encoder walks its thousands of points.
-    document = _dance(slug, term, ledger, runner, settings, travel, today).to_json()
+    document = dance_read(services.fresh_views(slug), slug, term, travel, today).to_json()
     return Response(
         json.dumps(document, ensure_ascii=False, separators=(",", ":")),
         media_type="application/json",
@@ -197,7 +135,7 @@ def chart_json(
     description="The same dance as the dashboard's, for embedding in reports: one step line "
     "per party, offers as points, agreements and rejections marked, the midpoint dashed.",
     responses={
-        **RESPONSES,
+        **READ_RESPONSES,
         **AUTH_RESPONSES,
         200: {"content": {"image/svg+xml": {}}, "description": "The chart"},
     },
@@ -205,12 +143,10 @@ def chart_json(
 )
 def chart_svg(
     slug: SlugPath,
-    ledger: LedgerDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
+    services: ServicesDep,
     travel: TimeTravelDep,
     today: TodayDep,
-    term: TermQuery = None,
+    term: ChartTermQuery = None,
 ) -> Response:
-    chart = _dance(slug, term, ledger, runner, settings, travel, today)
+    chart = dance_read(services.fresh_views(slug), slug, term, travel, today)
     return Response(render(chart, "svg"), media_type="image/svg+xml")

@@ -7,18 +7,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import (
-    APIRouter,
-    Body,
-    Depends,
-    Header,
-    HTTPException,
-    Path,
-    Query,
-    Request,
-    Response,
-    status,
-)
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute, _effective_route_context_var
@@ -26,6 +15,7 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 from api.http.auth import Principal, Role, current_principal
+from api.http.conditional import etag_of, parse_if_match
 from api.http.deps import (
     IdempotencyKeyHeader,
     LedgerDep,
@@ -34,6 +24,7 @@ from api.http.deps import (
     get_services,
     known_slug,
 )
+from api.http.paging import ledger_page
 from api.http.schemas import (
     EVENT_CREATE_MODELS,
     EventCreate,
@@ -51,7 +42,6 @@ router = APIRouter(prefix="/negotiations/{slug}/events", tags=["events"])
 
 EventsBody = EventCreate | list[EventCreate]
 _BODY = TypeAdapter(EventsBody)
-IF_MATCH_RE = re.compile(r'^"(\d{1,18})"$')
 
 BODY_EXAMPLES: dict[str, Any] = {
     model.__name__.removesuffix("Create"): {
@@ -73,19 +63,6 @@ BODY_EXAMPLES["Batch"] = {
         example_of(EVENT_CREATE_MODELS[3]),
     ],
 }
-
-
-def parse_if_match(header: str | None) -> int | None:
-    """``"<version>"`` -> the version the client expects; ``*`` asks only that it exists."""
-    if header is None or header.strip() == "*":
-        return None
-    found = IF_MATCH_RE.match(header.strip())
-    if found is None:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST,
-            detail='If-Match must be the negotiation\'s ETag, a quoted version such as "7"',
-        )
-    return int(found.group(1))
 
 
 @dataclass(frozen=True)
@@ -277,7 +254,7 @@ def record_events(
     # The views pick the new events up now, not at their next poll; while appends stream
     # in they are applied in batches (a reader's wait for its write still cuts that short).
     runner.nudge(coalesce=True)
-    response.headers["ETag"] = f'"{recorded.version}"'
+    response.headers["ETag"] = etag_of(recorded.version)
     if recorded.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return recorded_of(recorded)
@@ -294,20 +271,10 @@ def list_events(
     after_version: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:
-    neg = ledger.get(slug)
-    found = []
-    if after_version < neg.version:
-        found = ledger.stream(
-            slug, after_version=after_version, up_to_version=neg.version, limit=limit
-        )
-    positions = (
-        ledger.positions(slug, found[0].originator_version, found[-1].originator_version)
-        if found
-        else {}
-    )
-    last = found[-1].originator_version if found else None
+    page = ledger_page(ledger, slug, after_version, limit)
+    neg = page.negotiation
     return EventPage(
         negotiation=neg.slug,
-        events=[entry_of(e, neg, positions.get(e.originator_version)) for e in found],
-        next_after_version=last if last is not None and last < neg.version else None,
+        events=[entry_of(e, neg, page.positions.get(e.originator_version)) for e in page.events],
+        next_after_version=page.next_after_version,
     )

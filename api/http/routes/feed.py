@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from api.http.deps import LedgerDep, RunnerDep, SettingsDep, SlugPath, fresh_views
+from api.http.deps import LedgerDep, ServicesDep, SlugPath
 from api.http.feed import (
     PAGE,
     EventHub,
@@ -23,13 +23,13 @@ from api.http.feed import (
     negotiation_rows_after,
     rows_after,
 )
+from api.http.paging import MAX_POSITION
 from api.http.schemas import FeedEntry, FeedPage, Problem
 from domain.errors import InvalidValue
 from projections.views import EventRow
 
 router = APIRouter(tags=["feed"])
 
-MAX_POSITION = 2**63 - 1
 CUT_OFF_GRACE = 1.0
 """Seconds an ended stream may take to finish on its own before its connection is cut."""
 STREAM_DESCRIPTION = """\
@@ -54,15 +54,13 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
 )
 def list_all_events(
-    ledger: LedgerDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
+    services: ServicesDep,
     after: Annotated[
         int, Query(ge=0, le=MAX_POSITION, description="The log position of the last entry seen")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> FeedPage:
-    views = fresh_views(ledger, runner, settings)
+    views = services.fresh_views()
     rows = rows_after(views, after, limit)
     return FeedPage(
         events=[FeedEntry.model_validate(entry_of_row(r)) for r in rows],

@@ -19,14 +19,26 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api import signed_note
-from api.errors import CosignatureRefused, NoSigningKey, NotCosigned
+from api.errors import CosignatureRefused, NotCosigned
 from api.http.auth import Role, require
-from api.http.deps import LedgerDep, RunnerDep, SettingsDep, fresh_views, view_storage_errors
+from api.http.deps import (
+    LedgerDep,
+    RunnerDep,
+    Services,
+    ServicesDep,
+    SettingsDep,
+    view_storage_errors,
+)
+from api.http.notes import (
+    NOTE_RESPONSE,
+    CosignaturesDep,
+    note_response,
+    signing_seed,
+    wants_note,
+)
 from api.http.schemas import Problem
 from api.services import ledger_proofs, ledger_scan
 from api.services.cosignatures import CosignatureStore
-from api.settings import Settings
-from projections.views import Views
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 
@@ -38,17 +50,6 @@ def get_now() -> datetime:
 
 NowDep = Annotated[datetime, Depends(get_now)]
 
-
-def get_cosignatures(request: Request) -> CosignatureStore:
-    store: CosignatureStore = request.app.state.cosignatures
-    return store
-
-
-CosignaturesDep = Annotated[CosignatureStore, Depends(get_cosignatures)]
-
-NOTE_MEDIA_TYPE = "text/plain; charset=utf-8"
-NOTE_CACHE = "no-cache"
-"""A checkpoint changes as the ledger grows: clients revalidate it every time."""
 
 HEX_HASH = r"^[0-9a-f]{64}$"
 
@@ -115,64 +116,6 @@ class CosignaturesPublic(BaseModel):
     stored: int = Field(description="How many of them were new")
 
 
-def wants_note(accept: str | None) -> bool:
-    """Whether ``Accept`` prefers ``text/plain`` (the signed note) to JSON."""
-    if not accept:
-        return False
-    best: tuple[float, int] | None = None
-    choice = False
-    for order, item in enumerate(accept.split(",")):
-        media, *params = (part.strip() for part in item.split(";"))
-        quality = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if media.lower() not in ("text/plain", "application/json") or quality <= 0:
-            continue
-        rank = (quality, -order)
-        if best is None or rank > best:
-            best, choice = rank, media.lower() == "text/plain"
-    return choice
-
-
-def signing_seed(settings: Settings) -> bytes:
-    seed = settings.signing_seed()
-    if seed is None:
-        raise NoSigningKey(
-            "this server has no signing key (PARLEY_SIGNING_KEY): it serves no signed checkpoint"
-        )
-    return seed
-
-
-def note_response(
-    views: Views, settings: Settings, cosignatures: CosignatureStore, size: int | None = None
-) -> Response:
-    """The signed note of the tree of ``size`` leaves (default: now), with its cosignatures."""
-    seed = signing_seed(settings)
-    origin = settings.origin()
-    with view_storage_errors():
-        text = ledger_proofs.checkpoint_body(views, origin, size)
-        witnessed = cosignatures.for_text(text)
-    note = signed_note.Note(text, (signed_note.sign(text, origin, seed), *witnessed))
-    return PlainTextResponse(
-        note.encode(), media_type=NOTE_MEDIA_TYPE, headers={"Cache-Control": NOTE_CACHE}
-    )
-
-
-NOTE_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {
-        "content": {"text/plain": {"schema": {"type": "string"}}},
-        "description": "With `Accept: text/plain`: a C2SP tlog-checkpoint signed note (origin, "
-        "tree size, base64 root, `timestamp` extension line, signature and cosignature lines)",
-    },
-    404: {"model": Problem, "description": "A note was asked for and there is no signing key"},
-}
-
-
 @router.get(
     "/checkpoint",
     summary="The global Merkle tree's size and root (RFC 9162), signed when configured",
@@ -181,14 +124,10 @@ NOTE_RESPONSE: dict[int | str, dict[str, Any]] = {
     responses=NOTE_RESPONSE,
 )
 def checkpoint(
-    request: Request,
-    ledger: LedgerDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
-    cosignatures: CosignaturesDep,
-    now: NowDep,
+    request: Request, services: ServicesDep, cosignatures: CosignaturesDep, now: NowDep
 ) -> Any:
-    views = fresh_views(ledger, runner, settings)
+    settings = services.settings
+    views = services.fresh_views()
     if wants_note(request.headers.get("accept")):
         return note_response(views, settings, cosignatures)
     with view_storage_errors():
@@ -202,10 +141,9 @@ def checkpoint(
     response_class=PlainTextResponse,
     responses={404: {"model": Problem, "description": "No signing key, or nothing cosigned"}},
 )
-def cosigned_checkpoint(
-    ledger: LedgerDep, runner: RunnerDep, settings: SettingsDep, cosignatures: CosignaturesDep
-) -> Response:
-    views = fresh_views(ledger, runner, settings)
+def cosigned_checkpoint(services: ServicesDep, cosignatures: CosignaturesDep) -> Response:
+    settings = services.settings
+    views = services.fresh_views()
     with view_storage_errors():
         latest = cosignatures.latest()
     if latest is None:
@@ -231,21 +169,16 @@ def cosigned_checkpoint(
     },
 )
 async def add_cosignatures(
-    request: Request,
-    ledger: LedgerDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
-    cosignatures: CosignaturesDep,
+    request: Request, services: ServicesDep, cosignatures: CosignaturesDep
 ) -> CosignaturesPublic:
     body = await request.body()
-    return await run_in_threadpool(
-        accept_cosignatures, body, ledger, runner, settings, cosignatures
-    )
+    return await run_in_threadpool(accept_cosignatures, body, services, cosignatures)
 
 
 def accept_cosignatures(
-    body: bytes, ledger: Any, runner: Any, settings: Settings, cosignatures: CosignatureStore
+    body: bytes, services: Services, cosignatures: CosignatureStore
 ) -> CosignaturesPublic:
+    settings = services.settings
     seed = signing_seed(settings)
     origin = settings.origin()
     try:
@@ -255,7 +188,7 @@ def accept_cosignatures(
         raise CosignatureRefused(f"not a checkpoint note: {e}") from None
     if not signed_note.signed_by(note, ledger_proofs.log_verifier(origin, seed)):
         raise CosignatureRefused(f"the checkpoint does not carry a valid signature of {origin}")
-    views = fresh_views(ledger, runner, settings)
+    views = services.fresh_views()
     with view_storage_errors():
         size = views.tree_size()
         if posted.tree_size > size:
@@ -304,15 +237,13 @@ def verifier_key(settings: SettingsDep) -> VerifierKeyPublic:
     },
 )
 def inclusion_proof(
-    ledger: LedgerDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
+    services: ServicesDep,
     event_id: Annotated[str, Query(max_length=64)],
     tree_size: Annotated[
         int | None, Query(ge=1, description="Default: the tree's size now")
     ] = None,
 ) -> InclusionProofPublic:
-    views = fresh_views(ledger, runner, settings)
+    views = services.fresh_views()
     with view_storage_errors():
         proof = ledger_proofs.inclusion(views, event_id.strip().lower(), tree_size)
     return InclusionProofPublic(
@@ -332,13 +263,11 @@ def inclusion_proof(
     response_model_by_alias=True,
 )
 def consistency_proof(
-    ledger: LedgerDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
+    services: ServicesDep,
     from_: Annotated[int, Query(alias="from", ge=0)],
     to: Annotated[int | None, Query(ge=0, description="Default: the tree's size now")] = None,
 ) -> ConsistencyProofPublic:
-    views = fresh_views(ledger, runner, settings)
+    views = services.fresh_views()
     with view_storage_errors():
         proof = ledger_proofs.consistency(views, from_, to)
     return ConsistencyProofPublic.model_validate(

@@ -2,7 +2,8 @@
 
 The page used to ask for the summary, the chart, positions, gaps and the timeline (twice
 when time travelling, plus the chart as of now): six or seven round trips per load. This
-route answers them together, each part exactly what its own route answers.
+route answers them together, each part exactly what its own route answers (the same reads,
+``api.http.reads``, each after its own wait for the views).
 """
 
 from __future__ import annotations
@@ -13,24 +14,24 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from api.http.deps import (
-    LedgerDep,
-    RunnerDep,
-    SettingsDep,
+    ChartTermQuery,
+    ServicesDep,
     SlugPath,
     TimeTravel,
     TimeTravelDep,
     TodayDep,
 )
-from api.http.routes import analytics, negotiations
-from api.http.routes.analytics import RESPONSES
-from api.http.routes.dashboard import TermQuery, _dance
+from api.http.reads.analytics import gaps_read, positions_read, timeline_filter, timeline_read
+from api.http.reads.chart import dance_read
+from api.http.reads.summary import summary_read
+from api.http.responses import READ_RESPONSES
 from domain.errors import InvalidValue
 
 router = APIRouter(prefix="/negotiations/{slug}", tags=["charts"])
 
 
 def _plain(found: Any) -> Any:
-    """A route's answer as JSON data: stored documents come as responses already."""
+    """A read's answer as JSON data: stored documents come as responses already."""
     if isinstance(found, Response):
         return json.loads(bytes(found.body))
     return found.model_dump(mode="json")
@@ -42,31 +43,28 @@ def _plain(found: Any) -> Any:
     description="`summary`, `chart` (chart.json for `term`), `positions`, `gaps` (the chart's "
     "term), `timeline` (its first page), as their own routes answer them with the same time "
     "travel; with time travel also `chart_now` and `timeline_now`, the same without it.",
-    responses=RESPONSES,
+    responses=READ_RESPONSES,
 )
 def page_json(
     slug: SlugPath,
-    ledger: LedgerDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
+    services: ServicesDep,
     travel: TimeTravelDep,
     today: TodayDep,
-    term: TermQuery = None,
+    term: ChartTermQuery = None,
 ) -> dict[str, Any]:
-    summary = negotiations.get_negotiation(
-        slug, ledger, runner, settings, travel, today, Response()
-    )
-    chart = _dance(slug, term, ledger, runner, settings, travel, today).to_json()
+    max_pairs = services.settings.max_pairs
+    first_page = timeline_filter()
+    summary = summary_read(services, slug, travel, today, Response())
+    chart = dance_read(services.fresh_views(slug), slug, term, travel, today).to_json()
     chosen = chart["term"]["id"] if chart.get("term") else None
     try:
         gaps = _plain(
-            analytics.read_gaps(
+            gaps_read(
+                services.fresh_views(slug),
                 slug,
-                ledger,
-                runner,
-                settings,
                 travel,
                 today,
+                max_pairs,
                 term=None if chosen is None else [chosen],
             )
         )
@@ -75,16 +73,17 @@ def page_json(
     document: dict[str, Any] = {
         "summary": _plain(summary),
         "chart": chart,
-        "positions": _plain(analytics.read_positions(slug, ledger, runner, settings, travel)),
+        "positions": _plain(positions_read(services.fresh_views(slug), slug, travel)),
         "gaps": gaps,
-        "timeline": _plain(analytics.read_timeline(slug, ledger, runner, settings, travel)),
+        "timeline": _plain(timeline_read(services.fresh_views(slug), slug, travel, first_page)),
         "chart_now": None,
         "timeline_now": None,
     }
     if travel.rewinds or travel.as_of is not None:
         now = TimeTravel()
-        document["chart_now"] = _dance(slug, chosen, ledger, runner, settings, now, today).to_json()
+        views = services.fresh_views(slug)
+        document["chart_now"] = dance_read(views, slug, chosen, now, today).to_json()
         document["timeline_now"] = _plain(
-            analytics.read_timeline(slug, ledger, runner, settings, now)
+            timeline_read(services.fresh_views(slug), slug, now, first_page)
         )
     return document

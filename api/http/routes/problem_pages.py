@@ -8,7 +8,7 @@ from html import escape
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import HTMLResponse
 
-from api.http.problems import CATALOGUE, PROBLEM_BASE, ProblemType
+from api.http.problems.table import CATALOGUE, PROBLEM_BASE, ProblemType
 from api.http.schemas import Problem
 
 router = APIRouter(tags=["problems"])

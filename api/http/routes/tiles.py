@@ -12,8 +12,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import PlainTextResponse
 
-from api.http.deps import LedgerDep, RunnerDep, SettingsDep, fresh_views, view_storage_errors
-from api.http.routes.ledger import NOTE_RESPONSE, CosignaturesDep, note_response
+from api.http.deps import ServicesDep, view_storage_errors
+from api.http.notes import NOTE_RESPONSE, CosignaturesDep, note_response
 from api.http.schemas import Problem
 from api.services import ledger_proofs
 
@@ -30,10 +30,8 @@ TILE_MEDIA_TYPE = "application/octet-stream"
     response_class=PlainTextResponse,
     responses=NOTE_RESPONSE,
 )
-def checkpoint_note(
-    ledger: LedgerDep, runner: RunnerDep, settings: SettingsDep, cosignatures: CosignaturesDep
-) -> Response:
-    return note_response(fresh_views(ledger, runner, settings), settings, cosignatures)
+def checkpoint_note(services: ServicesDep, cosignatures: CosignaturesDep) -> Response:
+    return note_response(services.fresh_views(), services.settings, cosignatures)
 
 
 @router.get(
@@ -50,9 +48,9 @@ def checkpoint_note(
         404: {"model": Problem, "description": "No such tile, or not yet"},
     },
 )
-def tile(ledger: LedgerDep, runner: RunnerDep, settings: SettingsDep, path: str) -> Response:
+def tile(services: ServicesDep, path: str) -> Response:
     wanted = ledger_proofs.parse_tile_path(path)
-    views = fresh_views(ledger, runner, settings)
+    views = services.fresh_views()
     with view_storage_errors():
         data = ledger_proofs.tile_data(views, wanted)
     cache = FULL_TILE_CACHE if wanted.full else PARTIAL_TILE_CACHE
