@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -21,6 +22,36 @@ from projections.views.merkle import LeafRow
 
 ReadBatch = Callable[[int], tuple[list[EventRow], int]]
 """``after position -> (rows, last position read)``: how a rebuild catches up at the swap."""
+
+
+def catch_up(read: ReadBatch, position: int, apply: Callable[[list[EventRow]], None]) -> int:
+    """Reads batches after ``position`` and applies each until a read brings nothing new;
+    returns the last position read (what every backend's ``finish_rebuild`` does at the swap)."""
+    while True:
+        rows, last = read(position)
+        if last == position:
+            return position
+        apply(rows)
+        position = last
+
+
+@dataclass(frozen=True)
+class TimelineQuery:
+    """A page of one negotiation's timeline, as ``Views.timeline_rows`` asks for it."""
+
+    after: tuple[str, int] | None
+    """The ``(sort key, version)`` the page starts after; None: from the start."""
+    limit: int
+    low: str = ""
+    high: str = "\uffff"
+    types: tuple[str, ...] = ()
+    """Only events of these types (none: every type)."""
+    version: int | None = None
+    """Only the first events, each ``retracted_by`` as it was then."""
+
+    @property
+    def start(self) -> tuple[str, int]:
+        return self.after if self.after is not None else ("", 0)
 
 
 class Views(ABC):
@@ -69,7 +100,6 @@ class Views(ABC):
     def events_in_occurred_order(self, slug: str) -> list[EventRow]:
         """A negotiation's events by occurred_at, ties in recording order."""
 
-    @abstractmethod
     def timeline_rows(
         self,
         slug: str,
@@ -86,6 +116,12 @@ class Views(ABC):
         payload as stored (JSON text), rows' own ``payload`` left empty. ``version``: only
         its first events, each ``retracted_by`` as it was then (None if retracted later).
         """
+        query = TimelineQuery(after, limit, low, high, tuple(types), version)
+        return self.timeline_page(slug, query)
+
+    @abstractmethod
+    def timeline_page(self, slug: str, query: TimelineQuery) -> list[tuple[EventRow, str]]:
+        """``timeline_rows`` with its arguments in one value: what a backend implements."""
 
     @abstractmethod
     def occurred_span(

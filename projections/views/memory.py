@@ -26,7 +26,7 @@ from projections.views.base import (
 )
 from projections.views.events import EventRow
 from projections.views.index import negotiation_id_of, opened
-from projections.views.interface import ReadBatch, Views
+from projections.views.interface import ReadBatch, TimelineQuery, Views, catch_up
 from projections.views.merkle import LeafRow, leaf_rows
 
 
@@ -41,6 +41,15 @@ class _MemoryTables:
     leaf_by_event_id: dict[str, int] = dataclasses.field(default_factory=dict)
     nodes: merkle.DictNodeStore = dataclasses.field(default_factory=merkle.DictNodeStore)
     analytics: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+
+
+_TABLES_OF: dict[str, tuple[str, ...]] = {
+    EVENTS_VIEW: ("events", "by_event_id", "by_slug"),
+    INDEX_VIEW: ("negotiations", "ids"),
+    ANALYTICS_VIEW: ("analytics",),
+    MERKLE_VIEW: ("leaves", "leaf_by_event_id", "nodes"),
+}
+"""Each view's tables (``_MemoryTables`` fields): what a rebuild swaps in for it."""
 
 
 class MemoryViews(Views):
@@ -144,19 +153,9 @@ class MemoryViews(Views):
         ]
         return (min(keys), max(keys)) if keys else None
 
-    def timeline_rows(
-        self,
-        slug: str,
-        after: tuple[str, int] | None,
-        limit: int,
-        low: str = "",
-        high: str = "\uffff",
-        types: Sequence[str] = (),
-        version: int | None = None,
-    ) -> list[tuple[EventRow, str]]:
-        start = after if after is not None else ("", 0)
-        chosen = set(types)
-        rows = self._rows_of(slug)[:version]
+    def timeline_page(self, slug: str, query: TimelineQuery) -> list[tuple[EventRow, str]]:
+        start, chosen = query.start, set(query.types)
+        rows = self._rows_of(slug)[: query.version]
         then = {r.event_id for r in rows}
         found = [
             (
@@ -165,10 +164,10 @@ class MemoryViews(Views):
             )
             for r in sorted(rows, key=lambda r: (r.sort_key, r.version))
             if (r.sort_key, r.version) > start
-            and low <= r.sort_key <= high
+            and query.low <= r.sort_key <= query.high
             and (not chosen or r.type in chosen)
         ]
-        return found[:limit]
+        return found[: query.limit]
 
     def negotiation_row(self, slug: str) -> NegotiationRow | None:
         with self._lock:
@@ -252,45 +251,26 @@ class MemoryViews(Views):
 
     def apply_rebuild(self, views: Sequence[str], rows: Sequence[EventRow]) -> None:
         with self._lock:
-            if self._fresh is None:
-                msg = "start_rebuild() first"
-                raise RuntimeError(msg)
-            self._apply(self._fresh, check_views(views), rows)
+            self._apply(self._rebuilding(), check_views(views), rows)
 
     def finish_rebuild(self, views: Sequence[str], position: int, read: ReadBatch) -> int:
         chosen = check_views(views)
         with self._lock:
-            fresh = self._fresh
-            if fresh is None:
-                msg = "start_rebuild() first"
-                raise RuntimeError(msg)
-            while True:
-                rows, last = read(position)
-                if last == position:
-                    break
-                self._apply(fresh, chosen, rows)
-                position = last
-            live = self._live
-            if EVENTS_VIEW in chosen:
-                live.events, live.by_event_id, live.by_slug = (
-                    fresh.events,
-                    fresh.by_event_id,
-                    fresh.by_slug,
-                )
-            if INDEX_VIEW in chosen:
-                live.negotiations, live.ids = fresh.negotiations, fresh.ids
-            if ANALYTICS_VIEW in chosen:
-                live.analytics = fresh.analytics
-            if MERKLE_VIEW in chosen:
-                live.leaves, live.leaf_by_event_id, live.nodes = (
-                    fresh.leaves,
-                    fresh.leaf_by_event_id,
-                    fresh.nodes,
-                )
-            for name in chosen:
-                self._tracking[name] = max(self._tracking[name], position)
+            fresh = self._rebuilding()
+            position = catch_up(read, position, lambda rows: self._apply(fresh, chosen, rows))
+            for view in chosen:
+                for table in _TABLES_OF[view]:
+                    setattr(self._live, table, getattr(fresh, table))
+                self._tracking[view] = max(self._tracking[view], position)
             self._fresh = None
             return position
+
+    def _rebuilding(self) -> _MemoryTables:
+        """The fresh tables ``start_rebuild`` made."""
+        if self._fresh is None:
+            msg = "start_rebuild() first"
+            raise RuntimeError(msg)
+        return self._fresh
 
     def listen(self, wake: threading.Event) -> Callable[[], None]:
         recorder = self._recorder

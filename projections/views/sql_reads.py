@@ -29,7 +29,7 @@ from projections.views.base import (
 )
 from projections.views.events import EventRow, event_from
 from projections.views.index import index_from
-from projections.views.interface import Views
+from projections.views.interface import TimelineQuery, Views
 from projections.views.merkle import LeafRow, fetch_nodes, leaf_from
 
 
@@ -118,17 +118,8 @@ class SQLReads(Views):
             ends.append(str(found[0]["sort_key"]))
         return ends[0], ends[1]
 
-    def timeline_rows(
-        self,
-        slug: str,
-        after: tuple[str, int] | None,
-        limit: int,
-        low: str = "",
-        high: str = "\uffff",
-        types: Sequence[str] = (),
-        version: int | None = None,
-    ) -> list[tuple[EventRow, str]]:
-        key, after_version = after if after is not None else ("", 0)
+    def timeline_page(self, slug: str, query: TimelineQuery) -> list[tuple[EventRow, str]]:
+        key, after_version = query.start
         statement = (
             f"SELECT * FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
             "WHERE negotiation = %s AND sort_key >= %s AND sort_key <= %s "
@@ -136,21 +127,21 @@ class SQLReads(Views):
             # version) index, so a page deep in the timeline costs what the first one does.
             "AND (sort_key, version) > (%s, %s)"
         )
-        params: list[Any] = [slug, low, high, key, after_version]
-        if types:
-            statement += f" AND type IN ({', '.join(['%s'] * len(types))})"
-            params += list(types)
-        if version is not None:
+        params: list[Any] = [slug, query.low, query.high, key, after_version]
+        if query.types:
+            statement += f" AND type IN ({', '.join(['%s'] * len(query.types))})"
+            params += list(query.types)
+        if query.version is not None:
             statement += " AND version <= %s"
-            params.append(version)
+            params.append(query.version)
         statement += " ORDER BY sort_key, version LIMIT %s"
-        params.append(limit)
+        params.append(query.limit)
         found = []
         for r in self._select(statement, params):
             text = r["payload"]
             found.append((event_from({**r, "payload": "{}"}), text))
-        if version is not None:
-            found = self._retracted_then(slug, found, version)
+        if query.version is not None:
+            found = self._retracted_then(slug, found, query.version)
         return found
 
     def _retracted_then(
@@ -185,19 +176,20 @@ class SQLReads(Views):
         found = self._select(statement, [slug])
         return index_from(found[0]) if found else None
 
-    def list_negotiations(self, after_position: int = 0, limit: int = 100) -> list[NegotiationRow]:
+    def _page(self, table: str, column: str, after: int, limit: int) -> list[Any]:
+        """A table's rows by ``column``, the first ``limit`` after ``after`` (one index range)."""
         statement = (
-            f"SELECT * FROM {self.quote(INDEX_VIEW)} "  # noqa: S608
-            "WHERE opened_position > %s ORDER BY opened_position LIMIT %s"
+            f"SELECT * FROM {self.quote(table)} "  # noqa: S608
+            f"WHERE {column} > %s ORDER BY {column} LIMIT %s"
         )
-        return [index_from(r) for r in self._select(statement, [after_position, limit])]
+        return self._select(statement, [after, limit])
+
+    def list_negotiations(self, after_position: int = 0, limit: int = 100) -> list[NegotiationRow]:
+        rows = self._page(INDEX_VIEW, "opened_position", after_position, limit)
+        return [index_from(r) for r in rows]
 
     def event_rows(self, after_position: int = 0, limit: int = 1000) -> list[EventRow]:
-        statement = (
-            f"SELECT * FROM {self.quote(EVENTS_VIEW)} "  # noqa: S608
-            "WHERE position > %s ORDER BY position LIMIT %s"
-        )
-        return [event_from(r) for r in self._select(statement, [after_position, limit])]
+        return [event_from(r) for r in self._page(EVENTS_VIEW, "position", after_position, limit)]
 
     def analytics_get(self, slug: str, keys: Sequence[str]) -> dict[str, str]:
         with self._reading() as cursor:
@@ -257,11 +249,9 @@ class SQLReads(Views):
         return leaf_from(found[0]) if found else None
 
     def leaves(self, start: int = 0, limit: int = 1000) -> list[LeafRow]:
-        statement = (
-            f"SELECT * FROM {self.quote(merkle_tables(MERKLE_VIEW)[0])} "  # noqa: S608
-            "WHERE leaf_index >= %s ORDER BY leaf_index LIMIT %s"
-        )
-        return [leaf_from(r) for r in self._select(statement, [start, limit])]
+        # Leaf indexes are whole numbers: from ``start`` on is after ``start - 1``.
+        rows = self._page(merkle_tables(MERKLE_VIEW)[0], "leaf_index", start - 1, limit)
+        return [leaf_from(r) for r in rows]
 
     def node_rows(self) -> list[merkle.Node]:
         leaves, nodes = (self.quote(t) for t in merkle_tables(MERKLE_VIEW))
