@@ -61,7 +61,10 @@ class Record:
 
     @property
     def party(self) -> str | None:
-        value = self.fields.get("party")
+        """The party the fact is about: the field its type's ``PARTY_FIELD`` names (the
+        events view's ``party`` column); a ``Party`` gives its id."""
+        fact_type = facts.FACT_TYPES.get(self.type, facts.Fact)
+        value = self.fields.get(fact_type.PARTY_FIELD)
         if isinstance(value, str):
             return value
         party_id = getattr(value, "id", None)
@@ -94,10 +97,9 @@ class Record:
         found: set[str] = set()
         if self.party is not None:
             found.add(self.party)
-        for name in ("raised_by", "initiated_by"):
-            value = self.fields.get(name)
-            if isinstance(value, str):
-                found.add(value)
+        initiated_by = self.fields.get("initiated_by")
+        if isinstance(initiated_by, str):
+            found.add(initiated_by)
         for name in ("participants", "readouts", "delegations"):
             for item in self.fields.get(name) or ():
                 party = getattr(item, "party", None)

@@ -251,12 +251,9 @@ class StoredRows:
                 for name in _payload_names(cls)
                 for value in (state[name],)
             }
-            party = payload.get("party")
+            party = payload.get(cast(Fact, cls).PARTY_FIELD)
             if party is not None and type(party) is not str:
                 party = party["id"]  # party_joined carries the whole party
-            if party is None:
-                raised_by = payload.get("raised_by")
-                party = raised_by if type(raised_by) is str else None
             occurred_at = plain(state["occurred_at"])
             if not (
                 type(state["recorded_by"]) is str
