@@ -1,23 +1,18 @@
 """How a store that does not answer reads to whoever asked the views: StorageUnavailable.
 
 Shared by the HTTP routes (a 503), the command line (an error line, exit 1) and the use
-cases beside them, so none of them needs another's module to say it.
+cases beside them, so none of them needs another's module to say it. The translation itself
+is the ledger's one table (``domain.ledger.storage.STORAGE_ERRORS``): a read of the views
+fails the way a read of the ledger does.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 
-from eventsourcing.persistence import InterfaceError, OperationalError
-
-from domain.errors import StorageUnavailable
+from domain.ledger.storage import translate_storage_errors
 
 
-@contextlib.contextmanager
-def view_storage_errors() -> Iterator[None]:
+def view_storage_errors() -> contextlib.AbstractContextManager[None]:
     """A store that does not answer is unavailable for the views too, as for the ledger."""
-    try:
-        yield
-    except (OperationalError, InterfaceError) as e:
-        raise StorageUnavailable(f"the store is unavailable: {e}") from e
+    return translate_storage_errors("read")
