@@ -23,6 +23,7 @@ from typing import Any, cast
 from eventsourcing.persistence import ApplicationRecorder
 
 from projections.index import SHAPING_TYPES, NegotiationRow, fold_negotiation, fold_negotiations
+from projections.storage import store_kind
 from projections.views.base import (
     ANALYTICS_VIEW,
     EVENTS_VIEW,
@@ -94,21 +95,15 @@ def postgres_views_class() -> type[SQLViews]:
 
 def open_views(recorder: ApplicationRecorder, *, create_tables: bool = True) -> Views:
     """The views of the store the ledger's recorder writes to."""
-    from eventsourcing.popo import POPOApplicationRecorder
-    from eventsourcing.sqlite import SQLiteApplicationRecorder
-
+    kind = store_kind(recorder, "views")
+    store = cast(Any, recorder)
     views: Views
-    if isinstance(recorder, POPOApplicationRecorder):
+    if kind == "memory":
         views = MemoryViews(recorder)
-    elif isinstance(recorder, SQLiteApplicationRecorder):
-        views = SQLiteViews(recorder.datastore)
+    elif kind == "sqlite":
+        views = SQLiteViews(store.datastore)
     else:
-        from eventsourcing.postgres import PostgresApplicationRecorder
-
-        if not isinstance(recorder, PostgresApplicationRecorder):
-            msg = f"no views for a {type(recorder).__name__}"
-            raise TypeError(msg)
-        views = cast(Any, postgres_views_class())(recorder.datastore, channel=recorder.channel_name)
+        views = cast(Any, postgres_views_class())(store.datastore, channel=store.channel_name)
     if create_tables:
         views.create_tables()
     return views
