@@ -111,18 +111,12 @@ def canonical_document(
 class StoredEvent(Protocol):
     """What the document of a stored event is made of, beside its fact (``Negotiation.Event``)."""
 
-    @property
-    def originator_version(self) -> int: ...
-    @property
-    def event_id(self) -> UUID: ...
-    @property
-    def timestamp(self) -> datetime: ...
-    @property
-    def recorded_by(self) -> str: ...
-    @property
-    def prev_hash(self) -> str: ...
-    @property
-    def ledger_format(self) -> int: ...
+    originator_version: int
+    event_id: UUID
+    timestamp: datetime
+    recorded_by: str
+    prev_hash: str
+    ledger_format: int
 
 
 def stored_document(

@@ -27,7 +27,7 @@ from __future__ import annotations
 import types
 from copy import copy
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -42,36 +42,22 @@ from domain.negotiation.folds import FOLDS
 from domain.negotiation.idempotency import remember
 from domain.negotiation.recording import EventMeta, event_kwargs, negotiation_id
 from domain.negotiation.rules import DECIDERS
-from domain.negotiation.state import Entry, Issue, Ref, Round, stored_state, typed_state
-from domain.status import StatusChange
-from domain.values import SLUG_RE, Term, check_name, check_pattern, check_text, sort_key
+from domain.negotiation.state import Entry, NegotiationFields, stored_state, typed_state
+from domain.values import SLUG_RE, check_name, check_pattern, check_text, sort_key
 
 STORED_MODULE = "domain.negotiation"
 """The module the stored topics name (``Negotiation`` is importable from it)."""
 
 
-class Negotiation(Aggregate):
-    """One negotiation: its parties, terms, and the references later events may make."""
+class Negotiation(Aggregate, NegotiationFields):
+    """One negotiation: its parties, terms, and the references later events may make.
+
+    Its attributes are declared by ``NegotiationFields`` (``domain.negotiation.state``).
+    """
 
     TOPIC = "domain.negotiation:Negotiation"
     class_version = 2
     """Version 2 keeps typed values; snapshots store version 1's plain shape (``Snapshot``)."""
-
-    if TYPE_CHECKING:  # declared here only: annotations would make the library build __init__
-        slug: str
-        title: str
-        subject: str | None
-        head_hash: str
-        parties: dict[str, str]
-        actor_codes: dict[str, str]
-        terms: dict[str, Term]
-        entries: dict[str, Entry]
-        rounds: dict[int, Round]
-        issues: dict[str, Issue]
-        status_changes: tuple[StatusChange, ...]
-        definitions: dict[Ref, str]
-        idempotency: dict[str, list[Any]]
-        counts: dict[str, int]
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -118,7 +104,7 @@ class Negotiation(Aggregate):
             neg._index(self.event_id, fact, self.originator_version)
             fold = FOLDS.get(fact.TYPE)
             if fold is not None:
-                fold(neg, fact, str(self.event_id), self.originator_version)
+                fold(neg, fact, str(self.event_id))
 
     class Created(Event, Aggregate.Created):
         """Never recorded (a stream starts with ``NegotiationOpened``); the library wants it."""

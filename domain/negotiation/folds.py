@@ -12,92 +12,66 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from domain import facts
 from domain import status as status_rule
-from domain.negotiation.state import Entry, Issue, Ref, Round
+from domain.negotiation.state import Entry, Issue, NegotiationFields, Ref, Round
 from domain.status import StatusChange
-from domain.values import Term, sort_key
+from domain.values import sort_key
 
 
-class FoldedState(Protocol):
-    """What the folds change of a negotiation (the ``Negotiation`` aggregate's attributes)."""
-
-    parties: dict[str, str]
-    actor_codes: dict[str, str]
-    terms: dict[str, Term]
-    entries: dict[str, Entry]
-    rounds: dict[int, Round]
-    issues: dict[str, Issue]
-    status_changes: tuple[StatusChange, ...]
-    definitions: dict[Ref, str]
-
-
-def set_entry(neg: FoldedState, event_id: str, **changes: Any) -> None:
+def set_entry(neg: NegotiationFields, event_id: str, **changes: Any) -> None:
     # The entry itself is replaced, never changed: copies of the aggregate share entries.
     neg.entries[event_id] = dataclasses.replace(neg.entries[event_id], **changes)
 
 
-def fold_party_joined(
-    neg: FoldedState, fact: facts.PartyJoined, event_id: str, version: int
-) -> None:
+def fold_party_joined(neg: NegotiationFields, fact: facts.PartyJoined, event_id: str) -> None:
     neg.parties = {**neg.parties, fact.party.id: fact.party.name}
     if fact.party.actor_code is not None:
         neg.actor_codes = {**neg.actor_codes, fact.party.id: fact.party.actor_code}
     neg.definitions = {**neg.definitions, Ref.party(fact.party.id): event_id}
 
 
-def fold_term_defined(
-    neg: FoldedState, fact: facts.TermDefined, event_id: str, version: int
-) -> None:
+def fold_term_defined(neg: NegotiationFields, fact: facts.TermDefined, event_id: str) -> None:
     neg.terms = {**neg.terms, fact.term.id: fact.term}
     neg.definitions = {**neg.definitions, Ref.term(fact.term.id): event_id}
 
 
-def fold_round_held(neg: FoldedState, fact: facts.RoundHeld, event_id: str, version: int) -> None:
+def fold_round_held(neg: NegotiationFields, fact: facts.RoundHeld, event_id: str) -> None:
     neg.rounds = {**neg.rounds, fact.number: Round(sort_key(fact.occurred_at), event_id)}
 
 
-def fold_offer_withdrawn(
-    neg: FoldedState, fact: facts.OfferWithdrawn, event_id: str, version: int
-) -> None:
+def fold_offer_withdrawn(neg: NegotiationFields, fact: facts.OfferWithdrawn, event_id: str) -> None:
     set_entry(neg, fact.offer_event_id, withdrawn_by=event_id)
 
 
-def fold_issue_raised(
-    neg: FoldedState, fact: facts.IssueRaised, event_id: str, version: int
-) -> None:
+def fold_issue_raised(neg: NegotiationFields, fact: facts.IssueRaised, event_id: str) -> None:
     neg.issues = {**neg.issues, fact.issue_id: Issue(event_id)}
 
 
-def fold_issue_resolved(
-    neg: FoldedState, fact: facts.IssueResolved, event_id: str, version: int
-) -> None:
+def fold_issue_resolved(neg: NegotiationFields, fact: facts.IssueResolved, event_id: str) -> None:
     issue = dataclasses.replace(neg.issues[fact.issue_id], resolved=event_id)
     neg.issues = {**neg.issues, fact.issue_id: issue}
 
 
 def fold_agreement_rejected(
-    neg: FoldedState, fact: facts.AgreementRejected, event_id: str, version: int
+    neg: NegotiationFields, fact: facts.AgreementRejected, event_id: str
 ) -> None:
     set_entry(neg, fact.agreement_event_id, rejected_by=event_id)
 
 
-def fold_status_changed(
-    neg: FoldedState, fact: facts.StatusChanged, event_id: str, version: int
-) -> None:
+def fold_status_changed(neg: NegotiationFields, fact: facts.StatusChanged, event_id: str) -> None:
+    version = neg.entries[event_id].version
     change = StatusChange(sort_key(fact.occurred_at), version, fact.status, event_id)
     neg.status_changes = tuple(status_rule.with_change(neg.status_changes, change))
 
 
-def fold_event_retracted(
-    neg: FoldedState, fact: facts.EventRetracted, event_id: str, version: int
-) -> None:
+def fold_event_retracted(neg: NegotiationFields, fact: facts.EventRetracted, event_id: str) -> None:
     undo(neg, fact.retracted_event_id, event_id)
 
 
-def undo(neg: FoldedState, target_id: str, retraction_id: str) -> None:
+def undo(neg: NegotiationFields, target_id: str, retraction_id: str) -> None:
     """A retracted fact counts nowhere: undo what its fold did to the state."""
     target = neg.entries[target_id]
     set_entry(neg, target_id, retracted_by=retraction_id)
@@ -135,8 +109,8 @@ def _ref_id(entry: Entry, kind: str) -> str:
     return ref.id
 
 
-Fold = Callable[[FoldedState, Any, str, int], None]
-"""``fold(state, fact, event id, version)``: the change a recorded fact makes."""
+Fold = Callable[[NegotiationFields, Any, str], None]
+"""``fold(state, fact, event id)``: the change a recorded fact makes (its entry is indexed)."""
 
 FOLDS: dict[str, Fold] = {
     "party_joined": fold_party_joined,
