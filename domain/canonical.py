@@ -9,10 +9,10 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
-from domain.facts import FACT_TYPES, Fact
+from domain.facts import FACT_TYPES, Fact, fact_of
 from domain.verify import (
     FORMAT_KEY,
     GENESIS_HASH,
@@ -106,6 +106,36 @@ def canonical_document(
     if ledger_format != 1:
         document[FORMAT_KEY] = ledger_format
     return document
+
+
+class StoredEvent(Protocol):
+    """What the document of a stored event is made of, beside its fact (``Negotiation.Event``)."""
+
+    originator_version: int
+    event_id: UUID
+    timestamp: datetime
+    recorded_by: str
+    prev_hash: str
+    ledger_format: int
+
+
+def stored_document(
+    event: StoredEvent, negotiation: str, fact: Fact | None = None
+) -> dict[str, Any]:
+    """The hashed document of an event as stored in ``negotiation``, in its own format.
+
+    Its payload is ``fact``, or else the fact the event records (``facts.fact_of``).
+    """
+    return canonical_document(
+        fact=fact_of(event) if fact is None else fact,
+        negotiation=negotiation,
+        version=event.originator_version,
+        event_id=event.event_id,
+        recorded_at=event.timestamp,
+        recorded_by=event.recorded_by,
+        prev_hash=event.prev_hash,
+        ledger_format=event.ledger_format,
+    )
 
 
 def canonical_bytes(document: Mapping[str, Any]) -> bytes:

@@ -8,7 +8,6 @@ gave back (the contract fact rebuilt from the stored event's fields, not the led
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
 import os
 import uuid
@@ -20,7 +19,7 @@ import pytest
 
 from api.store.store import open_ledger, parse_database_url
 from domain import facts
-from domain.canonical import canonical_document, event_hash
+from domain.canonical import event_hash, stored_document
 from domain.ledger import Ledger
 
 PG_HOST = os.environ.get("PARLEY_TEST_PG_HOST", "127.0.0.1")
@@ -51,25 +50,13 @@ def memory_ledger(clock: Callable[[], datetime]) -> Ledger:
 # ------------------------------------------------------------------ hashes
 
 
-def contract_fact(event: Any) -> facts.Fact:
-    """The contract fact a stored event carries (without the ledger's metadata)."""
-    fact_type = facts.FACT_TYPES[event.TYPE]
-    return fact_type(**{f.name: getattr(event, f.name) for f in dataclasses.fields(fact_type)})
+contract_fact = facts.fact_of
+"""The contract fact a stored event carries (without the ledger's metadata)."""
 
 
 def recomputed_hash(event: Any, slug: str) -> str:
     """The hash of a stored event, recomputed from nothing but what the store gave back."""
-    document = canonical_document(
-        fact=contract_fact(event),
-        negotiation=slug,
-        version=event.originator_version,
-        event_id=event.event_id,
-        recorded_at=event.timestamp,
-        recorded_by=event.recorded_by,
-        prev_hash=event.prev_hash,
-        ledger_format=event.ledger_format,
-    )
-    return event_hash(document)
+    return event_hash(stored_document(event, slug))
 
 
 # ------------------------------------------------------------------ PostgreSQL

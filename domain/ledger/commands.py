@@ -61,23 +61,15 @@ class Commands(Idempotency):
         )
         neg = Negotiation.open(opened, first_meta)
         self._decide_and_record(neg, followers, recorded_at + TICK, recorded_by, request)
-        written = pending_ids(neg)
         try:
-            recordings = self.save(neg)
-        except PersistenceError as e:
-            committed = self._committed_anyway(neg, written, e)
-            if committed is not None:
-                return committed
-            failure = storage_error(e, "write")
-            if failure is not None:
-                raise failure from e
+            return self._save_decided(neg, 1)
+        except PersistenceError:
             if scoped is not None:
                 repeat = self._repeat(self.get(opened.slug), scoped, fingerprint)
                 if repeat is not None:
                     return repeat
             msg = f"a negotiation with slug {opened.slug!r} already exists"
             raise errors.NegotiationExists(msg) from None
-        return recorded_from_recordings(neg, recordings, 1)
 
     def record(
         self,
@@ -117,18 +109,9 @@ class Commands(Idempotency):
                 request = [scoped, fingerprint, first_version] if scoped is not None else None
                 stamp = self._stamp(neg, len(new_facts))
                 self._decide_and_record(neg, new_facts, stamp, recorded_by, request)
-                written = pending_ids(neg)
                 try:
-                    recordings = self.save(neg)
-                except PersistenceError as e:
-                    # Decided once: a store that retried a COMMIT whose reply was lost
-                    # clashes with our own events; they are the answer, not a conflict.
-                    committed = self._committed_anyway(neg, written, e)
-                    if committed is not None:
-                        return committed
-                    failure = storage_error(e, "write")
-                    if failure is not None:
-                        raise failure from e
+                    return self._save_decided(neg, first_version)
+                except PersistenceError:
                     if expected_version is not None:
                         actual = self._load(slug).version
                         raise errors.StaleVersion(
@@ -138,11 +121,30 @@ class Commands(Idempotency):
                             actual=actual,
                         ) from None
                     self._evict(neg.id)
-                    continue
-                return recorded_from_recordings(neg, recordings, first_version)
         raise errors.VersionConflict(
             f"{slug}: concurrent writers kept changing the negotiation; try again"
         )
+
+    def _save_decided(self, neg: Negotiation, first_version: int) -> Recorded:
+        """Saves the events decided on ``neg``, the first of them at ``first_version``.
+
+        A failure of the store is raised as its ``ParleyError`` (``storage_error``); a clash
+        with another writer's events is re-raised as the ``PersistenceError`` it is, for the
+        command to answer. Decided once: a store that retried a COMMIT whose reply was lost
+        clashes with our own events; they are the answer, not a clash.
+        """
+        written = pending_ids(neg)
+        try:
+            recordings = self.save(neg)
+        except PersistenceError as e:
+            committed = self._committed_anyway(neg, written, e)
+            if committed is not None:
+                return committed
+            failure = storage_error(e, "write")
+            if failure is not None:
+                raise failure from e
+            raise
+        return recorded_from_recordings(neg, recordings, first_version)
 
     def _decide_and_record(
         self,

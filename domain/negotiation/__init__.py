@@ -1,11 +1,12 @@
 """A negotiation: its aggregate, the rules it decides by, and the values its state is made of.
 
-- ``aggregate``: the ``Negotiation`` aggregate, its events and how each folds the state;
+- ``aggregate``: the ``Negotiation`` aggregate and its events (one per fact type, derived);
 - ``rules``: one ``decide_<fact type>`` per fact, over the state so far;
+- ``folds``: how a recorded fact changes the state, and what retracting it undoes;
 - ``references``: checks that the parties, terms and events a fact names exist in the state;
 - ``recording``: what recording adds to a fact (the stream's id, the event's metadata);
 - ``checks``: checks of a fact's own fields (free JSON, sources, ``occurred_at``);
-- ``state``: the typed values of the state, and the plain shape snapshots store;
+- ``state``: the state's attributes and typed values, and the plain shape snapshots store;
 - ``idempotency``: the Idempotency-Keys a stream has answered (and why the aggregate keeps them).
 
 The status rule is ``domain.status``, shared with the projections. Stored event topics name

@@ -1,12 +1,17 @@
 """The Negotiation aggregate: one event stream per negotiation.
 
 Decide, then apply. ``decide()`` checks every rule of the contract against the current state
-(``domain.negotiation.rules``) and returns the fact to record (normalised); the ``apply()``
-methods of the events only fold state and never check rules, read clocks or make ids, so
-that tightening a rule later can never break the replay of stored history.
+(``domain.negotiation.rules``) and returns the fact to record (normalised); applying an
+event only folds state (``domain.negotiation.folds``) and never checks rules, reads clocks
+or makes ids, so that tightening a rule later can never break the replay of stored history.
 
 The state is made of typed frozen values (``domain.negotiation.state``); nested values are
 replaced, never changed in place, which lets ``__deepcopy__`` copy only the top level.
+
+Events. Each fact type of ``domain.facts.FACT_TYPES`` has its event class, made from the
+fact's dataclass (:func:`event_class`): the fact's fields plus the ledger's metadata
+(``Negotiation.Event``). Only the opening is written out, as it starts the stream. A new
+fact type is its dataclass, its rule and, if it changes more than the index, its fold.
 
 Stored topics. The library stores each event with the topic of its class, and each
 snapshot with the topic of the aggregate's; these classes were defined in the module
@@ -19,52 +24,40 @@ the topics stay what they have always been: ``domain.negotiation:Negotiation.Off
 
 from __future__ import annotations
 
-import dataclasses
+import types
 from copy import copy
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.domain import Snapshot as LibrarySnapshot
+from eventsourcing.utils import register_topic
 
 from domain import errors, facts
 from domain import status as status_rule
 from domain.canonical import GENESIS_HASH, LEDGER_FORMAT
 from domain.negotiation.checks import check_safe_integers, checked_common
+from domain.negotiation.folds import FOLDS
 from domain.negotiation.idempotency import remember
 from domain.negotiation.recording import EventMeta, event_kwargs, negotiation_id
 from domain.negotiation.rules import DECIDERS
-from domain.negotiation.state import Entry, Issue, Ref, Round, stored_state, typed_state
-from domain.status import StatusChange
-from domain.values import SLUG_RE, Term, check_name, check_pattern, check_text, sort_key
+from domain.negotiation.state import Entry, NegotiationFields, stored_state, typed_state
+from domain.values import SLUG_RE, check_name, check_pattern, check_text, sort_key
 
 STORED_MODULE = "domain.negotiation"
 """The module the stored topics name (``Negotiation`` is importable from it)."""
 
 
-class Negotiation(Aggregate):
-    """One negotiation: its parties, terms, and the references later events may make."""
+class Negotiation(Aggregate, NegotiationFields):
+    """One negotiation: its parties, terms, and the references later events may make.
+
+    Its attributes are declared by ``NegotiationFields`` (``domain.negotiation.state``).
+    """
 
     TOPIC = "domain.negotiation:Negotiation"
     class_version = 2
     """Version 2 keeps typed values; snapshots store version 1's plain shape (``Snapshot``)."""
-
-    if TYPE_CHECKING:  # declared here only: annotations would make the library build __init__
-        slug: str
-        title: str
-        subject: str | None
-        head_hash: str
-        parties: dict[str, str]
-        actor_codes: dict[str, str]
-        terms: dict[str, Term]
-        entries: dict[str, Entry]
-        rounds: dict[int, Round]
-        issues: dict[str, Issue]
-        status_changes: tuple[StatusChange, ...]
-        definitions: dict[Ref, str]
-        idempotency: dict[str, list[Any]]
-        counts: dict[str, int]
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -109,10 +102,9 @@ class Negotiation(Aggregate):
             fact: facts.Fact = self  # type: ignore[assignment]
             neg.counts = {**neg.counts, fact.TYPE: neg.counts.get(fact.TYPE, 0) + 1}
             neg._index(self.event_id, fact, self.originator_version)
-            self.fold(neg)
-
-        def fold(self, neg: Negotiation) -> None:
-            """Type-specific change of state; most facts need none beyond the index."""
+            fold = FOLDS.get(fact.TYPE)
+            if fold is not None:
+                fold(neg, fact, str(self.event_id))
 
     class Created(Event, Aggregate.Created):
         """Never recorded (a stream starts with ``NegotiationOpened``); the library wants it."""
@@ -140,92 +132,8 @@ class Negotiation(Aggregate):
             neg.counts = {}
             Negotiation.Event.apply(self, neg)
 
-    class PartyJoined(facts.PartyJoined, Event):
-        TOPIC = "domain.negotiation:Negotiation.PartyJoined"
-
-        def fold(self, neg: Negotiation) -> None:
-            neg.parties = {**neg.parties, self.party.id: self.party.name}
-            if self.party.actor_code is not None:
-                neg.actor_codes = {**neg.actor_codes, self.party.id: self.party.actor_code}
-            ref = Ref.party(self.party.id)
-            neg.definitions = {**neg.definitions, ref: str(self.event_id)}
-
-    class TermDefined(facts.TermDefined, Event):
-        TOPIC = "domain.negotiation:Negotiation.TermDefined"
-
-        def fold(self, neg: Negotiation) -> None:
-            neg.terms = {**neg.terms, self.term.id: self.term}
-            neg.definitions = {**neg.definitions, Ref.term(self.term.id): str(self.event_id)}
-
-    class RoundHeld(facts.RoundHeld, Event):
-        TOPIC = "domain.negotiation:Negotiation.RoundHeld"
-
-        def fold(self, neg: Negotiation) -> None:
-            held = Round(sort_key(self.occurred_at), str(self.event_id))
-            neg.rounds = {**neg.rounds, self.number: held}
-
-    class CallHeld(facts.CallHeld, Event):
-        TOPIC = "domain.negotiation:Negotiation.CallHeld"
-
-    class MeetingHeld(facts.MeetingHeld, Event):
-        TOPIC = "domain.negotiation:Negotiation.MeetingHeld"
-
-    class OfferMade(facts.OfferMade, Event):
-        TOPIC = "domain.negotiation:Negotiation.OfferMade"
-
-    class OfferWithdrawn(facts.OfferWithdrawn, Event):
-        TOPIC = "domain.negotiation:Negotiation.OfferWithdrawn"
-
-        def fold(self, neg: Negotiation) -> None:
-            neg._set_entry(self.offer_event_id, withdrawn_by=str(self.event_id))
-
-    class OfferRejected(facts.OfferRejected, Event):
-        TOPIC = "domain.negotiation:Negotiation.OfferRejected"
-
-    class StatementMade(facts.StatementMade, Event):
-        TOPIC = "domain.negotiation:Negotiation.StatementMade"
-
-    class IssueRaised(facts.IssueRaised, Event):
-        TOPIC = "domain.negotiation:Negotiation.IssueRaised"
-
-        def fold(self, neg: Negotiation) -> None:
-            neg.issues = {**neg.issues, self.issue_id: Issue(str(self.event_id))}
-
-    class IssueResolved(facts.IssueResolved, Event):
-        TOPIC = "domain.negotiation:Negotiation.IssueResolved"
-
-        def fold(self, neg: Negotiation) -> None:
-            issue = dataclasses.replace(neg.issues[self.issue_id], resolved=str(self.event_id))
-            neg.issues = {**neg.issues, self.issue_id: issue}
-
-    class AgreementReached(facts.AgreementReached, Event):
-        TOPIC = "domain.negotiation:Negotiation.AgreementReached"
-
-    class AgreementRejected(facts.AgreementRejected, Event):
-        TOPIC = "domain.negotiation:Negotiation.AgreementRejected"
-
-        def fold(self, neg: Negotiation) -> None:
-            neg._set_entry(self.agreement_event_id, rejected_by=str(self.event_id))
-
-    class StatusChanged(facts.StatusChanged, Event):
-        TOPIC = "domain.negotiation:Negotiation.StatusChanged"
-
-        def fold(self, neg: Negotiation) -> None:
-            change = StatusChange(
-                sort_key(self.occurred_at), self.originator_version, self.status, str(self.event_id)
-            )
-            neg.status_changes = tuple(status_rule.with_change(neg.status_changes, change))
-
-    class ExchangeRateRecorded(facts.ExchangeRateRecorded, Event):
-        TOPIC = "domain.negotiation:Negotiation.ExchangeRateRecorded"
-
-    class EventRetracted(facts.EventRetracted, Event):
-        TOPIC = "domain.negotiation:Negotiation.EventRetracted"
-
-        def fold(self, neg: Negotiation) -> None:
-            neg._undo(self.retracted_event_id, str(self.event_id))
-
     EVENT_CLASSES: ClassVar[dict[str, type[Negotiation.Event]]] = {}
+    """The event class of each fact type (filled below the class: ``event_class``)."""
 
     # ----------------------------------------------------------- state helpers
 
@@ -242,39 +150,6 @@ class Negotiation(Aggregate):
         # In place: the index holds an entry per event, and copying it per event made
         # appends cost O(stream). Copies of the aggregate own their top-level containers.
         self.entries[str(event_id)] = entry
-
-    def _set_entry(self, event_id: str, **changes: Any) -> None:
-        # The entry itself is replaced, never changed: copies share entries.
-        self.entries[event_id] = dataclasses.replace(self.entries[event_id], **changes)
-
-    def _undo(self, target_id: str, retraction_id: str) -> None:
-        """A retracted fact counts nowhere: undo what it did to the state."""
-        target = self.entries[target_id]
-        self._set_entry(target_id, retracted_by=retraction_id)
-        kind = target.type
-        if kind == "party_joined":
-            party = target.party
-            self.parties = {k: v for k, v in self.parties.items() if k != party}
-            self.actor_codes = {k: v for k, v in self.actor_codes.items() if k != party}
-            self.definitions = {k: v for k, v in self.definitions.items() if v != target_id}
-        elif kind == "term_defined":
-            term = _ref_id(target, "term")
-            self.terms = {k: v for k, v in self.terms.items() if k != term}
-            self.definitions = {k: v for k, v in self.definitions.items() if v != target_id}
-        elif kind == "round_held":
-            self.rounds = {k: v for k, v in self.rounds.items() if v.event_id != target_id}
-        elif kind == "offer_withdrawn":
-            self._set_entry(_ref_id(target, "event"), withdrawn_by=None)
-        elif kind == "agreement_rejected":
-            self._set_entry(_ref_id(target, "event"), rejected_by=None)
-        elif kind == "issue_raised":
-            self.issues = {k: v for k, v in self.issues.items() if v.raised != target_id}
-        elif kind == "issue_resolved":
-            self.issues = {
-                k: Issue(v.raised) if v.resolved == target_id else v for k, v in self.issues.items()
-            }
-        elif kind == "status_changed":
-            self.status_changes = tuple(status_rule.without_event(self.status_changes, target_id))
 
     # ------------------------------------------------------------------ views
 
@@ -321,10 +196,7 @@ class Negotiation(Aggregate):
     def open(cls, fact: facts.NegotiationOpened, meta: EventMeta) -> Negotiation:
         """Starts the stream with an opening already decided by :meth:`decide_opening`."""
         return cls._create(
-            cls.NegotiationOpened,
-            id=negotiation_id(fact.slug),
-            timestamp=meta.recorded_at,
-            **event_kwargs(fact, meta),
+            cls.NegotiationOpened, id=negotiation_id(fact.slug), **event_kwargs(fact, meta)
         )
 
     def decide(
@@ -354,25 +226,46 @@ class Negotiation(Aggregate):
 
     def record(self, fact: facts.Fact, meta: EventMeta) -> None:
         """Records an already decided fact as the next event of this stream."""
-        self.trigger_event(
-            self.EVENT_CLASSES[fact.TYPE], timestamp=meta.recorded_at, **event_kwargs(fact, meta)
-        )
+        self.trigger_event(self.EVENT_CLASSES[fact.TYPE], **event_kwargs(fact, meta))
 
 
-Negotiation.EVENT_CLASSES.update(
-    {
-        cls.TYPE: cls
-        for cls in vars(Negotiation).values()
-        if isinstance(cls, type)
-        and issubclass(cls, facts.Fact)
-        and issubclass(cls, Negotiation.Event)
+def event_class(fact_type: type[facts.Fact]) -> type[Negotiation.Event]:
+    """The stored event of a fact type: the fact's fields, the ledger's metadata, a topic.
+
+    Named as the fact's dataclass, with the topic events of that name have always been
+    stored under (``domain.negotiation:Negotiation.OfferMade``): renaming a fact's dataclass
+    would orphan the events stored under the old topic.
+    """
+    name = fact_type.__name__
+    namespace = {
+        "__module__": __name__,
+        "__qualname__": f"Negotiation.{name}",
+        "__doc__": f"The stored event of a ``{fact_type.TYPE}`` fact.",
+        "TOPIC": topic_of(fact_type),
     }
-)
+    made = types.new_class(
+        name, (fact_type, Negotiation.Event), {}, lambda ns: ns.update(namespace)
+    )
+    return cast("type[Negotiation.Event]", made)
 
 
-def _ref_id(entry: Entry, kind: str) -> str:
-    ref = entry.ref(kind)
-    if ref is None:  # every entry retracted this way was indexed with one
-        msg = f"a {entry.type} entry without a {kind} reference"
-        raise LookupError(msg)
-    return ref.id
+def topic_of(fact_type: type[facts.Fact]) -> str:
+    """The topic the events of a fact type are stored under."""
+    return f"{STORED_MODULE}:Negotiation.{fact_type.__name__}"
+
+
+def _declare_event_classes() -> None:
+    """Gives every fact type of ``facts.FACT_TYPES`` its event class, as the library would
+    had it been declared in the class body: an attribute of ``Negotiation`` whose topic
+    resolves to it."""
+    Negotiation.EVENT_CLASSES[facts.NegotiationOpened.TYPE] = Negotiation.NegotiationOpened
+    for fact_type in facts.FACT_TYPES.values():
+        if fact_type.TYPE in Negotiation.EVENT_CLASSES:
+            continue
+        made = event_class(fact_type)
+        register_topic(topic_of(fact_type), made)
+        setattr(Negotiation, made.__name__, made)
+        Negotiation.EVENT_CLASSES[fact_type.TYPE] = made
+
+
+_declare_event_classes()

@@ -26,7 +26,10 @@ def negotiation_id(slug: str) -> UUID:
 
 @dataclasses.dataclass(frozen=True)
 class EventMeta:
-    """What the ledger adds to a fact when it records it."""
+    """What the ledger adds to a fact when it records it.
+
+    Its fields are those of ``Negotiation.Event`` (``recorded_at`` is its ``timestamp``).
+    """
 
     event_id: UUID
     recorded_at: datetime
@@ -41,14 +44,12 @@ class EventMeta:
 
 
 def event_kwargs(fact: facts.Fact, meta: EventMeta) -> dict[str, Any]:
-    """The keyword arguments of the event that records ``fact`` with ``meta``."""
+    """The keyword arguments of the event that records ``fact`` with ``meta``.
+
+    The fact's fields and the metadata's, under the names ``Negotiation.Event`` gives them:
+    the same, but for ``recorded_at``, which is the library's ``timestamp``.
+    """
     kwargs = {f.name: getattr(fact, f.name) for f in dataclasses.fields(fact)}
-    kwargs.update(
-        event_id=meta.event_id,
-        recorded_by=meta.recorded_by,
-        prev_hash=meta.prev_hash,
-        hash=meta.hash,
-        idempotency=meta.idempotency,
-        ledger_format=meta.ledger_format,
-    )
+    kwargs.update({f.name: getattr(meta, f.name) for f in dataclasses.fields(meta)})
+    kwargs["timestamp"] = kwargs.pop("recorded_at")
     return kwargs

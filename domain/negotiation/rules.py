@@ -8,6 +8,7 @@ the state. ``Negotiation.decide`` checks what every fact shares, then calls the 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,12 +27,14 @@ from domain.negotiation.references import (
     need_party,
     referenced_entry,
 )
-from domain.negotiation.state import NegotiationState
+from domain.negotiation.state import Entry, NegotiationState
 from domain.status import StatusChange, closed_before, is_closing, without_event
 from domain.values import (
     ISSUE_ID_RE,
     PARTY_ID_RE,
     TERM_ID_RE,
+    Party,
+    Term,
     check_actor_code,
     check_currency,
     check_name,
@@ -46,8 +49,7 @@ from domain.values import (
 
 
 def decide_party_joined(neg: NegotiationState, fact: facts.PartyJoined) -> facts.Fact:
-    check_pattern(fact.party.id, PARTY_ID_RE, "party id", "party.id")
-    check_name(fact.party.name, "party.name")
+    _check_definition(fact.party, "party", PARTY_ID_RE)
     if fact.party.actor_code is not None:
         check_actor_code(fact.party.actor_code, "party.actor_code")
     if fact.party.id in neg.parties:
@@ -58,14 +60,19 @@ def decide_party_joined(neg: NegotiationState, fact: facts.PartyJoined) -> facts
 
 
 def decide_term_defined(neg: NegotiationState, fact: facts.TermDefined) -> facts.Fact:
-    check_pattern(fact.term.id, TERM_ID_RE, "term id", "term.id")
-    check_name(fact.term.name, "term.name")
+    _check_definition(fact.term, "term", TERM_ID_RE)
     check_unit(fact.term.unit, "term.unit")
     if fact.term.id in neg.terms:
         raise errors.DuplicateTerm(
             f"term {quoted(fact.term.id)} is already defined", field="term.id"
         )
     return fact
+
+
+def _check_definition(defined: Party | Term, kind: str, id_pattern: re.Pattern[str]) -> None:
+    """The id and name of a party or term being defined (``kind``)."""
+    check_pattern(defined.id, id_pattern, f"{kind} id", f"{kind}.id")
+    check_name(defined.name, f"{kind}.name")
 
 
 def decide_round_held(neg: NegotiationState, fact: facts.RoundHeld) -> facts.Fact:
@@ -132,12 +139,18 @@ def decide_offer_made(neg: NegotiationState, fact: facts.OfferMade) -> facts.Fac
     return dataclasses.replace(fact, values=checked_values(neg, fact.values, "values"))
 
 
-def decide_offer_withdrawn(neg: NegotiationState, fact: facts.OfferWithdrawn) -> facts.Fact:
+def _answered_offer(
+    neg: NegotiationState, fact: facts.OfferWithdrawn | facts.OfferRejected
+) -> tuple[str, Entry]:
+    """The offer a withdrawal or rejection answers (its id, its entry), by a party on record."""
     need_party(neg, fact.party, "party")
     offer_id = event_ref(fact.offer_event_id, "offer_event_id")
-    offer = answered_entry(
-        neg, offer_id, "offer_event_id", ("offer_made",), sort_key(fact.occurred_at)
-    )
+    key = sort_key(fact.occurred_at)
+    return offer_id, answered_entry(neg, offer_id, "offer_event_id", ("offer_made",), key)
+
+
+def decide_offer_withdrawn(neg: NegotiationState, fact: facts.OfferWithdrawn) -> facts.Fact:
+    offer_id, offer = _answered_offer(neg, fact)
     if offer.party != fact.party:
         raise errors.NotOwnOffer(f"only {offer.party} can withdraw its own offer", field="party")
     if offer.withdrawn_by is not None:
@@ -146,11 +159,7 @@ def decide_offer_withdrawn(neg: NegotiationState, fact: facts.OfferWithdrawn) ->
 
 
 def decide_offer_rejected(neg: NegotiationState, fact: facts.OfferRejected) -> facts.Fact:
-    need_party(neg, fact.party, "party")
-    offer_id = event_ref(fact.offer_event_id, "offer_event_id")
-    offer = answered_entry(
-        neg, offer_id, "offer_event_id", ("offer_made",), sort_key(fact.occurred_at)
-    )
+    offer_id, offer = _answered_offer(neg, fact)
     if offer.party == fact.party:
         raise errors.OwnOfferRejected(
             "a party cannot reject its own offer (withdraw it instead)", field="party"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from domain import facts
 from domain.status import StatusChange
@@ -151,6 +151,31 @@ class Issue:
 
     raised: str
     resolved: str | None = None
+
+
+class NegotiationFields:
+    """What a negotiation's state holds: the ``Negotiation`` aggregate's attributes.
+
+    Declared for type checkers only, for the aggregate and the folds that change it
+    (``domain.negotiation.folds``): at run time annotations would make the library build
+    the aggregate's ``__init__`` from them.
+    """
+
+    if TYPE_CHECKING:
+        slug: str
+        title: str
+        subject: str | None
+        head_hash: str
+        parties: dict[str, str]
+        actor_codes: dict[str, str]
+        terms: dict[str, Term]
+        entries: dict[str, Entry]
+        rounds: dict[int, Round]
+        issues: dict[str, Issue]
+        status_changes: tuple[StatusChange, ...]
+        definitions: dict[Ref, str]
+        idempotency: dict[str, list[Any]]
+        counts: dict[str, int]
 
 
 class NegotiationState(Protocol):

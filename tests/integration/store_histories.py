@@ -15,15 +15,7 @@ from domain import facts
 from domain.canonical import GENESIS_HASH
 from domain.ledger import Ledger, Recorded
 from domain.negotiation import Negotiation
-from domain.values import (
-    Delegation,
-    Participant,
-    Party,
-    Quantity,
-    Readout,
-    Source,
-    Term,
-)
+from domain.values import Delegation, Participant, Party, Quantity, Readout, Source, Term
 
 SEOUL = timezone(timedelta(hours=9))
 WASHINGTON = timezone(timedelta(hours=-4))

@@ -6,6 +6,9 @@ every field set survives the whole path: input JSON -> input model -> fact -> st
 (the ledger's mapper, both ways) -> events-view row (through its SQL columns) -> decoded
 record, every field equal to the fact's. Inputs are drawn from the dataclass's field types
 too, so a new fact type is covered the moment it is declared.
+
+Its stored event class is derived too (``domain.negotiation.aggregate.event_class``), under a
+topic that must never change: events already stored are read back by it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import pytest
+from eventsourcing.utils import get_topic, resolve_topic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
@@ -30,11 +35,34 @@ from domain.canonical import MAX_SAFE_INTEGER, payload_of
 from domain.facts import FACT_TYPES, INPUT, Fact, described, fact_of
 from domain.ledger import Ledger
 from domain.negotiation import Negotiation
+from domain.negotiation.aggregate import event_class
 from domain.values import Quantity
 from projections.rows import DECODERS, PAYLOAD_FIELDS, decoder, record_from_row
 from projections.views.events import EVENT_COLUMNS, event_from, event_params, event_row
 
 OPENED = "negotiation_opened"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+STORED_TOPICS = {
+    "negotiation_opened": "domain.negotiation:Negotiation.NegotiationOpened",
+    "party_joined": "domain.negotiation:Negotiation.PartyJoined",
+    "term_defined": "domain.negotiation:Negotiation.TermDefined",
+    "round_held": "domain.negotiation:Negotiation.RoundHeld",
+    "call_held": "domain.negotiation:Negotiation.CallHeld",
+    "meeting_held": "domain.negotiation:Negotiation.MeetingHeld",
+    "offer_made": "domain.negotiation:Negotiation.OfferMade",
+    "offer_withdrawn": "domain.negotiation:Negotiation.OfferWithdrawn",
+    "offer_rejected": "domain.negotiation:Negotiation.OfferRejected",
+    "statement_made": "domain.negotiation:Negotiation.StatementMade",
+    "issue_raised": "domain.negotiation:Negotiation.IssueRaised",
+    "issue_resolved": "domain.negotiation:Negotiation.IssueResolved",
+    "agreement_reached": "domain.negotiation:Negotiation.AgreementReached",
+    "agreement_rejected": "domain.negotiation:Negotiation.AgreementRejected",
+    "status_changed": "domain.negotiation:Negotiation.StatusChanged",
+    "exchange_rate_recorded": "domain.negotiation:Negotiation.ExchangeRateRecorded",
+    "event_retracted": "domain.negotiation:Negotiation.EventRetracted",
+}
+"""The topic each fact type's events are stored under: written out, never derived, so that a
+renamed dataclass (or a changed derivation) fails here before it orphans stored events."""
 EVENTS = TypeAdapter(EventCreate)
 text = st.text(st.characters(exclude_categories=("Cs",)), max_size=8)
 
@@ -120,6 +148,34 @@ def test_every_fact_type_has_an_input_model_decoders_and_an_event_class(kind: st
             assert name in DECODERS, name  # a field that needs decoding has its decoder
 
 
+@pytest.mark.parametrize("kind", sorted(FACT_TYPES))
+def test_every_fact_type_has_an_event_class_under_its_stored_topic(kind: str) -> None:
+    fact_type = FACT_TYPES[kind]
+    made = Negotiation.EVENT_CLASSES[kind]
+    topic = get_topic(made)
+
+    assert issubclass(made, fact_type)
+    assert issubclass(made, Negotiation.Event)
+    assert getattr(Negotiation, fact_type.__name__) is made
+    assert topic == STORED_TOPICS[kind] == f"domain.negotiation:{made.__qualname__}"
+    assert resolve_topic(topic) is made  # how a stored event finds its class
+    names = {f.name for f in dataclasses.fields(made)}
+    assert {f.name for f in dataclasses.fields(fact_type)} <= names
+    assert {"event_id", "recorded_by", "prev_hash", "hash", "ledger_format"} <= names
+
+
+def test_the_stored_topics_are_the_registry_and_cover_every_stored_fixture() -> None:
+    assert set(STORED_TOPICS) == set(FACT_TYPES) == set(Negotiation.EVENT_CLASSES)
+    stored = {
+        json.loads(line)["topic"]
+        for path in FIXTURES.glob("stored-topics-*.jsonl")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if json.loads(line)["table"] == "events"
+    }
+    assert stored
+    assert stored <= set(STORED_TOPICS.values())
+
+
 def test_the_input_models_are_the_registry_and_nothing_else() -> None:
     assert set(CREATE_MODELS) == set(FACT_TYPES) - {OPENED}
     assert all(issubclass(m, FactInput) for m in CREATE_MODELS.values())
@@ -188,7 +244,7 @@ def test_input_to_fact_to_stored_event_to_row_keeps_every_field(
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ConcessionAnnounced(Fact):
-    """What a new fact type is: one dataclass (and its rule, in the aggregate)."""
+    """What a new fact type is: one dataclass (and its rule, ``rules.DECIDERS``)."""
 
     TYPE = "concession_announced"
     party: str
@@ -234,6 +290,45 @@ def test_a_new_fact_type_gets_its_input_model_and_decoders_without_a_line_elsewh
     }
     assert decoded == {f: getattr(fact, f) for f in payload}
     assert input_type(hints["effective_at"]) is not None
+
+
+def test_a_new_fact_type_gets_its_event_class_under_a_topic_of_its_own(ledger: Ledger) -> None:
+    made = event_class(ConcessionAnnounced)
+    fact = ConcessionAnnounced(
+        occurred_at=date(2020, 4, 6),
+        party="ROK",
+        share=Decimal("0.13"),
+        values={"annual_contribution": Quantity(Decimal("1389000000000"), "KRW")},
+    )
+    fields = {f.name: getattr(fact, f.name) for f in dataclasses.fields(fact)}
+    event = made(
+        originator_id=uuid.uuid4(),
+        originator_version=2,
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+        event_id=uuid.uuid4(),
+        recorded_by="test",
+        prev_hash="0" * 64,
+        hash="1" * 64,
+        idempotency=None,
+        **fields,
+    )
+
+    assert made.__qualname__ == "Negotiation.ConcessionAnnounced"
+    assert made.TOPIC == "domain.negotiation:Negotiation.ConcessionAnnounced"
+    assert event_class(ConcessionAnnounced).TOPIC == made.TOPIC
+    assert isinstance(event, ConcessionAnnounced)
+    assert isinstance(event, Negotiation.Event)
+    assert fact_of_new(event) == fact
+    stored = ledger.mapper.to_stored_event(event)
+    assert stored.topic == made.TOPIC
+    assert b'"share":' in stored.state
+    assert "concession_announced" not in Negotiation.EVENT_CLASSES  # made, not declared
+
+
+def fact_of_new(event: Any) -> ConcessionAnnounced:
+    """``fact_of`` for a fact not in the registry (it looks the type up there)."""
+    names = [f.name for f in dataclasses.fields(ConcessionAnnounced)]
+    return ConcessionAnnounced(**{name: getattr(event, name) for name in names})
 
 
 def payload_of_new(fact: ConcessionAnnounced) -> dict[str, Any]:
