@@ -11,10 +11,11 @@ import contextlib
 import dataclasses
 import itertools
 import os
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -75,6 +76,13 @@ def recomputed_hash(event: Any, slug: str) -> str:
 # ------------------------------------------------------------------ PostgreSQL
 
 
+def skip_or_fail(message: str, variable: str) -> NoReturn:
+    """Skips the test, loudly; fails it instead when ``variable`` says ``required`` (as in CI)."""
+    if os.environ.get(variable, "").lower() == "required":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def postgres_required() -> bool:
     """CI sets PARLEY_TEST_POSTGRES=required: an unreachable server fails, not skips."""
     return os.environ.get("PARLEY_TEST_POSTGRES", "").lower() == "required"
@@ -113,3 +121,16 @@ def fresh_database(admin: Any, prefix: str) -> Iterator[str]:
             yield name
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ------------------------------------------------------------------ processes
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """Asks ``proc`` to stop (SIGTERM) and waits; kills it if it has not within ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
