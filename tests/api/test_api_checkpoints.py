@@ -33,12 +33,15 @@ def counting(views: Any) -> list[int]:
     return counts
 
 
-def test_reads_at_a_version_fold_at_most_k_events(
-    store_client: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def client(store_client: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The app on each store, checkpointing every K versions, with the SMA talks opened."""
     monkeypatch.setenv("PARLEY_CHECKPOINT_EVERY", str(K))
-    client = store_client
-    assert client.post("/negotiations", json=sma_negotiation()).status_code == 201
+    assert store_client.post("/negotiations", json=sma_negotiation()).status_code == 201
+    return store_client
+
+
+def test_reads_at_a_version_fold_at_most_k_events(client: Any) -> None:
     for i in range(20):
         party = "USA" if i % 2 else "ROK"
         body = offer(party, str(5_000_000_000 + i), "KRW", occurred_at=f"2019-11-{i + 1:02d}")
@@ -61,12 +64,7 @@ def test_reads_at_a_version_fold_at_most_k_events(
     assert stream.version == 16
 
 
-def test_as_of_recorded_is_the_prefix_recorded_by_then(
-    store_client: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PARLEY_CHECKPOINT_EVERY", str(K))
-    client = store_client
-    assert client.post("/negotiations", json=sma_negotiation()).status_code == 201
+def test_as_of_recorded_is_the_prefix_recorded_by_then(client: Any) -> None:
     recorded: dict[int, str] = {}
     for i in range(10):
         body = offer("USA", str(5_000_000_000 + i), "KRW", occurred_at=f"2019-11-{i + 1:02d}")
