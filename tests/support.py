@@ -134,3 +134,20 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=timeout)
+
+
+# ------------------------------------------------------------------ views
+
+
+def counting_reads(views: Any) -> list[int]:
+    """Counts the rows each ``events_of`` of ``views`` returns from now on (what a read refolds)."""
+    counts: list[int] = []
+    events_of = views.events_of
+
+    def counted(slug: str, after_version: int = 0, limit: int | None = None) -> list[Any]:
+        rows = events_of(slug, after_version, limit)
+        counts.append(len(rows))
+        return rows
+
+    views.events_of = counted
+    return counts

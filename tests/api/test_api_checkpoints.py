@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from apitools import offer, post_events, sma_negotiation
+from support import counting_reads
 
 from api.http.deps import TimeTravel
 from api.http.reads.travel import stream_of_view
@@ -17,20 +18,6 @@ from api.http.reads.travel import stream_of_view
 K = 4
 READS = ("", "/positions", "/gaps", "/chart.json", "/timeline")
 SLUG = "usa-rok-sma"
-
-
-def counting(views: Any) -> list[int]:
-    """Counts the rows each ``events_of`` of the views returns (what a read refolds)."""
-    counts: list[int] = []
-    events_of = views.events_of
-
-    def counted(slug: str, after_version: int = 0, limit: int | None = None) -> list[Any]:
-        rows = events_of(slug, after_version, limit)
-        counts.append(len(rows))
-        return rows
-
-    views.events_of = counted
-    return counts
 
 
 @pytest.fixture
@@ -48,7 +35,7 @@ def test_reads_at_a_version_fold_at_most_k_events(client: Any) -> None:
         assert post_events(client, body).status_code == 201
     head = 25
     views = client.app.state.runner.views
-    counts = counting(views)
+    counts = counting_reads(views)
     for version in (3, 9, 16, 24, head):
         for path in READS:
             counts.clear()
@@ -73,7 +60,7 @@ def test_as_of_recorded_is_the_prefix_recorded_by_then(client: Any) -> None:
         event = response.json()["events"][0]
         recorded[event["version"]] = event["recorded_at"]
     views = client.app.state.runner.views
-    counts = counting(views)
+    counts = counting_reads(views)
     for version, moment in sorted(recorded.items()):
         for path in READS:
             counts.clear()

@@ -86,6 +86,15 @@ BOUND = 2.0
 SLACK = 1.0  # scheduling on a loaded machine, not the store
 
 
+@pytest.fixture
+def bounded(client_factory: Any, proxied_url: str) -> TestClient:
+    """The app on the proxied store, its store calls bounded, the SMA talks opened and settled."""
+    client: TestClient = client_factory(proxied_url, store_timeout_seconds=BOUND)
+    assert client.post("/negotiations", json=sma_negotiation()).status_code == 201
+    settle(client)
+    return client
+
+
 def assert_each_a_quick_503(calls: dict[str, Callable[[], Any]]) -> None:
     """Each call answers 503 storage-unavailable with Retry-After, within the bound."""
     for name, call in calls.items():
@@ -109,11 +118,9 @@ def append_once_recovered(client: TestClient, deadline: float) -> int:
 
 
 def test_an_outage_is_a_quick_503_and_the_server_recovers_by_itself(
-    client_factory: Any, proxied_url: str, proxy: PgProxy
+    bounded: TestClient, proxy: PgProxy
 ) -> None:
-    client: TestClient = client_factory(proxied_url, store_timeout_seconds=BOUND)
-    assert client.post("/negotiations", json=sma_negotiation()).status_code == 201
-    settle(client)
+    client = bounded
     assert client.get("/health").json()["subscribed"] is True
 
     proxy.stop()
@@ -140,11 +147,9 @@ def test_an_outage_is_a_quick_503_and_the_server_recovers_by_itself(
 
 
 def test_a_store_that_stops_answering_is_a_503_within_the_bound_and_recovers(
-    client_factory: Any, proxied_url: str, proxy: PgProxy
+    bounded: TestClient, proxy: PgProxy
 ) -> None:
-    client: TestClient = client_factory(proxied_url, store_timeout_seconds=BOUND)
-    assert client.post("/negotiations", json=sma_negotiation()).status_code == 201
-    settle(client)
+    client = bounded
 
     proxy.stall()
     calls = {

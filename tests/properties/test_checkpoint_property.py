@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import counting_reads
 from test_analytics_property import (  # noqa: F401
     HISTORY_KINDS,
     TODAY,
@@ -126,15 +127,7 @@ def test_a_read_at_a_version_folds_at_most_k_events(analytics_views: Views) -> N
     history = [[dataclasses.replace(offer, day=d, party=d % 2, money=1000 + d)] for d in range(20)]
     recorded = history_rows(history)
     apply_in_batches(analytics_views, recorded, [4], "counted")
-    read: list[int] = []
-    events_of = analytics_views.events_of
-
-    def counted(slug: str, after_version: int = 0, limit: int | None = None) -> list[EventRow]:
-        rows = events_of(slug, after_version, limit)
-        read.append(len(rows))
-        return rows
-
-    analytics_views.events_of = counted  # type: ignore[method-assign]
+    read = counting_reads(analytics_views)
     for version in range(1, len(recorded) + 1):
         read.clear()
         assert analytics_at(analytics_views, "counted", version) is not None
