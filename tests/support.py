@@ -14,7 +14,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NoReturn
 
 import pytest
@@ -23,6 +23,7 @@ from api.store.store import open_ledger, parse_database_url
 from domain import facts
 from domain.canonical import canonical_document, event_hash
 from domain.ledger import Ledger
+from domain.values import Party, Term
 
 PG_HOST = os.environ.get("PARLEY_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PARLEY_TEST_PG_PORT", "5432"))
@@ -39,14 +40,29 @@ def opened(url: str) -> Iterator[Ledger]:
         ledger.close()
 
 
-def memory_ledger(clock: Callable[[], datetime]) -> Ledger:
-    """An in-memory ledger on ``clock`` whose event ids are UUID(1), UUID(2), ..."""
+def memory_ledger(clock: Callable[[], datetime], **options: Any) -> Ledger:
+    """An in-memory ledger on ``clock`` whose event ids are UUID(1), UUID(2), ...
+
+    ``options``: the ledger's other keyword arguments (an idempotency window, say).
+    """
     counter = itertools.count(1)
     return Ledger(
         {"PERSISTENCE_MODULE": "eventsourcing.popo"},
         clock=clock,
         new_id=lambda: uuid.UUID(int=next(counter)),
+        **options,
     )
+
+
+def sma_book(clock: Callable[[], datetime], **options: Any) -> Ledger:
+    """An in-memory ledger holding the SMA talks opened as ``sma``: ROK, USA, one USD term."""
+    ledger = memory_ledger(clock, **options)
+    ledger.open_negotiation(
+        facts.NegotiationOpened(slug="sma", title="SMA talks", occurred_at=date(2019, 9, 1)),
+        [Party("ROK", "Republic of Korea"), Party("USA", "United States")],
+        [Term("contribution", "Annual contribution", "USD")],
+    )
+    return ledger
 
 
 # ------------------------------------------------------------------ hashes
