@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,6 @@ from api.services.checkpoints import tree_root_of  # noqa: E402
 from api.services.ledger_proofs import inclusion  # noqa: E402
 from api.store.store import open_ledger, parse_database_url  # noqa: E402
 from domain import facts, merkle, verify  # noqa: E402
-from domain.values import Party, Term  # noqa: E402
 from projections.views import MERKLE_VIEW, EventRow, Views, open_views  # noqa: E402
 
 PROOF_GOAL_MS = 5.0
@@ -147,12 +146,11 @@ def proof_latency(path: Path, leaves: int, count: int) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ hashing on append
 
-PARTIES = (Party("US", "United States"), Party("KR", "Republic of Korea"))
-TERMS = (Term("annual_contribution", "Annual contribution", "KRW"),)
+PARTIES, TERMS = harness.PARTIES, (harness.KRW_TERM,)
 
 
 def statement(i: int) -> facts.StatementMade:
-    day = date(2019, 9, 24) + timedelta(days=i % 500)
+    day = harness.OPENED_ON + timedelta(days=i % 500)
     return facts.StatementMade(
         party=PARTIES[i % 2].id, speaker="spokesperson", summary=f"statement {i}", occurred_at=day
     )
@@ -257,5 +255,4 @@ def run(quick: bool = False) -> Report:
 
 
 if __name__ == "__main__":
-    args = harness.command_line(__doc__, "100,000 leaves, fewer appends").parse_args()
-    harness.run_alone(lambda: run(args.quick))
+    harness.main(__doc__, run, "100,000 leaves, fewer appends")

@@ -131,5 +131,4 @@ def run(quick: bool = False) -> Report:
 
 
 if __name__ == "__main__":
-    args = harness.command_line(__doc__, "3 loads of each page").parse_args()
-    harness.run_alone(lambda: run(args.quick))
+    harness.main(__doc__, run, "3 loads of each page")

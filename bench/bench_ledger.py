@@ -37,15 +37,14 @@ from harness import (  # bench/ is on sys.path
 from api.store.store import StoreConfig, open_ledger, parse_database_url
 from domain import facts
 from domain.ledger import SNAPSHOT_INTERVAL, Ledger
-from domain.values import Party, Quantity, Source, Term
+from domain.values import Quantity, Source
 
 COMMAND_GOAL = 0.8
 LONG_STREAM_GOAL = 0.8
 LONG_STREAM_EVENTS = 10_000
 BUILD_BATCH = 500
-TERM = "annual_contribution"
-PARTIES = (Party("US", "United States"), Party("KR", "Republic of Korea"))
-TERMS = (Term(TERM, "Annual contribution", "KRW"),)
+TERM = harness.KRW_TERM.id
+PARTIES, TERMS = harness.PARTIES, (harness.KRW_TERM,)
 SOURCE = Source(
     title="S. Korea, US reach tentative deal on defense cost-sharing",
     url="https://www.koreaherald.com/view.php?ud=20200407000000",
@@ -141,7 +140,7 @@ def open_negotiation(ledger: Ledger, prefix: str) -> str:
     """A new negotiation with two parties and a KRW term (four events)."""
     slug = f"{prefix}-{next(_slugs)}"
     opened = facts.NegotiationOpened(
-        occurred_at=date(2019, 9, 24),
+        occurred_at=harness.OPENED_ON,
         sources=(SOURCE,),
         slug=slug,
         title="US-South Korea Special Measures Agreement talks",

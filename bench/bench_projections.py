@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ from harness import Measurement, Ratio, Report  # noqa: E402
 from api.store.store import open_ledger, parse_database_url  # noqa: E402
 from domain import facts  # noqa: E402
 from domain.ledger import Ledger  # noqa: E402
-from domain.values import Party, Quantity, Term  # noqa: E402
+from domain.values import Quantity  # noqa: E402
 from projections.runner import REBUILD_BATCH_SIZE, open_runner  # noqa: E402
 
 RATIO_GOAL = 0.5
@@ -57,10 +57,8 @@ MEMORY_GOAL_MB = 300.0
 LAG_GOAL_MS = 250.0
 APPENDS_PER_SECOND = 500
 BUILD_BATCH = 500
-TERM = "annual_contribution"
-PARTIES = (Party("US", "United States"), Party("KR", "Republic of Korea"))
-TERMS = (Term(TERM, "Annual contribution", "KRW"),)
-OPENED_ON = date(2019, 9, 24)
+TERM = harness.KRW_TERM.id
+PARTIES, TERMS, OPENED_ON = harness.PARTIES, (harness.KRW_TERM,), harness.OPENED_ON
 OPENING_EVENTS = 1 + len(PARTIES) + len(TERMS)
 
 

@@ -165,5 +165,4 @@ def run(quick: bool = False) -> Report:
 
 
 if __name__ == "__main__":
-    args = harness.command_line(__doc__).parse_args()
-    harness.run_alone(lambda: run(args.quick))
+    harness.main(__doc__, run)

@@ -96,5 +96,4 @@ def run(quick: bool = False) -> Report:
 
 
 if __name__ == "__main__":
-    args = harness.command_line(__doc__, "100,000 leaves, fewer operations").parse_args()
-    harness.run_alone(lambda: run(args.quick))
+    harness.main(__doc__, run, "100,000 leaves, fewer operations")

@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,7 +47,7 @@ from api.store.store import StoreConfig, open_ledger, parse_database_url  # noqa
 from domain import facts  # noqa: E402
 from domain.ledger import Ledger, project_negotiation  # noqa: E402
 from domain.negotiation import negotiation_id  # noqa: E402
-from domain.values import Party, Quantity, Term  # noqa: E402
+from domain.values import Quantity, Term  # noqa: E402
 
 with warnings.catch_warnings():  # as in tests/api/conftest.py
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -57,10 +57,9 @@ SLOWDOWN_GOAL = 5.0
 RATE_GOAL = 1 / SLOWDOWN_GOAL
 BUILD_BATCH = 500
 SLUG = "long-talks"
-MONEY, SHARE = "annual_contribution", "raise"
-PARTIES = (Party("US", "United States"), Party("KR", "Republic of Korea"))
-TERMS = (Term(MONEY, "Annual contribution", "KRW"), Term(SHARE, "Yearly raise", "percent"))
-OPENED_ON = date(2019, 9, 24)
+MONEY, SHARE = harness.KRW_TERM.id, "raise"
+PARTIES, OPENED_ON = harness.PARTIES, harness.OPENED_ON
+TERMS = (harness.KRW_TERM, Term(SHARE, "Yearly raise", "percent"))
 PATHS = {"summary": "", "positions": "/positions", "gaps": "/gaps"}
 SEED = 20200407
 

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from domain.values import Party, Term
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -35,6 +37,11 @@ PARLEY = Path(sys.executable).with_name("parley")
 START_TIMEOUT = 60.0
 FIRST_DAY = date(2020, 1, 1)
 TERM = "price"
+
+# The talks the in-process benchmarks record: two parties, one money term in KRW.
+PARTIES = (Party("US", "United States"), Party("KR", "Republic of Korea"))
+KRW_TERM = Term("annual_contribution", "Annual contribution", "KRW")
+OPENED_ON = date(2019, 9, 24)
 
 
 @dataclass(frozen=True)
@@ -181,6 +188,14 @@ def command_line(
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=quick_help)
     return parser
+
+
+def main(
+    doc: str, run: Callable[[bool], Report], quick_help: str = "fewer operations per pass"
+) -> None:
+    """A benchmark run as a script: ``--quick`` read from its command line, its tables printed."""
+    args = command_line(doc, quick_help).parse_args()
+    run_alone(lambda: run(args.quick))
 
 
 def run_alone(run: Callable[[], Report]) -> None:

@@ -41,6 +41,18 @@ def offer(party: str = "USA", amount: Any = "5000000000", unit: str = "USD", **k
     return {**body, **kw}
 
 
+def retraction(
+    event_id: str, reason: str = "entered twice", occurred_at: str = "2019-11-20"
+) -> dict[str, Any]:
+    """The body that retracts ``event_id``."""
+    return {
+        "type": "event_retracted",
+        "retracted_event_id": event_id,
+        "reason": reason,
+        "occurred_at": occurred_at,
+    }
+
+
 def post_events(client: TestClient, body: Any, slug: str = "usa-rok-sma", **kw: Any) -> Any:
     return client.post(f"/negotiations/{slug}/events", json=body, **kw)
 

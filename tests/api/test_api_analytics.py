@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from apitools import assert_problem, ledger_events, offer, post_events, sma_negotiation
+from apitools import assert_problem, ledger_events, offer, post_events, retraction, sma_negotiation
 
 from api.http.schemas import GapsPublic, HealthPublic, PositionsPublic, TimelinePublic
 from api.services.demo import DEMO_SLUG, load_demo
@@ -196,13 +196,8 @@ def test_the_list_pages_through_the_index_with_its_cursor(client_factory, store_
 def offer_then_retraction(client) -> tuple[dict[str, Any], dict[str, Any]]:
     """A USA offer (version 6) and its retraction (version 7) on the SMA negotiation."""
     made = post_events(client, offer("USA", "5000000000000", "KRW")).json()["events"][0]
-    retraction = {
-        "type": "event_retracted",
-        "retracted_event_id": made["event_id"],
-        "reason": "entered on the wrong negotiation",
-        "occurred_at": "2019-11-20",
-    }
-    retracted = post_events(client, retraction).json()["events"][0]
+    retracting = retraction(made["event_id"], "entered on the wrong negotiation")
+    retracted = post_events(client, retracting).json()["events"][0]
     return made, retracted
 
 

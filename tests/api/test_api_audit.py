@@ -6,7 +6,7 @@ import itertools
 from typing import Any
 
 import pytest
-from apitools import assert_problem, offer, post_events
+from apitools import assert_problem, offer, post_events, retraction
 
 from api.services.demo import DEMO_SLUG, load_demo
 
@@ -94,15 +94,7 @@ def test_a_retraction_beyond_the_page_still_gives_the_retracted_event_its_reason
 
 def test_an_event_retracted_over_the_api_is_audited_with_who_retracted_it(sma: Any) -> None:
     made = post_events(sma, offer()).json()["events"][0]["event_id"]
-    post_events(
-        sma,
-        {
-            "type": "event_retracted",
-            "retracted_event_id": made,
-            "reason": "entered twice",
-            "occurred_at": "2019-11-20",
-        },
-    )
+    post_events(sma, retraction(made))
 
     entries = audit(sma, "/negotiations/usa-rok-sma/audit")["events"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from apitools import assert_problem, offer, post_events
+from apitools import assert_problem, offer, post_events, retraction
 
 from api.services.demo import DEMO_SLUG, load_demo
 from api.services.restore import read_export, restore_export
@@ -345,15 +345,7 @@ def test_a_rejected_offer_is_a_reject_aimed_at_whoever_made_it(sma: Any) -> None
 
 def test_a_retracted_event_is_left_out_of_plover(sma: Any) -> None:
     made = post_events(sma, offer()).json()["events"][0]["event_id"]
-    post_events(
-        sma,
-        {
-            "type": "event_retracted",
-            "retracted_event_id": made,
-            "reason": "entered twice",
-            "occurred_at": "2019-11-20",
-        },
-    )
+    post_events(sma, retraction(made))
 
     response = sma.get("/negotiations/usa-rok-sma/export", params={"format": "plover"})
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from apitools import offer, post_events, sma_negotiation
+from support import counting_reads
 
 from api.http.deps import TimeTravel
 from api.http.reads.travel import stream_of_view
@@ -19,33 +20,22 @@ READS = ("", "/positions", "/gaps", "/chart.json", "/timeline")
 SLUG = "usa-rok-sma"
 
 
-def counting(views: Any) -> list[int]:
-    """Counts the rows each ``events_of`` of the views returns (what a read refolds)."""
-    counts: list[int] = []
-    events_of = views.events_of
-
-    def counted(slug: str, after_version: int = 0, limit: int | None = None) -> list[Any]:
-        rows = events_of(slug, after_version, limit)
-        counts.append(len(rows))
-        return rows
-
-    views.events_of = counted
-    return counts
-
-
-def test_reads_at_a_version_fold_at_most_k_events(
-    store_client: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def client(store_client: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The app on each store, checkpointing every K versions, with the SMA talks opened."""
     monkeypatch.setenv("PARLEY_CHECKPOINT_EVERY", str(K))
-    client = store_client
-    assert client.post("/negotiations", json=sma_negotiation()).status_code == 201
+    assert store_client.post("/negotiations", json=sma_negotiation()).status_code == 201
+    return store_client
+
+
+def test_reads_at_a_version_fold_at_most_k_events(client: Any) -> None:
     for i in range(20):
         party = "USA" if i % 2 else "ROK"
         body = offer(party, str(5_000_000_000 + i), "KRW", occurred_at=f"2019-11-{i + 1:02d}")
         assert post_events(client, body).status_code == 201
     head = 25
     views = client.app.state.runner.views
-    counts = counting(views)
+    counts = counting_reads(views)
     for version in (3, 9, 16, 24, head):
         for path in READS:
             counts.clear()
@@ -61,12 +51,7 @@ def test_reads_at_a_version_fold_at_most_k_events(
     assert stream.version == 16
 
 
-def test_as_of_recorded_is_the_prefix_recorded_by_then(
-    store_client: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PARLEY_CHECKPOINT_EVERY", str(K))
-    client = store_client
-    assert client.post("/negotiations", json=sma_negotiation()).status_code == 201
+def test_as_of_recorded_is_the_prefix_recorded_by_then(client: Any) -> None:
     recorded: dict[int, str] = {}
     for i in range(10):
         body = offer("USA", str(5_000_000_000 + i), "KRW", occurred_at=f"2019-11-{i + 1:02d}")
@@ -75,7 +60,7 @@ def test_as_of_recorded_is_the_prefix_recorded_by_then(
         event = response.json()["events"][0]
         recorded[event["version"]] = event["recorded_at"]
     views = client.app.state.runner.views
-    counts = counting(views)
+    counts = counting_reads(views)
     for version, moment in sorted(recorded.items()):
         for path in READS:
             counts.clear()

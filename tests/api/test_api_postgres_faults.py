@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -86,18 +86,41 @@ BOUND = 2.0
 SLACK = 1.0  # scheduling on a loaded machine, not the store
 
 
-def timed(call: Any) -> tuple[Any, float]:
-    started = time.monotonic()
-    response = call()
-    return response, time.monotonic() - started
-
-
-def test_an_outage_is_a_quick_503_and_the_server_recovers_by_itself(
-    client_factory: Any, proxied_url: str, proxy: PgProxy
-) -> None:
+@pytest.fixture
+def bounded(client_factory: Any, proxied_url: str) -> TestClient:
+    """The app on the proxied store, its store calls bounded, the SMA talks opened and settled."""
     client: TestClient = client_factory(proxied_url, store_timeout_seconds=BOUND)
     assert client.post("/negotiations", json=sma_negotiation()).status_code == 201
     settle(client)
+    return client
+
+
+def assert_each_a_quick_503(calls: dict[str, Callable[[], Any]]) -> None:
+    """Each call answers 503 storage-unavailable with Retry-After, within the bound."""
+    for name, call in calls.items():
+        started = time.monotonic()
+        response = call()
+        took = time.monotonic() - started
+        problem = assert_problem(response, 503, "storage-unavailable")
+        assert int(response.headers["Retry-After"]) >= 1, name
+        assert problem["status"] == 503
+        assert took < BOUND + SLACK, f"{name} took {took:.1f} s"
+
+
+def append_once_recovered(client: TestClient, deadline: float) -> int:
+    """Appends an offer until the store takes it (503 meanwhile); the new version."""
+    while (response := post_events(client, offer())).status_code != 201:
+        assert response.status_code == 503, response.text
+        assert time.monotonic() < deadline, "the server did not recover"
+        time.sleep(0.2)  # waiting for the store to come back, not for a projection
+    version: int = response.json()["version"]
+    return version
+
+
+def test_an_outage_is_a_quick_503_and_the_server_recovers_by_itself(
+    bounded: TestClient, proxy: PgProxy
+) -> None:
+    client = bounded
     assert client.get("/health").json()["subscribed"] is True
 
     proxy.stop()
@@ -108,20 +131,11 @@ def test_an_outage_is_a_quick_503_and_the_server_recovers_by_itself(
         "positions": lambda: client.get("/negotiations/usa-rok-sma/positions"),
         "events": lambda: client.get("/negotiations/usa-rok-sma/events"),
     }
-    for name, call in calls.items():
-        response, took = timed(call)
-        problem = assert_problem(response, 503, "storage-unavailable")
-        assert int(response.headers["Retry-After"]) >= 1, name
-        assert problem["status"] == 503
-        assert took < BOUND + SLACK, f"{name} took {took:.1f} s"
+    assert_each_a_quick_503(calls)
 
     proxy.resume()
     deadline = time.monotonic() + 30
-    while (response := post_events(client, offer())).status_code != 201:
-        assert response.status_code == 503, response.text
-        assert time.monotonic() < deadline, "the server did not recover"
-        time.sleep(0.2)  # waiting for the store to come back, not for a projection
-    version = response.json()["version"]
+    version = append_once_recovered(client, deadline)
     events = ledger_events(client)  # the views follow the new append (read-your-writes)
     assert events[-1]["version"] == version
     while (health := client.get("/health").json())["subscribed"] is not True:
@@ -133,11 +147,9 @@ def test_an_outage_is_a_quick_503_and_the_server_recovers_by_itself(
 
 
 def test_a_store_that_stops_answering_is_a_503_within_the_bound_and_recovers(
-    client_factory: Any, proxied_url: str, proxy: PgProxy
+    bounded: TestClient, proxy: PgProxy
 ) -> None:
-    client: TestClient = client_factory(proxied_url, store_timeout_seconds=BOUND)
-    assert client.post("/negotiations", json=sma_negotiation()).status_code == 201
-    settle(client)
+    client = bounded
 
     proxy.stall()
     calls = {
@@ -147,20 +159,11 @@ def test_a_store_that_stops_answering_is_a_503_within_the_bound_and_recovers(
         "events": lambda: client.get("/negotiations/usa-rok-sma/events"),
         "append again": lambda: post_events(client, offer()),
     }
-    for name, call in calls.items():
-        response, took = timed(call)
-        problem = assert_problem(response, 503, "storage-unavailable")
-        assert int(response.headers["Retry-After"]) >= 1, name
-        assert problem["status"] == 503
-        assert took < BOUND + SLACK, f"{name} took {took:.1f} s"
+    assert_each_a_quick_503(calls)
 
     proxy.resume()
     deadline = time.monotonic() + 30
-    while (response := post_events(client, offer())).status_code != 201:
-        assert response.status_code == 503, response.text
-        assert time.monotonic() < deadline, "the server did not recover"
-        time.sleep(0.2)  # waiting for the store to come back, not for a projection
-    version = response.json()["version"]
+    version = append_once_recovered(client, deadline)
     events = ledger_events(client)
     assert events[-1]["version"] == version
     assert [e["version"] for e in events] == list(range(1, version + 1))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from apitools import assert_problem, offer, post_events, sma_negotiation, version_of
+from apitools import assert_problem, offer, post_events, retraction, sma_negotiation, version_of
 
 
 def status(value, occurred_at):
@@ -12,15 +12,6 @@ def status(value, occurred_at):
 
 def round_held(number, occurred_at):
     return {"type": "round_held", "number": number, "occurred_at": occurred_at}
-
-
-def retraction(event_id):
-    return {
-        "type": "event_retracted",
-        "retracted_event_id": event_id,
-        "reason": "entered by mistake",
-        "occurred_at": "2020-05-01",
-    }
 
 
 def recorded_id(client, body, slug="usa-rok-sma"):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from apitools import assert_problem, ledger_events, offer, post_events, sma_negotiation
+from apitools import assert_problem, ledger_events, offer, post_events, retraction, sma_negotiation
 
 from api.http.auth import Gate, Principal, Role, Unauthenticated, is_loopback
 from api.store.keys import KEY_PREFIX, KEYS_TABLE, KeyNameTaken, KeyNotFound, KeyStore, open_keys
@@ -143,18 +143,20 @@ class FakeMonotonic:
 
 
 @pytest.fixture
-def two_processes(ledger_factory: Callable[[], Ledger]) -> tuple[KeyStore, KeyStore]:
-    """The server's key store and the CLI's, on one store (tests using it are ``shared_stores``)."""
-    return open_keys(ledger_factory()), open_keys(ledger_factory())
+def two_processes(
+    ledger_factory: Callable[[], Ledger],
+) -> tuple[Gate, FakeMonotonic, KeyStore]:
+    """The server's gate (on its own clock) and the CLI's key store, on one store (tests using
+    it are ``shared_stores``)."""
+    tick = FakeMonotonic()
+    return Gate(open_keys(ledger_factory()), monotonic=tick), tick, open_keys(ledger_factory())
 
 
 @shared_stores
 def test_a_key_made_by_another_process_closes_an_open_server_within_a_second(
-    two_processes: tuple[KeyStore, KeyStore],
+    two_processes: tuple[Gate, FakeMonotonic, KeyStore],
 ) -> None:
-    server, cli = two_processes
-    tick = FakeMonotonic()
-    gate = Gate(server, monotonic=tick)
+    gate, tick, cli = two_processes
     assert gate.principal(None) == Principal("anonymous", Role.ADMIN, authenticated=False)
 
     _, secret = cli.create("first", Role.READER)
@@ -168,11 +170,9 @@ def test_a_key_made_by_another_process_closes_an_open_server_within_a_second(
 
 @shared_stores
 def test_a_key_revoked_by_another_process_is_refused_within_a_second(
-    two_processes: tuple[KeyStore, KeyStore],
+    two_processes: tuple[Gate, FakeMonotonic, KeyStore],
 ) -> None:
-    server, cli = two_processes
-    tick = FakeMonotonic()
-    gate = Gate(server, monotonic=tick)
+    gate, tick, cli = two_processes
     _, secret = cli.create("first", Role.READER)
     cli.create("second", Role.READER)
     assert gate.principal(f"Bearer {secret}").name == "first"
@@ -262,21 +262,16 @@ def test_a_retraction_needs_an_admin_key_even_inside_a_batch(keyed: Any) -> None
     recorder = as_("newsroom", Role.RECORDER)
     sent = post_events(client, offer(), headers=recorder)
     event_id = sent.json()["events"][0]["event_id"]
-    retraction = {
-        "type": "event_retracted",
-        "retracted_event_id": event_id,
-        "reason": "the figure was misreported",
-        "occurred_at": "2019-11-19",
-    }
+    retracting = retraction(event_id, "the figure was misreported", "2019-11-19")
 
-    refused = post_events(client, [offer(amount="4000000000"), retraction], headers=recorder)
+    refused = post_events(client, [offer(amount="4000000000"), retracting], headers=recorder)
     problem = assert_problem(refused, 403, "forbidden")
     assert "retracting an event" in problem["detail"]
     version = sent.json()["version"]
     reader = as_("reader")
     assert client.get("/negotiations/usa-rok-sma", headers=reader).json()["version"] == version
 
-    accepted = post_events(client, retraction, headers=as_("editor", Role.ADMIN))
+    accepted = post_events(client, retracting, headers=as_("editor", Role.ADMIN))
     assert accepted.status_code == 201, accepted.text
 
 

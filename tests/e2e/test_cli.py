@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import opened
+from support import opened, stop_process
 from typer.testing import CliRunner
 
 from api.cli import app
@@ -248,11 +248,6 @@ def test_serve_answers_health_and_serves_the_demo(tmp_path: Path) -> None:
         assert summary.json()["version"] == DEMO_EVENTS
         assert summary.headers["etag"] == f'"{DEMO_EVENTS}"'
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
         if proc.stdout is not None:
             proc.stdout.close()

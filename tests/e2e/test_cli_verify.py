@@ -57,6 +57,14 @@ def parley(*args: str) -> Result:
     return CliRunner().invoke(app, list(args))
 
 
+def saved_checkpoint(tmp_path: Path) -> Path:
+    """The file ``parley checkpoint --out`` writes for the ledger as it stands."""
+    saved = tmp_path / "checkpoint.json"
+    made = parley("checkpoint", "--out", str(saved))
+    assert made.exit_code == 0, made.output
+    return saved
+
+
 def test_verify_of_an_untouched_ledger_exits_0(demo: Target) -> None:
     result = parley("verify")
 
@@ -107,8 +115,7 @@ def test_verify_exits_1_naming_an_event_deleted_from_the_store(
 def test_a_saved_checkpoint_is_extended_by_the_ledger_as_it_grows(
     store_url: str, demo: Target, tmp_path: Path
 ) -> None:
-    saved = tmp_path / "checkpoint.json"
-    assert parley("checkpoint", "--out", str(saved)).exit_code == 0
+    saved = saved_checkpoint(tmp_path)
     with opened(store_url) as ledger:
         made = StatementMade(
             party="ROK", speaker="spokesperson", summary="later", occurred_at="2021-04-08"
@@ -129,8 +136,7 @@ def test_a_saved_checkpoint_is_extended_by_the_ledger_as_it_grows(
 def test_a_history_rewritten_consistently_passes_verify_but_not_the_checkpoint(
     store_url: str, demo: Target, tmp_path: Path
 ) -> None:
-    saved = tmp_path / "checkpoint.json"
-    assert parley("checkpoint", "--out", str(saved)).exit_code == 0
+    saved = saved_checkpoint(tmp_path)
     # A careful intruder rewrites the last event (nothing chains to it), recomputes its
     # hash and rebuilds the Merkle view: the ledger is consistent with itself again.
     edit_state(
@@ -151,8 +157,7 @@ def test_a_history_rewritten_consistently_passes_verify_but_not_the_checkpoint(
 def test_verify_against_a_checkpoint_exits_1_when_a_row_before_it_was_edited(
     store_url: str, demo: Target, tmp_path: Path
 ) -> None:
-    saved = tmp_path / "checkpoint.json"
-    assert parley("checkpoint", "--out", str(saved)).exit_code == 0
+    saved = saved_checkpoint(tmp_path)
     edited = demo.amount.replace(demo.amount[0], "9" if demo.amount[0] != "9" else "8", 1)
     edit_state(store_url, demo.position, replace_bytes(demo.amount.encode(), edited.encode()))
 
@@ -166,8 +171,7 @@ def test_a_signed_checkpoint_is_checked_and_a_forged_one_refused(
     demo: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PARLEY_SIGNING_KEY", SEED_HEX)
-    saved = tmp_path / "checkpoint.json"
-    assert parley("checkpoint", "--out", str(saved)).exit_code == 0
+    saved = saved_checkpoint(tmp_path)
     good = parley("verify", "--checkpoint", str(saved))
     checkpoint = json.loads(saved.read_text())
     checkpoint["timestamp"] = checkpoint["timestamp"].replace("20", "19", 1)

@@ -1,7 +1,8 @@
 """The dashboard in a real headless browser (Debian's chromium driven by Playwright).
 
 The app runs on the in-memory store with the demo loaded, served by uvicorn on a free
-127.0.0.1 port. Screenshots land in ``test-output/`` for a person to look at.
+127.0.0.1 port. Screenshots land in ``test-output/`` for a person to look at. The browser
+and the page are tests/e2e/conftest.py's.
 
 Without a browser these tests are skipped, loudly; ``PARLEY_TEST_BROWSER=required`` (CI)
 turns a missing browser into a failure instead.
@@ -9,10 +10,6 @@ turns a missing browser into a failure instead.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,94 +17,22 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from live_server import serve
 from test_dashboard_http import dashboard_app
 
 from api.services.demo import DEMO_SLUG
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 TERM = "annual_contribution"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 pytestmark = pytest.mark.slow
-
-
-def chromium_path() -> str | None:
-    found = os.environ.get("PARLEY_CHROMIUM") or shutil.which("chromium")
-    return found if found and Path(found).exists() else None
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    """The demo app served on a socket bound before the server starts: no waiting to connect."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(dashboard_app(), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    path = chromium_path()
-    if path is None:
-        message = (
-            "NO BROWSER: the dashboard's browser tests did not run. Install Debian's chromium "
-            "(apt-get install -y chromium) or set PARLEY_CHROMIUM to a chromium binary."
-        )
-        if os.environ.get("PARLEY_TEST_BROWSER") == "required":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture
-def page(browser: Any, base_url: str) -> Iterator[Any]:
-    """A fresh page that may only reach the app: any other request is refused and noted."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    outside: list[str] = []
-    errors: list[str] = []
-
-    def route(r: Any) -> None:
-        if r.request.url.startswith(base_url):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    try:
-        yield page
-    finally:
-        context.close()
-    assert outside == [], f"the page reached outside the app: {outside}"
-    assert errors == [], f"script errors on the page: {errors}"
+    """The demo app on the in-memory store, served for the module (``page`` and ``browser``
+    come from tests/e2e/conftest.py)."""
+    with serve(dashboard_app()) as url:
+        yield url
 
 
 def api(base_url: str, path: str, **params: str) -> Any:

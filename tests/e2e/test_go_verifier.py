@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
+from live_server import serve
+from support import skip_or_fail
 
 from api.http.app import create_app
 from api.services.demo import DEMO_SLUG
@@ -41,13 +40,11 @@ pytestmark = pytest.mark.slow
 def goverify(tmp_path_factory: pytest.TempPathFactory) -> Path:
     go = shutil.which("go")
     if go is None or not NOTE_SOURCE.exists():
-        message = (
+        skip_or_fail(
             "NO GO: the Go verifier's tests did not run. Install Debian's golang-go and "
-            "golang-golang-x-mod-dev (`make go`)."
+            "golang-golang-x-mod-dev (`make go`).",
+            "PARLEY_TEST_GO",
         )
-        if os.environ.get("PARLEY_TEST_GO") == "required":
-            pytest.fail(message)
-        pytest.skip(message)
     out = tmp_path_factory.mktemp("goverify")
     env = {
         **os.environ,
@@ -90,22 +87,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         log_origin=ORIGIN,
         witness_keys=witness,
     )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with serve(create_app(settings)) as url:
         vkey = httpx.get(f"{url}/ledger/verifier-key", timeout=30).json()["verifier_key"]
         yield Server(url, vkey, witness)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 def run(goverify: Path, server: Server, *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-# The fixtures of the dashboard's browser tests: the demo app on a loopback port, chromium,
-# and a page that may reach nothing but the app.
-from test_dashboard_browser import base_url, browser, page  # noqa: F401
+# The demo app on a loopback port, as the dashboard's browser tests serve it (chromium and a
+# page that may reach nothing but the app are tests/e2e/conftest.py's).
+from test_dashboard_browser import base_url  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ def hostile(base_url: str) -> str:  # noqa: F811
 
 
 def test_no_legend_title_or_annotation_renders_markup(
-    page: Any,  # noqa: F811
+    page: Any,
     base_url: str,  # noqa: F811
     hostile: str,
 ) -> None:
@@ -103,7 +103,7 @@ def test_no_legend_title_or_annotation_renders_markup(
 
 
 def test_docs_work_offline_under_the_content_security_policy(
-    page: Any,  # noqa: F811
+    page: Any,
     base_url: str,  # noqa: F811
 ) -> None:
     errors = console_errors(page)
@@ -118,7 +118,7 @@ def test_docs_work_offline_under_the_content_security_policy(
 
 
 def test_redoc_works_offline_and_its_one_third_party_image_is_blocked_by_the_policy(
-    browser: Any,  # noqa: F811
+    browser: Any,
     base_url: str,  # noqa: F811
 ) -> None:
     # ReDoc always draws the Redocly logo from its CDN (no option turns it off); the policy

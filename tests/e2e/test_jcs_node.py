@@ -12,11 +12,12 @@ import itertools
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from uuid import UUID
 
 import pytest
+from support import memory_ledger
 
 from api.services.demo import load_demo
 from api.services.restore import read_export, restore_export
@@ -54,13 +55,8 @@ def node_check(tmp_path: Path, lines: list[str]) -> subprocess.CompletedProcess[
 
 
 def ledger_at(start: datetime) -> Ledger:
-    ids = (UUID(int=i) for i in itertools.count(1))
     moments = (start + timedelta(seconds=i) for i in itertools.count())
-    return Ledger(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        clock=lambda: next(moments),
-        new_id=lambda: next(ids),
-    )
+    return memory_ledger(lambda: next(moments))
 
 
 def tricky(ledger: Ledger) -> None:
@@ -95,24 +91,23 @@ def exported(ledger: Ledger) -> list[str]:
     return list(export_ledger(ledger).lines())
 
 
-def test_node_verifies_the_demo_export(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("record", "slug"),
+    [
+        pytest.param(load_demo, "us-rok-sma-2020", id="the_demo"),
+        pytest.param(tricky, "tricky", id="tabs_separators_astral_characters_and_emoji_keys"),
+    ],
+)
+def test_node_verifies_every_line_of_an_export(
+    tmp_path: Path, record: Callable[[Ledger], object], slug: str
+) -> None:
     ledger = ledger_at(datetime(2026, 1, 1, tzinfo=UTC))
-    load_demo(ledger)
+    record(ledger)
 
     done = node_check(tmp_path, exported(ledger))
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("ok ") == ledger.get("us-rok-sma-2020").version
-
-
-def test_node_verifies_tabs_separators_astral_characters_and_emoji_keys(tmp_path: Path) -> None:
-    ledger = ledger_at(datetime(2026, 1, 1, tzinfo=UTC))
-    tricky(ledger)
-
-    done = node_check(tmp_path, exported(ledger))
-
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("ok ") == ledger.get("tricky").version
+    assert done.stdout.count("ok ") == ledger.get(slug).version
 
 
 def test_node_follows_a_chain_from_format_1_into_format_2(tmp_path: Path) -> None:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import itertools
 import json
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from uuid import UUID
+from typing import Any
 
 import pytest
 import rfc8785
+from support import contract_fact, memory_ledger
 
 from domain import facts
 from domain.canonical import GENESIS_HASH, canonical_bytes, canonical_document, event_hash
@@ -74,12 +73,7 @@ def vectors() -> list[tuple[str, str, str]]:
 
 
 def record_the_example() -> Ledger:
-    ids = (UUID(int=i) for i in itertools.count(1))
-    ledger = Ledger(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        clock=lambda: datetime(2020, 4, 7, 6, 27, 0, 250000, tzinfo=UTC),
-        new_id=lambda: next(ids),
-    )
+    ledger = memory_ledger(lambda: datetime(2020, 4, 7, 6, 27, 0, 250000, tzinfo=UTC))
     herald = Source(
         title="Defense ministers of Seoul, Washington discuss defense cost-sharing deal",
         publisher="The Korea Herald",
@@ -112,6 +106,15 @@ def record_the_example() -> Ledger:
     return ledger
 
 
+def the_example_events() -> list[Any]:
+    """The stored events of the documented example, recorded afresh."""
+    ledger = record_the_example()
+    try:
+        return list(ledger.stream("us-rok-sma-2020"))
+    finally:
+        ledger.close()
+
+
 @pytest.mark.parametrize("format_version", [1, 2])
 def test_the_documented_bytes_hash_to_the_documented_hash(format_version: int) -> None:
     line, digest, chain = documented(format_version)
@@ -122,11 +125,7 @@ def test_the_documented_bytes_hash_to_the_documented_hash(format_version: int) -
 
 def test_the_ledger_records_the_documented_example_with_the_format_2_hashes() -> None:
     line, digest, chain = documented(2)
-    ledger = record_the_example()
-    try:
-        events = ledger.stream("us-rok-sma-2020")
-    finally:
-        ledger.close()
+    events = the_example_events()
 
     assert events[0].prev_hash == GENESIS_HASH
     assert [e.ledger_format for e in events] == [2] * 5
@@ -137,18 +136,12 @@ def test_the_ledger_records_the_documented_example_with_the_format_2_hashes() ->
 
 def test_the_format_1_example_is_what_format_1_computes_for_the_same_events() -> None:
     line, digest, chain = documented(1)
-    ledger = record_the_example()
-    try:
-        events = ledger.stream("us-rok-sma-2020")
-    finally:
-        ledger.close()
+    events = the_example_events()
 
     prev, hashes, last = GENESIS_HASH, [], b""
     for event in events:
-        fact_type = facts.FACT_TYPES[event.TYPE]  # type: ignore[attr-defined]
-        fact = fact_type(**{f.name: getattr(event, f.name) for f in dataclasses.fields(fact_type)})
         document = canonical_document(
-            fact=fact,
+            fact=contract_fact(event),
             negotiation="us-rok-sma-2020",
             version=event.originator_version,
             event_id=event.event_id,

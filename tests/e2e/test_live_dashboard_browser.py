@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the shared browser fixtures are parameters of the tests
 """The live dashboard in Chromium: pages follow the ledger's stream; the compare page plots.
 
 Another client (httpx) appends while a page is open; the page must show it without a
@@ -15,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from live_server import serve
-from test_dashboard_browser import browser, page  # noqa: F401 - fixtures, shared
 
 from api.http.app import create_app
 from api.services.demo import DEMO_SLUG

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the shared browser fixtures are parameters of the tests
 """Recording from the negotiation page, in Chromium: the forms send what the API takes.
 
 What is recorded from a form shows on the dance; an entry begun before another client
@@ -17,11 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
+from browsers import VIEWPORT, create_key, tab
 from live_server import serve
-from test_dashboard_browser import browser, page  # noqa: F401 - fixtures, shared
-from typer.testing import CliRunner
 
-from api.cli import app as cli
 from api.http.app import create_app
 from api.services.demo import DEMO_SLUG
 from api.settings import Settings
@@ -77,6 +74,18 @@ def recorded_ids(page: Any) -> list[str]:
     page.wait_for_selector("#record-form[data-recorded]")
     found: str = page.get_attribute("#record-form", "data-recorded")
     return found.split()
+
+
+def submit(page: Any, was: str | None) -> str:
+    """Sends the form; the id it recorded (``was``: the one the form showed before, if any)."""
+    page.click("#record-submit")
+    page.wait_for_function(
+        "(was) => { const n = document.getElementById('record-form');"
+        " return n.dataset.recorded && n.dataset.recorded !== was; }",
+        arg=was,
+    )
+    [event_id] = recorded_ids(page)
+    return event_id
 
 
 def offer_drawn(page: Any, event_id: str) -> None:
@@ -166,12 +175,7 @@ def test_an_entry_begun_before_the_page_redraws_with_the_own_write_is_recorded(
         for route in held:
             route.continue_()
     first = recorded_ids(page)  # marked once the page shows it
-    page.click("#record-submit")
-    page.wait_for_function(
-        "(first) => { const n = document.getElementById('record-form');"
-        " return n.dataset.recorded && n.dataset.recorded !== first; }",
-        arg=" ".join(first),
-    )
+    submit(page, " ".join(first))
     assert f"now version {before + 2} " in page.inner_text("#record-state")
     entries = ledger(base_url)
     assert [e["version"] for e in entries[-2:]] == [before + 1, before + 2]
@@ -263,13 +267,7 @@ def test_an_error_is_shown_next_to_its_field_and_nothing_is_written(
 def keyed(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """(base URL, keys by role) of the demo on a SQLite file whose store has keys."""
     url = f"sqlite:///{tmp_path}/parley.db"
-    keys = {}
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("PARLEY_DATABASE_URL", url)
-        for role in ("reader", "recorder"):
-            made = CliRunner().invoke(cli, ["keys", "create", "--role", role, "--name", role])
-            assert made.exit_code == 0, made.output
-            keys[role] = made.stdout.rstrip("\n").splitlines()[-1]
+    keys = {role: create_key(url, role, role) for role in ("reader", "recorder")}
     with serve(create_app(Settings(database_url=url, demo=True))) as base:
         yield base, keys
 
@@ -278,44 +276,28 @@ def test_a_server_with_keys_asks_for_a_recorder_key_once(
     browser: Any, keyed: tuple[str, dict[str, str]]
 ) -> None:
     base_url, keys = keyed
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    questions: list[str] = []
-    errors: list[str] = []
 
-    def answer(dialog: Any) -> None:
-        questions.append(dialog.message)
+    def key(question: int) -> str:
         # Reading asks first (a reader key is enough); recording asks for more.
-        dialog.accept(keys["reader"] if len(questions) == 1 else keys["recorder"])
+        return keys["reader"] if question == 1 else keys["recorder"]
 
-    page.on("dialog", answer)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    try:
+    with tab(browser, key, viewport=VIEWPORT) as opened:
+        page = opened.page
         form = open_page(page, base_url)
-        assert len(questions) == 1
+        assert len(opened.questions) == 1
         fill_offer(form, "USA", "1300000000000")
-        page.click("#record-submit")
-        [first] = recorded_ids(page)
+        first = submit(page, None)
         offer_drawn(page, first)
 
         fill_offer(form, "ROK", "1100000000000", "2020-05-02")
-        page.click("#record-submit")
-        page.wait_for_function(
-            "(first) => { const n = document.getElementById('record-form');"
-            " return n.dataset.recorded && n.dataset.recorded !== first; }",
-            arg=first,
-        )
-        [second] = recorded_ids(page)
+        second = submit(page, first)
         offer_drawn(page, second)
-    finally:
-        context.close()
-    assert len(questions) == 2, questions
-    assert "recorder" in questions[1]
-    assert "reader key" in questions[1]  # it says which key the tab holds
+    assert len(opened.questions) == 2, opened.questions
+    assert "recorder" in opened.questions[1]
+    assert "reader key" in opened.questions[1]  # it says which key the tab holds
     entries = {e["event_id"]: e for e in ledger(base_url, keys["reader"])}
     assert entries[first]["recorded_by"] == entries[second]["recorded_by"] == "recorder"
-    assert errors == []
+    assert opened.errors == []
 
 
 def record(page: Any, kind: str, fill: Any) -> str:
@@ -325,14 +307,7 @@ def record(page: Any, kind: str, fill: Any) -> str:
     page.wait_for_selector(f'#record-form[data-kind="{kind}"]')
     was = form.get_attribute("data-recorded")
     fill(form)
-    page.click("#record-submit")
-    page.wait_for_function(
-        "(was) => { const n = document.getElementById('record-form');"
-        " return n.dataset.recorded && n.dataset.recorded !== was; }",
-        arg=was,
-    )
-    [event_id] = recorded_ids(page)
-    return event_id
+    return submit(page, was)
 
 
 def test_each_form_records_the_fact_the_api_describes(page: Any, base_url: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import stop_process
 from test_crash_safety import (
     PARLEY,
     ParleyServer,
@@ -85,6 +86,17 @@ def answered_by(response: httpx.Response, server_port: int, pids: set[int]) -> i
     return owner(pids, socket_inode(server_port, client_port))
 
 
+def parley_project(database_url: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """``parley project`` on ``database_url``, its output in ``log_path``."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [str(PARLEY), "project"],
+            env={**os.environ, "PARLEY_DATABASE_URL": database_url},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
 # ------------------------------------------------------------------ the tests
 
 
@@ -102,13 +114,7 @@ def test_two_workers_both_take_appends_and_one_runner_applies_each_event_once(
         assert server.proc is not None
         pids = worker_pids(server.proc.pid)
         assert len(pids) == WORKERS, pids
-        with (tmp_path / "project.log").open("wb") as log:
-            project = subprocess.Popen(
-                [str(PARLEY), "project"],
-                env={**os.environ, "PARLEY_DATABASE_URL": database_url},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        project = parley_project(database_url, tmp_path / "project.log")
         with httpx.Client(base_url=server.base_url, timeout=20.0) as client:
             for slug in slugs:
                 assert client.post("/negotiations", json=negotiation(slug)).status_code == 201
@@ -150,12 +156,7 @@ def test_two_workers_both_take_appends_and_one_runner_applies_each_event_once(
         assert project.poll() is None, (tmp_path / "project.log").read_text()
     finally:
         if project is not None:
-            project.terminate()
-            try:
-                project.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                project.kill()
-                project.wait(timeout=10)
+            stop_process(project)
         server.stop()
 
 
@@ -183,20 +184,13 @@ def test_workers_without_a_runner_leave_the_views_to_parley_project(
             assert health["head_position"] == recorded.json()["events"][0]["position"]
             assert all(v["position"] == 0 for v in health["views"].values()), health
 
-            with (tmp_path / "project.log").open("wb") as log:
-                project = subprocess.Popen(
-                    [str(PARLEY), "project"],
-                    env={**os.environ, "PARLEY_DATABASE_URL": database_url},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+            project = parley_project(database_url, tmp_path / "project.log")
             wait_for_views(client)
             timeline = client.get("/negotiations/idle/timeline").json()["events"]
             assert recorded.json()["events"][0]["event_id"] in {e["event_id"] for e in timeline}
     finally:
         if project is not None:
-            project.terminate()
-            project.wait(timeout=10)
+            stop_process(project)
         server.stop()
 
 

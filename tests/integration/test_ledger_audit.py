@@ -18,7 +18,7 @@ from store_histories import open_seed, record_every_fact_type, statements
 
 from api.services.checkpoints import make_checkpoint
 from api.services.ledger_proofs import consistency, extends, inclusion
-from api.services.ledger_scan import verify_ledger
+from api.services.ledger_scan import BadEvent, verify_ledger
 from domain import facts, merkle, verify
 from domain.ledger import Ledger
 from domain.values import Quantity
@@ -214,6 +214,15 @@ def tampered(ledger: Ledger, runner: ProjectionRunner) -> tuple[int, str]:
     return position, leaf.event_id
 
 
+def first_bad(ledger: Ledger, runner: ProjectionRunner, event_id: str) -> BadEvent:
+    """What verify names first: it must be the event tampered with."""
+    report = verify_ledger(ledger, runner.views)
+    assert not report.ok
+    assert report.first_bad is not None
+    assert report.first_bad.event_id == event_id
+    return report.first_bad
+
+
 @sql_stores
 def test_an_amount_edited_in_the_database_is_caught_and_named(
     store_url: str, ledger: Ledger, runner: ProjectionRunner, tampered: tuple[int, str]
@@ -239,12 +248,9 @@ def test_bytes_that_no_longer_decode_are_named_not_a_crash(
 
     edit_state(store_url, position, corrupt)
 
-    report = verify_ledger(ledger, runner.views)
-    assert report.first_bad is not None
-    assert report.first_bad.event_id == event_id
-    assert report.first_bad.position == position
-    assert report.first_bad.negotiation == "sma-10"
-    assert report.first_bad.reason.startswith("the stored bytes no longer decode")
+    bad = first_bad(ledger, runner, event_id)
+    assert (bad.position, bad.negotiation) == (position, "sma-10")
+    assert bad.reason.startswith("the stored bytes no longer decode")
 
 
 @sql_stores
@@ -255,12 +261,10 @@ def test_a_deleted_row_is_named_from_its_merkle_leaf(
 
     delete_row(store_url, position)
 
-    report = verify_ledger(ledger, runner.views)
-    assert report.first_bad is not None
-    assert report.first_bad.event_id == event_id
-    assert report.first_bad.position == position
-    assert (report.first_bad.negotiation, report.first_bad.version) == ("sma-10", 11)
-    assert "no longer has it" in report.first_bad.reason
+    bad = first_bad(ledger, runner, event_id)
+    assert bad.position == position
+    assert (bad.negotiation, bad.version) == ("sma-10", 11)
+    assert "no longer has it" in bad.reason
 
 
 @sql_stores
@@ -272,9 +276,7 @@ def test_deleting_the_last_row_of_the_log_is_caught(
 
     delete_row(store_url, head)
 
-    report = verify_ledger(ledger, runner.views)
-    assert report.first_bad is not None
-    assert (report.first_bad.event_id, report.first_bad.position) == (last.event_id, head)
+    assert first_bad(ledger, runner, last.event_id).position == head
 
 
 @sql_stores
@@ -286,10 +288,8 @@ def test_an_edit_with_its_hash_recomputed_is_caught_by_the_chain_and_the_tree(
 
     rehash(store_url, position, "sma-10")
 
-    report = verify_ledger(ledger, runner.views)
-    assert report.first_bad is not None
-    assert report.first_bad.event_id == event_id
-    assert report.first_bad.reason == f"it differs from Merkle leaf {position - 1}"
+    bad = first_bad(ledger, runner, event_id)
+    assert bad.reason == f"it differs from Merkle leaf {position - 1}"
 
 
 @sql_stores

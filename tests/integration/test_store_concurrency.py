@@ -154,13 +154,19 @@ def test_threads_repeating_one_idempotent_opening_all_get_the_same_answer(
 # ------------------------------------------------ two ledgers, two aggregate caches
 
 
-@shared_stores
-def test_a_ledger_with_a_cached_negotiation_appends_after_another_ledgers_event(
-    ledger_factory: LedgerFactory,
-) -> None:
+@pytest.fixture
+def two_ledgers(ledger_factory: LedgerFactory) -> tuple[Ledger, Ledger, int]:
+    """Two ledgers on one store; the first opened the negotiation (cached at that version)."""
     a, b = ledger_factory(), ledger_factory()
     open_seed(a, SLUG)
-    cached = a.get(SLUG).version
+    return a, b, a.get(SLUG).version
+
+
+@shared_stores
+def test_a_ledger_with_a_cached_negotiation_appends_after_another_ledgers_event(
+    two_ledgers: tuple[Ledger, Ledger, int],
+) -> None:
+    a, b, cached = two_ledgers
 
     from_b = b.record(SLUG, statements(1, "b"))
     from_a = a.record(SLUG, statements(1, "a"))
@@ -178,11 +184,9 @@ def test_a_ledger_with_a_cached_negotiation_appends_after_another_ledgers_event(
 
 @shared_stores
 def test_a_stale_expected_version_from_a_cached_ledger_is_refused(
-    ledger_factory: LedgerFactory,
+    two_ledgers: tuple[Ledger, Ledger, int],
 ) -> None:
-    a, b = ledger_factory(), ledger_factory()
-    open_seed(a, SLUG)
-    seen = a.get(SLUG).version
+    a, b, seen = two_ledgers
     b.record(SLUG, statements(1, "b"))
     head = b.head_position()
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import IntegrityError
 from store_histories import open_seed, record_every_fact_type, statements
+from view_dumps import contents, rebuilt
 
 from domain.ledger import Ledger
 from projections.runner import ProjectionRunner
@@ -20,17 +21,6 @@ from projections.views import INDEX_VIEW, VIEWS, SQLViews, open_views
 
 SQL_STORES = pytest.mark.parametrize("store_url", ["sqlite", "postgres"], indirect=True)
 REPO = Path(__file__).resolve().parents[2]
-
-
-def contents(runner: ProjectionRunner) -> dict[str, object]:
-    return {view: runner.views.dump(view) for view in VIEWS}
-
-
-def rebuilt(ledger: Ledger) -> dict[str, object]:
-    """What the views hold after a rebuild from zero (the reference for comparisons)."""
-    runner = ProjectionRunner(ledger)
-    runner.rebuild()
-    return contents(runner)
 
 
 def test_a_batch_another_runner_already_applied_is_refused_and_leaves_nothing_behind(

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from store_histories import open_seed, record_every_fact_type, statements
+from view_dumps import contents, rebuilt
 
 from domain.ledger import Ledger
 from projections.handoff import HandOff
@@ -23,16 +24,6 @@ from projections.subscription import SubscriptionFeed
 from projections.views import VIEWS
 
 SQL_STORES = pytest.mark.parametrize("store_url", ["sqlite", "postgres"], indirect=True)
-
-
-def contents(runner: ProjectionRunner) -> dict[str, object]:
-    return {view: runner.views.dump(view) for view in VIEWS}
-
-
-def rebuilt(ledger: Ledger) -> dict[str, object]:
-    runner = ProjectionRunner(ledger)
-    runner.rebuild()
-    return contents(runner)
 
 
 def catch_up(runner: ProjectionRunner) -> None:

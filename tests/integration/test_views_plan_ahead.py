@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from store_histories import open_seed, record_every_fact_type, statements
+from view_dumps import contents, rebuilt
 
 from domain.ledger import Ledger
 from projections.runner import ProjectionRunner
@@ -19,16 +20,6 @@ from projections.views import VIEWS, SQLiteViews
 from projections.views.plan import Deferred
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-
-
-def contents(runner: ProjectionRunner) -> dict[str, object]:
-    return {view: runner.views.dump(view) for view in VIEWS}
-
-
-def rebuilt(ledger: Ledger) -> dict[str, object]:
-    runner = ProjectionRunner(ledger)
-    runner.rebuild()
-    return contents(runner)
 
 
 def history(ledger: Ledger) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from store_histories import open_seed, record_every_fact_type, statements
+from view_dumps import contents
 
 from domain.ledger import Ledger
 from projections.runner import ProjectionRunner
@@ -19,10 +20,6 @@ def history(ledger: Ledger) -> None:
     for i in range(3):
         for slug in ("sma-10", "sma-9", "sma-11"):
             ledger.record(slug, statements(4, slug, start=4 * i))
-
-
-def contents(runner: ProjectionRunner) -> dict[str, object]:
-    return {view: runner.views.dump(view) for view in VIEWS}
 
 
 def test_a_rebuilt_view_is_identical_to_the_incrementally_kept_one(

@@ -23,7 +23,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from starlette.exceptions import StarletteDeprecationWarning
 from test_time_travel_property import (
@@ -35,7 +35,7 @@ from test_time_travel_property import (
     Step,
     record_history,
 )
-from view_batches import as_negotiation, in_batches
+from view_batches import BATCH_SIZES, as_negotiation, in_batches, view_examples
 
 from api.http.app import create_app
 from api.settings import Settings
@@ -110,18 +110,6 @@ def check_every_batch(views: Views, recorded: list[EventRow], sizes: list[int]) 
         ], done
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(history=HISTORIES, sizes=st.lists(st.integers(1, 3), min_size=1, max_size=8))
-def test_stored_analytics_are_the_folds_after_every_batch(
-    analytics_views: Views, history: list[list[Step]], sizes: list[int]
-) -> None:
-    check_every_batch(analytics_views, history_rows(history), sizes)
-
-
 # Offers mostly, amounts from a few (repeats are no change), in both terms' units and not.
 OFFERS = st.builds(
     Step,
@@ -154,15 +142,24 @@ def forward_histories(draw: st.DrawFn) -> list[list[Step]]:
     return out
 
 
-@settings(
-    max_examples=10,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(history=forward_histories(), sizes=st.lists(st.integers(1, 3), min_size=1, max_size=8))
-def test_stored_analytics_are_the_folds_when_offers_extend_the_lines(
-    analytics_views: Views, history: list[list[Step]], sizes: list[int]
+# The histories the view properties run on: any valid one, and those whose offers come at the
+# end of their terms' time (their step rows written on the O(1) path).
+HISTORY_KINDS = [
+    pytest.param(HISTORIES, id="any_history"),
+    pytest.param(forward_histories(), id="offers_extend_the_lines"),
+]
+
+
+@pytest.mark.parametrize("histories", HISTORY_KINDS)
+@view_examples(12)
+@given(data=st.data(), sizes=BATCH_SIZES)
+def test_stored_analytics_are_the_folds_after_every_batch(
+    analytics_views: Views,
+    histories: st.SearchStrategy[list[list[Step]]],
+    data: st.DataObject,
+    sizes: list[int],
 ) -> None:
+    history = data.draw(histories, label="history")
     check_every_batch(analytics_views, history_rows(history), sizes)
 
 

@@ -15,15 +15,16 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, date, datetime, time, timedelta
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 from test_analytics_property import (  # noqa: F401
+    HISTORY_KINDS,
     analytics_views,
-    forward_histories,
     history_rows,
 )
-from test_time_travel_property import HISTORIES, OPENED_ON, Step
-from view_batches import as_negotiation, in_batches
+from test_time_travel_property import OPENED_ON, Step
+from view_batches import BATCH_SIZES, as_negotiation, in_batches, view_examples
 
 from domain.values import end_of_key
 from projections.analytics import stored_order
@@ -48,43 +49,17 @@ MOMENTS = st.lists(
 )
 
 
-@settings(
-    max_examples=10,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(
-    history=HISTORIES,
-    sizes=st.lists(st.integers(1, 3), min_size=1, max_size=8),
-    moments=MOMENTS,
-)
+@pytest.mark.parametrize("histories", HISTORY_KINDS)
+@view_examples(10)
+@given(data=st.data(), sizes=BATCH_SIZES, moments=MOMENTS)
 def test_as_of_from_the_stored_series_is_the_fold_of_what_had_occurred(
     analytics_views: Views,  # noqa: F811
-    history: list[list[Step]],
+    histories: st.SearchStrategy[list[list[Step]]],
+    data: st.DataObject,
     sizes: list[int],
     moments: list[date | datetime],
 ) -> None:
-    check_as_of(analytics_views, history, sizes, moments)
-
-
-@settings(
-    max_examples=8,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(
-    history=forward_histories(),
-    sizes=st.lists(st.integers(1, 3), min_size=1, max_size=8),
-    moments=MOMENTS,
-)
-def test_as_of_holds_when_offers_extend_the_lines(
-    analytics_views: Views,  # noqa: F811
-    history: list[list[Step]],
-    sizes: list[int],
-    moments: list[date | datetime],
-) -> None:
-    """Offers at the end of their terms' time write their step rows on the O(1) path."""
-    check_as_of(analytics_views, history, sizes, moments)
+    check_as_of(analytics_views, data.draw(histories, label="history"), sizes, moments)
 
 
 def check_as_of(

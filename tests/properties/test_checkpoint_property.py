@@ -19,17 +19,18 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from support import counting_reads
 from test_analytics_property import (  # noqa: F401
+    HISTORY_KINDS,
     TODAY,
     analytics_views,
-    forward_histories,
     history_rows,
     stored,
 )
-from test_time_travel_property import HISTORIES, Step
-from view_batches import as_negotiation, in_batches
+from test_time_travel_property import Step
+from view_batches import BATCH_SIZES, as_negotiation, in_batches, view_examples
 
 from projections import checkpoints
 from projections.analytics import HEADLINE_FIELDS, stored_gap_entries, stored_order
@@ -107,31 +108,16 @@ def _headline(text: str) -> dict[str, Any]:
     return {k: entry[k] for k in HEADLINE_FIELDS}
 
 
-@settings(
-    max_examples=10,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(history=HISTORIES, sizes=st.lists(st.integers(1, 3), min_size=1, max_size=8))
+@pytest.mark.parametrize("histories", HISTORY_KINDS)
+@view_examples(10)
+@given(data=st.data(), sizes=BATCH_SIZES)
 def test_the_analytics_at_each_version_are_the_fold_of_that_many_events(
     analytics_views: Views,  # noqa: F811
-    history: list[list[Step]],
+    histories: st.SearchStrategy[list[list[Step]]],
+    data: st.DataObject,
     sizes: list[int],
 ) -> None:
-    check_checkpoints(analytics_views, history_rows(history), sizes)
-
-
-@settings(
-    max_examples=6,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(history=forward_histories(), sizes=st.lists(st.integers(1, 3), min_size=1, max_size=8))
-def test_the_analytics_at_each_version_hold_when_offers_extend_the_lines(
-    analytics_views: Views,  # noqa: F811
-    history: list[list[Step]],
-    sizes: list[int],
-) -> None:
+    history = data.draw(histories, label="history")
     check_checkpoints(analytics_views, history_rows(history), sizes)
 
 
@@ -141,15 +127,7 @@ def test_a_read_at_a_version_folds_at_most_k_events(analytics_views: Views) -> N
     history = [[dataclasses.replace(offer, day=d, party=d % 2, money=1000 + d)] for d in range(20)]
     recorded = history_rows(history)
     apply_in_batches(analytics_views, recorded, [4], "counted")
-    read: list[int] = []
-    events_of = analytics_views.events_of
-
-    def counted(slug: str, after_version: int = 0, limit: int | None = None) -> list[EventRow]:
-        rows = events_of(slug, after_version, limit)
-        read.append(len(rows))
-        return rows
-
-    analytics_views.events_of = counted  # type: ignore[method-assign]
+    read = counting_reads(analytics_views)
     for version in range(1, len(recorded) + 1):
         read.clear()
         assert analytics_at(analytics_views, "counted", version) is not None

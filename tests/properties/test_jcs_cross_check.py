@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import itertools
 import math
 from datetime import UTC, date, datetime
 from typing import Any
-from uuid import UUID
 
 import rfc8785
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
+from support import memory_ledger
 
 from domain import errors, facts
 from domain.canonical import built_bytes, canonical_bytes, canonical_document
@@ -140,12 +139,7 @@ def accepted_facts(draw: st.DrawFn) -> list[facts.Fact]:
 
 
 def fresh_ledger() -> Ledger:
-    ids = (UUID(int=i) for i in itertools.count(1))
-    ledger = Ledger(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
-        new_id=lambda: next(ids),
-    )
+    ledger = memory_ledger(lambda: datetime(2026, 1, 1, tzinfo=UTC))
     ledger.open_negotiation(
         facts.NegotiationOpened(slug=SLUG, title="JCS", occurred_at=date(2019, 9, 1)),
         [Party("ROK", "Republic of Korea", "KOR GOV"), Party("USA", "United States")],
@@ -202,20 +196,22 @@ def test_every_accepted_event_hashes_as_rfc8785_encodes_it(new_facts: list[facts
         ledger.close()
 
 
-any_json = st.recursive(
-    st.none()
-    | st.booleans()
-    | safe_integers
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(alphabet=st.characters(exclude_categories=("Cs",))),
-    lambda inner: (
-        st.lists(inner, max_size=5)
-        | st.dictionaries(
-            st.text(alphabet=st.characters(exclude_categories=("Cs",))), inner, max_size=5
-        )
-    ),
-    max_leaves=25,
-)
+def json_values(floats: bool) -> st.SearchStrategy[Any]:
+    """Any JSON value (floats among the numbers or not), nested a little."""
+    text = st.text(alphabet=st.characters(exclude_categories=("Cs",)))
+    numbers = (
+        safe_integers | st.floats(allow_nan=False, allow_infinity=False)
+        if floats
+        else safe_integers
+    )
+    return st.recursive(
+        st.none() | st.booleans() | numbers | text,
+        lambda inner: st.lists(inner, max_size=5) | st.dictionaries(text, inner, max_size=5),
+        max_leaves=25,
+    )
+
+
+any_json = json_values(floats=True)
 
 
 @settings(max_examples=300, deadline=None)
@@ -225,19 +221,7 @@ def test_the_encoder_agrees_with_rfc8785_on_any_json(value: Any) -> None:
 
 
 # What canonical_document builds: any JSON but floats, in a format-2 document.
-float_free_json = st.recursive(
-    st.none()
-    | st.booleans()
-    | safe_integers
-    | st.text(alphabet=st.characters(exclude_categories=("Cs",))),
-    lambda inner: (
-        st.lists(inner, max_size=5)
-        | st.dictionaries(
-            st.text(alphabet=st.characters(exclude_categories=("Cs",))), inner, max_size=5
-        )
-    ),
-    max_leaves=25,
-)
+float_free_json = json_values(floats=False)
 
 
 @settings(max_examples=300, deadline=None)

@@ -7,7 +7,6 @@ own bookkeeping, and a replay of the stream must give the live state.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -20,11 +19,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import event as tally
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from support import recomputed_hash
+from support import memory_ledger, recomputed_hash
 
 from domain import errors, facts
 from domain.canonical import GENESIS_HASH
-from domain.ledger import Ledger, Recorded, project_negotiation
+from domain.ledger import Recorded, project_negotiation
 from domain.values import Party, Quantity, Term, sort_key
 
 SLUG = "machine"
@@ -118,12 +117,7 @@ class NegotiationMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        counter = itertools.count(1)
-        self.ledger = Ledger(
-            {"PERSISTENCE_MODULE": "eventsourcing.popo"},
-            clock=lambda: NOW,
-            new_id=lambda: UUID(int=next(counter)),
-        )
+        self.ledger = memory_ledger(lambda: NOW)
         self.ids: list[str] = []
         self.by_type: dict[str, list[str]] = {}
         self.facts: dict[str, facts.Fact] = {}

@@ -7,17 +7,16 @@ of their PLOVER export must validate, and keep the codings the export promises.
 
 from __future__ import annotations
 
-import itertools
 import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import jsonschema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import memory_ledger
 
 from api.services.plover import plover_export
 from domain import errors, facts
@@ -119,12 +118,7 @@ def fact_for(step: tuple[Any, ...], recorded: list[tuple[str, str]], number: int
 
 
 def record_history(parties: list[Party], steps: list[Any]) -> Ledger:
-    ids = (UUID(int=i) for i in itertools.count(1))
-    ledger = Ledger(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        clock=lambda: datetime(2021, 6, 1, tzinfo=UTC),
-        new_id=lambda: next(ids),
-    )
+    ledger = memory_ledger(lambda: datetime(2021, 6, 1, tzinfo=UTC))
     ledger.open_negotiation(
         facts.NegotiationOpened(slug=SLUG, title="Random", occurred_at=START),
         parties,

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import pytest
 from pydantic import ValidationError
+from support import sma_book
 
 from api.settings import Settings
 from domain import errors, facts
-from domain.ledger import IDEMPOTENCY_WINDOW, TICK, Ledger, project_negotiation
+from domain.ledger import IDEMPOTENCY_WINDOW, TICK, Ledger, Recorded, project_negotiation
 from domain.negotiation import IDEMPOTENCY_RETENTION, Negotiation
-from domain.values import Party, Quantity, Term
+from domain.values import Quantity
 
 SLUG = "sma"
 FixedClock = Any  # tests/conftest.py's clock: call it for now, .advance(...) to move it
@@ -23,19 +22,7 @@ KEY = "anonymous\x1fk1"  # how the ledger scopes key "k1" of an anonymous record
 
 
 def make_ledger(clock: FixedClock, window: timedelta = IDEMPOTENCY_WINDOW) -> Ledger:
-    counter = itertools.count(1)
-    ledger = Ledger(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        clock=clock,
-        new_id=lambda: UUID(int=next(counter)),
-        idempotency_window=window,
-    )
-    ledger.open_negotiation(
-        facts.NegotiationOpened(slug=SLUG, title="SMA talks", occurred_at=date(2019, 9, 1)),
-        [Party("ROK", "Republic of Korea"), Party("USA", "United States")],
-        [Term("contribution", "Annual contribution", "USD")],
-    )
-    return ledger
+    return sma_book(clock, idempotency_window=window)
 
 
 @pytest.fixture
@@ -52,6 +39,13 @@ def offer(amount: str = "5E+9") -> facts.OfferMade:
     )
 
 
+def send(ledger: Ledger, key: str = "k1", other: bool = False) -> Recorded:
+    """The request "f" (an offer) under ``key``; with ``other``, the request "g" (another offer)."""
+    if other:
+        return ledger.record(SLUG, [offer("1")], idempotency_key=key, fingerprint="g")
+    return ledger.record(SLUG, [offer()], idempotency_key=key, fingerprint="f")
+
+
 def replayed_state(ledger: Ledger) -> dict[str, list[object]]:
     """The idempotency map folded afresh from the stored events, without cache or snapshot."""
     neg = project_negotiation(None, ledger.stream(SLUG))
@@ -62,10 +56,10 @@ def replayed_state(ledger: Ledger) -> dict[str, list[object]]:
 def test_a_repeat_inside_the_window_replays_the_first_answer(
     book: Ledger, clock: FixedClock
 ) -> None:
-    first = book.record(SLUG, [offer()], idempotency_key="k1", fingerprint="f")
+    first = send(book)
     clock.advance(hours=23, minutes=59)
 
-    repeat = book.record(SLUG, [offer()], idempotency_key="k1", fingerprint="f")
+    repeat = send(book)
 
     assert repeat.replayed
     assert [e.event_id for e in repeat.events] == [e.event_id for e in first.events]
@@ -73,21 +67,21 @@ def test_a_repeat_inside_the_window_replays_the_first_answer(
 
 
 def test_a_different_request_inside_the_window_is_refused(book: Ledger, clock: FixedClock) -> None:
-    book.record(SLUG, [offer()], idempotency_key="k1", fingerprint="f")
+    send(book)
     clock.advance(hours=23)
 
     with pytest.raises(errors.IdempotencyKeyReused):
-        book.record(SLUG, [offer("1")], idempotency_key="k1", fingerprint="g")
+        send(book, other=True)
 
 
 def test_after_the_window_the_same_key_records_anew_and_then_stands_for_the_new_request(
     book: Ledger, clock: FixedClock
 ) -> None:
-    first = book.record(SLUG, [offer()], idempotency_key="k1", fingerprint="f")
+    first = send(book)
     clock.advance(hours=24, seconds=1)
 
-    again = book.record(SLUG, [offer()], idempotency_key="k1", fingerprint="f")
-    repeat = book.record(SLUG, [offer()], idempotency_key="k1", fingerprint="f")
+    again = send(book)
+    repeat = send(book)
 
     assert not again.replayed
     assert again.version == first.version + 1
@@ -98,10 +92,10 @@ def test_after_the_window_the_same_key_records_anew_and_then_stands_for_the_new_
 def test_after_the_window_a_different_request_under_the_key_is_recorded(
     book: Ledger, clock: FixedClock
 ) -> None:
-    book.record(SLUG, [offer()], idempotency_key="k1", fingerprint="f")
+    send(book)
     clock.advance(hours=25)
 
-    recorded = book.record(SLUG, [offer("1")], idempotency_key="k1", fingerprint="g")
+    recorded = send(book, other=True)
 
     assert not recorded.replayed
     assert book.get(SLUG).version == 6
@@ -109,12 +103,12 @@ def test_after_the_window_a_different_request_under_the_key_is_recorded(
 
 def test_the_window_is_configurable(clock: FixedClock) -> None:
     ledger = make_ledger(clock, window=timedelta(hours=1))
-    ledger.record(SLUG, [offer()], idempotency_key="k1", fingerprint="f")
+    send(ledger)
     clock.advance(minutes=59)
-    assert ledger.record(SLUG, [offer()], idempotency_key="k1", fingerprint="f").replayed
+    assert send(ledger).replayed
     clock.advance(minutes=2)
 
-    assert not ledger.record(SLUG, [offer()], idempotency_key="k1", fingerprint="f").replayed
+    assert not send(ledger).replayed
 
 
 @pytest.mark.parametrize("window", [timedelta(0), IDEMPOTENCY_RETENTION + timedelta(seconds=1)])
@@ -173,11 +167,11 @@ def load_from_old_snapshot(ledger: Ledger) -> Negotiation:
 def test_an_entry_from_an_old_snapshot_replays_inside_the_window(
     book: Ledger, clock: FixedClock
 ) -> None:
-    first = book.record(SLUG, [offer()], idempotency_key="k1", fingerprint="f")
+    first = send(book)
     load_from_old_snapshot(book)
     clock.advance(hours=23)
 
-    repeat = book.record(SLUG, [offer()], idempotency_key="k1", fingerprint="f")
+    repeat = send(book)
 
     assert repeat.replayed
     assert [e.event_id for e in repeat.events] == [e.event_id for e in first.events]
@@ -186,11 +180,11 @@ def test_an_entry_from_an_old_snapshot_replays_inside_the_window(
 def test_an_entry_from_an_old_snapshot_is_new_again_after_the_window(
     book: Ledger, clock: FixedClock
 ) -> None:
-    book.record(SLUG, [offer()], idempotency_key="k1", fingerprint="f")
+    send(book)
     load_from_old_snapshot(book)
     clock.advance(hours=25)
 
-    again = book.record(SLUG, [offer("1")], idempotency_key="k1", fingerprint="g")
+    again = send(book, other=True)
 
     assert not again.replayed
     assert book.get(SLUG).idempotency[KEY] == ["g", 6, 6, clock.now.isoformat()]
@@ -199,14 +193,14 @@ def test_an_entry_from_an_old_snapshot_is_new_again_after_the_window(
 def test_keys_older_than_the_retention_are_forgotten_when_a_later_key_is_recorded(
     book: Ledger, clock: FixedClock
 ) -> None:
-    book.record(SLUG, [offer()], idempotency_key="old", fingerprint="f")
+    send(book, "old")
     clock.advance(days=10)
-    book.record(SLUG, [offer()], idempotency_key="young", fingerprint="f")
+    send(book, "young")
     clock.advance(days=21)
     book.record(SLUG, [offer()])  # no key: the map is left as it is
     assert "anonymous\x1fold" in book.get(SLUG).idempotency
 
-    book.record(SLUG, [offer()], idempotency_key="new", fingerprint="f")
+    send(book, "new")
 
     assert list(book.get(SLUG).idempotency) == ["anonymous\x1fyoung", "anonymous\x1fnew"]
 
@@ -215,7 +209,7 @@ def test_replay_folds_the_same_keys_as_recording_did(book: Ledger, clock: FixedC
     steps = [("a", 0), ("b", 5), ("a", 30), ("c", 24 * 20), (None, 1), ("d", 24 * 12), ("b", 1)]
     for key, hours in steps:
         clock.advance(hours=hours)
-        book.record(SLUG, [offer()], idempotency_key=key, fingerprint="f")
+        send(book, key)
 
     live = book.get(SLUG).idempotency
 

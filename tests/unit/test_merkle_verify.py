@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import itertools
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -12,10 +10,10 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from support import contract_fact, memory_ledger
 
 from domain import facts, merkle
 from domain.canonical import GENESIS_HASH, canonical_document, event_hash
-from domain.ledger import Ledger
 from domain.values import Party, Quantity, Term
 from domain.verify import (
     EMPTY_ROOT,
@@ -265,12 +263,7 @@ def test_a_malformed_document_is_reported_not_raised(log: list[dict[str, Any]]) 
 
 
 def test_documents_rebuilt_from_a_real_ledger_verify(clock: Callable[[], datetime]) -> None:
-    counter = itertools.count(1)
-    ledger = Ledger(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        clock=clock,
-        new_id=lambda: UUID(int=next(counter)),
-    )
+    ledger = memory_ledger(clock)
     for slug in ("sma", "fta"):
         ledger.open_negotiation(
             facts.NegotiationOpened(slug=slug, title=slug, occurred_at=date(2019, 9, 1)),
@@ -291,12 +284,8 @@ def test_documents_rebuilt_from_a_real_ledger_verify(clock: Callable[[], datetim
     documents = []
     for slug in ("sma", "fta"):
         for event in ledger.stream(slug):
-            fact_type = facts.FACT_TYPES[event.TYPE]  # type: ignore[attr-defined]
-            fact = fact_type(
-                **{f.name: getattr(event, f.name) for f in dataclasses.fields(fact_type)}
-            )
             document = canonical_document(
-                fact=fact,
+                fact=contract_fact(event),
                 negotiation=slug,
                 version=event.originator_version,
                 event_id=event.event_id,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -10,6 +9,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import pytest
+from support import memory_ledger
 
 from domain import errors, facts
 from domain.ledger import Ledger, project_negotiation
@@ -32,19 +32,10 @@ class FixedClock(Protocol):
 # ----------------------------------------------------------------- given
 
 
-def make_ledger(clock: FixedClock) -> Ledger:
-    counter = itertools.count(1)
-    return Ledger(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        clock=clock,
-        new_id=lambda: UUID(int=next(counter)),
-    )
-
-
 @pytest.fixture
 def book(clock: FixedClock) -> Ledger:
     """A ledger holding one negotiation: ROK and USA bargain over money and a percentage."""
-    ledger = make_ledger(clock)
+    ledger = memory_ledger(clock)
     ledger.open_negotiation(
         facts.NegotiationOpened(slug=SLUG, title="SMA talks", occurred_at=OPENED),
         [Party("ROK", "Republic of Korea"), Party("USA", "United States")],

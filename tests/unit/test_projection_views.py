@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from support import memory_ledger
 
 from domain import facts
 from domain.ledger import Ledger
@@ -548,7 +549,7 @@ def test_index_waits_for_the_opening_event() -> None:
 @pytest.fixture
 def sma_ledger() -> Ledger:
     clock = iter(datetime(2021, 6, 1, 0, minute, tzinfo=UTC) for minute in range(60))
-    ledger = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=lambda: next(clock))
+    ledger = memory_ledger(lambda: next(clock))
     ledger.open_negotiation(
         facts.NegotiationOpened(slug="sma", title="SMA talks", occurred_at=date(2019, 9, 1)),
         [Party("USA", "United States"), Party("ROK", "Republic of Korea")],
