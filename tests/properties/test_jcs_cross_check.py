@@ -8,7 +8,6 @@ as ours, and its SHA-256 the stored hash.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import math
 from datetime import UTC, date, datetime
@@ -20,7 +19,7 @@ from hypothesis import strategies as st
 from support import memory_ledger
 
 from domain import errors, facts
-from domain.canonical import built_bytes, canonical_bytes, canonical_document
+from domain.canonical import built_bytes, canonical_bytes, stored_document
 from domain.ledger import Ledger
 from domain.values import Participant, Party, Quantity, Source, Term
 from domain.verify import MAX_SAFE_INTEGER, jcs_bytes, jcs_number
@@ -174,20 +173,7 @@ def test_every_accepted_event_hashes_as_rfc8785_encodes_it(new_facts: list[facts
                 continue
         assume(accepted)
         for event in ledger.stream(SLUG):
-            fact_type = facts.FACT_TYPES[event.TYPE]  # type: ignore[attr-defined]
-            fact = fact_type(
-                **{f.name: getattr(event, f.name) for f in dataclasses.fields(fact_type)}
-            )
-            document = canonical_document(
-                fact=fact,
-                negotiation=SLUG,
-                version=event.originator_version,
-                event_id=event.event_id,
-                recorded_at=event.timestamp,
-                recorded_by=event.recorded_by,
-                prev_hash=event.prev_hash,
-                ledger_format=event.ledger_format,
-            )
+            document = stored_document(event, SLUG)
             independent = rfc8785.dumps(document)
             assert canonical_bytes(document) == independent
             assert built_bytes(document) == independent  # how the ledger hashed it

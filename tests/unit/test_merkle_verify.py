@@ -10,10 +10,10 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from support import contract_fact, memory_ledger
+from support import memory_ledger
 
 from domain import facts, merkle
-from domain.canonical import GENESIS_HASH, canonical_document, event_hash
+from domain.canonical import GENESIS_HASH, canonical_document, event_hash, stored_document
 from domain.values import Party, Quantity, Term
 from domain.verify import (
     EMPTY_ROOT,
@@ -284,15 +284,7 @@ def test_documents_rebuilt_from_a_real_ledger_verify(clock: Callable[[], datetim
     documents = []
     for slug in ("sma", "fta"):
         for event in ledger.stream(slug):
-            document = canonical_document(
-                fact=contract_fact(event),
-                negotiation=slug,
-                version=event.originator_version,
-                event_id=event.event_id,
-                recorded_at=event.timestamp,
-                recorded_by=event.recorded_by,
-                prev_hash=event.prev_hash,
-            )
+            document = stored_document(event, slug)
             documents.append({**document, "hash": event.hash})
     assert len(documents) == 9
     assert verify_chain(documents) is None
