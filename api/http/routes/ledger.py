@@ -189,14 +189,7 @@ def inclusion_proof(
     views = services.fresh_views()
     with view_storage_errors():
         proof = ledger_proofs.inclusion(views, event_id.strip().lower(), tree_size)
-    return InclusionProofPublic(
-        leaf_index=proof.leaf_index,
-        tree_size=proof.tree_size,
-        audit_path=proof.audit_path,
-        event_id=proof.event_id,
-        event_hash=proof.event_hash,
-        position=proof.position,
-    )
+    return InclusionProofPublic.model_validate(proof, from_attributes=True)
 
 
 @router.get(
