@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from api.store.store import recorder_kind
 from domain.ledger import Ledger
 from domain.ledger.storage import translate_storage_errors
 from projections.views import sqlite_write_transaction
@@ -102,20 +103,10 @@ def open_side_table(
     postgres: Callable[[Any], Table],
 ) -> Memory | Table:
     """The ``what`` of the store the ledger writes to, its table created if missing."""
-    from eventsourcing.popo import POPOApplicationRecorder
-    from eventsourcing.sqlite import SQLiteApplicationRecorder
-
-    recorder = ledger.recorder
-    if isinstance(recorder, POPOApplicationRecorder):
+    recorder: Any = ledger.recorder
+    kind = recorder_kind(recorder, what)
+    if kind == "memory":
         return memory()
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        store = sqlite(recorder.datastore)
-    else:
-        from eventsourcing.postgres import PostgresApplicationRecorder
-
-        if not isinstance(recorder, PostgresApplicationRecorder):
-            msg = f"no {what} for a {type(recorder).__name__}"
-            raise TypeError(msg)
-        store = postgres(recorder.datastore)
+    store = (sqlite if kind == "sqlite" else postgres)(recorder.datastore)
     store.create_table()
     return store
