@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse
 from api.http.auth import AUTH_RESPONSES, Role, require
 from api.http.deps import ChartTermQuery, ServicesDep, SlugPath, TimeTravelDep, TodayDep
 from api.http.reads.chart import dance_read
-from api.http.responses import READ_RESPONSES
+from api.http.responses import READ_RESPONSES, SVG_CHART_RESPONSES, svg_response
 from api.render.charts import Dance
 from api.render.dance_svg import render
 
@@ -144,12 +144,8 @@ def chart_json(chart: DanceDep) -> Response:
     summary="The negotiation dance as a static SVG",
     description="The same dance as the dashboard's, for embedding in reports: one step line "
     "per party, offers as points, agreements and rejections marked, the midpoint dashed.",
-    responses={
-        **READ_RESPONSES,
-        **AUTH_RESPONSES,
-        200: {"content": {"image/svg+xml": {}}, "description": "The chart"},
-    },
+    responses={**READ_RESPONSES, **AUTH_RESPONSES, **SVG_CHART_RESPONSES},
     response_class=Response,
 )
 def chart_svg(chart: DanceDep) -> Response:
-    return Response(render(chart, "svg"), media_type="image/svg+xml")
+    return svg_response(render(chart, "svg"))
