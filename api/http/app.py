@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router, **READERS)
     app.include_router(keys.router, responses=AUTH_RESPONSES)
     app.include_router(dashboard.router)
+    app.include_router(dashboard.charts)
     app.include_router(problem_pages.router)
     return app
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from api.store.store import postgres_events_statement
 from domain.ledger import Ledger
 from domain.negotiation import negotiation_id
 from projections.views import SQLiteViews, Views
@@ -64,14 +65,10 @@ def last_position_lookup(ledger: Ledger, views: Views | None = None) -> Lookup:
                 return (max(index.values()) if last is None else last) + 1
 
         return memory_lookup
-    from psycopg.sql import SQL, Identifier
-
-    pg_statement = SQL(
-        "SELECT notification_id FROM {schema}.{table} "
-        "WHERE originator_id = %s ORDER BY originator_version DESC LIMIT 1"
-    ).format(
-        schema=Identifier(recorder.datastore.schema),
-        table=Identifier(recorder.events_table_name),
+    pg_statement = postgres_events_statement(
+        recorder,
+        "SELECT notification_id FROM {events} "
+        "WHERE originator_id = %s ORDER BY originator_version DESC LIMIT 1",
     )
 
     def postgres_lookup(slug: str) -> int | None:

@@ -11,7 +11,7 @@ from api import signed_note
 from api.errors import NoSigningKey
 from api.http.deps import view_storage_errors
 from api.http.schemas import Problem
-from api.services import ledger_proofs
+from api.services.checkpoints import checkpoint_body
 from api.services.cosignatures import CosignatureStore
 from api.settings import Settings
 from projections.views import Views
@@ -78,7 +78,7 @@ def note_response(
     seed = signing_seed(settings)
     origin = settings.origin()
     with view_storage_errors():
-        text = ledger_proofs.checkpoint_body(views, origin, size)
+        text = checkpoint_body(views, origin, size)
         witnessed = cosignatures.for_text(text)
     note = signed_note.Note(text, (signed_note.sign(text, origin, seed), *witnessed))
     return PlainTextResponse(

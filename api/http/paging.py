@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Query
 
 from domain.errors import InvalidValue
 from domain.ledger import Ledger
@@ -44,6 +47,12 @@ def decode_timeline_cursor(cursor: str) -> tuple[str, int]:
         return key, int(version)
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidValue("cursor is not one this service handed out", field="cursor") from e
+
+
+AfterVersionQuery = Annotated[int, Query(ge=0)]
+"""``after_version``: the version a page of a negotiation's ledger starts after."""
+LedgerLimitQuery = Annotated[int, Query(ge=1, le=1000)]
+"""``limit``: how many events a page of a negotiation's ledger holds at the most."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""What the read routes share beside their models: the problems they document, stored JSON as it is."""
+"""What the read routes share beside their models: the problems they document, stored JSON as it
+is, SVG charts."""
 
 from __future__ import annotations
 
@@ -19,6 +20,17 @@ READ_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
 }
 """The answers of a negotiation's reads other than 200."""
+
+
+SVG = "image/svg+xml"
+SVG_CHART_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {SVG: {}}, "description": "The chart"},
+}
+"""A chart route's answer: the drawing as SVG."""
+
+
+def svg_response(svg: bytes) -> Response:
+    return Response(svg, media_type=SVG)
 
 
 def json_response(document: Any) -> Response:

@@ -13,6 +13,7 @@ from api.render.charts import (
     Dance,
     GapPoint,
     Marker,
+    MarkerKind,
     OfferPoint,
     Series,
     Step,
@@ -86,6 +87,31 @@ def _y_range(amounts: list[Decimal]) -> tuple[Decimal, Decimal]:
     return bottom, high + pad
 
 
+def _marker_of(
+    record: Record,
+    kind: MarkerKind,
+    amount: Decimal,
+    label: str,
+    *,
+    party: str | None,
+    target: str | None = None,
+    rejected: bool = False,
+) -> Marker:
+    """A marker at ``record``: its event, moment and sources, with what it marks."""
+    return Marker(
+        kind=kind,
+        event_id=record.event_id,
+        at=moment_of(record.key),
+        occurred_at=record.occurred_at.isoformat(),
+        amount=amount,
+        label=label,
+        party=party,
+        sources=tuple(sources_json(record.get("sources"))),
+        target=target,
+        rejected=rejected,
+    )
+
+
 def _markers(book: Book, term: Term, offers: Mapping[str, OfferPoint]) -> list[Marker]:
     agreements: dict[str, tuple[Record, Decimal]] = {}
     found: list[Marker] = []
@@ -95,34 +121,28 @@ def _markers(book: Book, term: Term, offers: Mapping[str, OfferPoint]) -> list[M
             if amount is None:
                 continue
             agreements[record.event_id] = (record, amount)
+            label = f"{record.get('status')} agreement: {amount_text(record.values[term.id])}"
             found.append(
-                Marker(
-                    kind="agreement",
-                    event_id=record.event_id,
-                    at=moment_of(record.key),
-                    occurred_at=record.occurred_at.isoformat(),
-                    amount=amount,
-                    label=f"{record.get('status')} agreement: "
-                    f"{amount_text(record.values[term.id])}",
+                _marker_of(
+                    record,
+                    "agreement",
+                    amount,
+                    label,
                     party=None,
-                    sources=tuple(sources_json(record.get("sources"))),
                     rejected=record.event_id in book.ends,
                 )
             )
         elif record.type == "agreement_rejected" and record.target in agreements:
             _, amount = agreements[record.target]
             reason = record.get("reason")
+            label = f"{record.party} rejected the agreement" + (f": {reason}" if reason else "")
             found.append(
-                Marker(
-                    kind="agreement_rejected",
-                    event_id=record.event_id,
-                    at=moment_of(record.key),
-                    occurred_at=record.occurred_at.isoformat(),
-                    amount=amount,
-                    label=f"{record.party} rejected the agreement"
-                    + (f": {reason}" if reason else ""),
+                _marker_of(
+                    record,
+                    "agreement_rejected",
+                    amount,
+                    label,
                     party=record.party,
-                    sources=tuple(sources_json(record.get("sources"))),
                     target=record.target,
                 )
             )
@@ -130,17 +150,17 @@ def _markers(book: Book, term: Term, offers: Mapping[str, OfferPoint]) -> list[M
             offer = offers[str(record.target)]
             rejected = record.type == "offer_rejected"
             verb = "rejected" if rejected else "withdrew"
+            label = (
+                f"{record.party} {verb} {offer.party}'s {offer.kind.replace('_', ' ')} "
+                f"of {amount_text(offer.original)}"
+            )
             found.append(
-                Marker(
-                    kind="offer_rejected" if rejected else "offer_withdrawn",
-                    event_id=record.event_id,
-                    at=moment_of(record.key),
-                    occurred_at=record.occurred_at.isoformat(),
-                    amount=offer.amount,
-                    label=f"{record.party} {verb} {offer.party}'s {offer.kind.replace('_', ' ')} "
-                    f"of {amount_text(offer.original)}",
+                _marker_of(
+                    record,
+                    "offer_rejected" if rejected else "offer_withdrawn",
+                    offer.amount,
+                    label,
                     party=record.party,
-                    sources=tuple(sources_json(record.get("sources"))),
                     target=record.target,
                 )
             )

@@ -10,13 +10,14 @@ the records the fold of the whole stream would use for that term, so the dance i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
-from domain.values import OccurredAt, end_of_key, parse_occurred_at
+from domain.values import OccurredAt, end_of_key
 from projections.analytics import Order, Reader, line_record, record_of
 from projections.records import END_OF_TIME, Record, Stream, rebuild
-from projections.rows import fields_from_payload
+from projections.rows import record_from_row
 from projections.views import Views
 
 PAGE = 1000
@@ -71,18 +72,11 @@ def _offer_rejections(views: Views, slug: str) -> list[Record]:
     after: tuple[str, int] | None = None
     while True:
         page = views.timeline_rows(slug, after, PAGE, types=["offer_rejected"])
-        for row, payload in page:
-            found.append(
-                Record(
-                    type=row.type,
-                    event_id=row.event_id,
-                    version=row.version,
-                    occurred_at=parse_occurred_at(row.occurred_at),
-                    recorded_at=row.recorded_at,
-                    recorded_by=row.recorded_by,
-                    fields=fields_from_payload(json.loads(payload)),
-                )
-            )
+        # The rows come with their payload as stored text beside them, not in them.
+        found.extend(
+            record_from_row(dataclasses.replace(row, payload=json.loads(payload)))
+            for row, payload in page
+        )
         if len(page) < PAGE:
             return found
         after = (page[-1][0].sort_key, page[-1][0].version)

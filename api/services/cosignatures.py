@@ -26,9 +26,9 @@ from api.store.side_tables import (
     SQLiteTable,
     SQLTable,
     open_side_table,
-    storage_errors,
 )
 from domain.ledger import Ledger
+from domain.ledger.storage import translate_storage_errors
 
 COSIGNATURES_TABLE = "parley_cosignatures"
 POSTGRES_COSIGNATURES_LOCK = 0x70636F736967  # "pcosig": serialises CREATE TABLE
@@ -61,17 +61,17 @@ class CosignatureStore(ABC):
 
     def add(self, tree_size: int, text: str, cosigned: Sequence[tuple[Signature, int]]) -> int:
         """Keeps each (cosignature, its timestamp); how many were new."""
-        with storage_errors():
+        with translate_storage_errors("write"):
             return self._add(tree_size, text, cosigned)
 
     def for_text(self, text: str) -> list[Signature]:
         """The cosignatures kept for exactly this checkpoint text, by witness name and key id."""
-        with storage_errors():
+        with translate_storage_errors("read"):
             return self._for_text(text)
 
     def latest(self) -> Cosigned | None:
         """The largest cosigned checkpoint and its cosignatures, or None."""
-        with storage_errors():
+        with translate_storage_errors("read"):
             return self._latest()
 
     @abstractmethod

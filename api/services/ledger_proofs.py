@@ -3,7 +3,7 @@
 Proofs fetch the nodes they need in one read (``domain.merkle.inclusion_nodes`` /
 ``consistency_nodes``) and are built by ``domain.merkle``; anyone can check them with
 ``domain.verify`` alone. Checkpoints are :mod:`api.services.checkpoints`, tiles
-:mod:`api.services.tiles`; the few of their names the HTTP routes call are reachable here too.
+:mod:`api.services.tiles`: callers import those names from there.
 """
 
 from __future__ import annotations
@@ -11,18 +11,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from api.errors import EventNotInLedger as EventNotInLedger  # raised here; imported from here too
-from api.errors import TileNotFound as TileNotFound
-from api.errors import TreeSizeOutOfRange as TreeSizeOutOfRange
+from api.errors import EventNotInLedger, TreeSizeOutOfRange
+from api.errors import TileNotFound as TileNotFound  # re-exported: see below
 from api.services.checkpoints import Checkpoint, tree_root_of
-from api.services.checkpoints import checkpoint_body as checkpoint_body
-from api.services.checkpoints import log_verifier as log_verifier
-from api.services.checkpoints import make_checkpoint as make_checkpoint
 from api.services.tiles import encode_tile_index as encode_tile_index
 from api.services.tiles import parse_tile_path as parse_tile_path
-from api.services.tiles import tile_data as tile_data
 from domain import merkle, verify
 from projections.views import Views
+
+# TileNotFound, encode_tile_index and parse_tile_path are re-exported only for
+# tests/unit/test_signed_note.py; code imports them from api.services.tiles and api.errors.
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,10 @@ from api.store.side_tables import (
     SQLiteTable,
     SQLTable,
     open_side_table,
-    storage_errors,
 )
 from domain.errors import InvalidValue
 from domain.ledger import Ledger, utc_now
+from domain.ledger.storage import translate_storage_errors
 
 KEY_PREFIX = "parley_"
 KEY_BYTES = 32
@@ -124,7 +124,7 @@ class KeyStore(ABC):
         """A new key: its record, and the key itself, which nothing can show again."""
         key = ApiKey(check_name(name), check_role(role), self._clock().astimezone(UTC))
         secret = new_secret()
-        with storage_errors():
+        with translate_storage_errors("write"):
             if not self._insert(key, hash_key(secret)):
                 raise KeyNameTaken(
                     f"a key named {name!r} exists or existed; the ledger's recorded_by "
@@ -137,7 +137,7 @@ class KeyStore(ABC):
         """Revokes the key from now on; revoking a revoked key changes nothing."""
         if not NAME_RE.fullmatch(name):  # no key has it; and NUL must not reach the store
             raise KeyNotFound(f"no key is named {name!r}", field="name")
-        with storage_errors():
+        with translate_storage_errors("write"):
             found = self._revoke(name, self._clock().astimezone(UTC))
         if found is None:
             raise KeyNotFound(f"no key is named {name!r}", field="name")
@@ -145,7 +145,7 @@ class KeyStore(ABC):
 
     def all_keys(self) -> list[ApiKey]:
         """Every key ever made, revoked ones too, in the order they were made."""
-        with storage_errors():
+        with translate_storage_errors("read"):
             return self._list()
 
     def authenticate(self, secret: str) -> ApiKey | None:
@@ -153,7 +153,7 @@ class KeyStore(ABC):
         if not secret.startswith(KEY_PREFIX) or len(secret) > 2 * KEY_BYTES + len(KEY_PREFIX):
             return None
         digest = hash_key(secret)
-        with storage_errors():
+        with translate_storage_errors("read"):
             found = self._by_hash(digest)
         if found is None:
             return None
@@ -165,7 +165,7 @@ class KeyStore(ABC):
         return key
 
     def any_active(self) -> bool:
-        with storage_errors():
+        with translate_storage_errors("read"):
             return self._any_active()
 
     @abstractmethod

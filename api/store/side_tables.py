@@ -3,7 +3,8 @@
 Each lives in the ledger's SQLite file or PostgreSQL schema and is written in that
 datastore's transactions; it is created when first opened, once across processes. The
 ``memory://`` store keeps such records in the process instead: :func:`open_side_table`
-picks the kind for the store a ledger writes to.
+picks the kind for the store a ledger writes to. Storage errors go through the ledger's one
+table (``domain.ledger.storage``), as the ledger's own reads and writes do.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from api.store.store import recorder_kind
 from domain.ledger import Ledger
-from projections.storage import view_storage_errors as storage_errors
+from domain.ledger.storage import translate_storage_errors
 from projections.views import sqlite_write_transaction
 
 __all__ = [
@@ -21,7 +23,6 @@ __all__ = [
     "SQLTable",
     "SQLiteTable",
     "open_side_table",
-    "storage_errors",
 ]
 
 
@@ -40,7 +41,7 @@ class SQLTable:
         raise NotImplementedError
 
     def create_table(self) -> None:
-        with storage_errors(), self._transaction(commit=True) as cursor:
+        with translate_storage_errors("write"), self._transaction(commit=True) as cursor:
             for statement in self.ddl():
                 cursor.execute(statement)
 
@@ -55,7 +56,7 @@ class SQLiteTable(SQLTable):
 
     def create_table(self) -> None:
         # Most starts find the table there: look before taking the write lock.
-        with storage_errors(), self.datastore.transaction(commit=False) as cursor:
+        with translate_storage_errors("read"), self.datastore.transaction(commit=False) as cursor:
             cursor.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (self.table,)
             )
@@ -80,7 +81,7 @@ class PostgresTable(SQLTable):
 
     def create_table(self) -> None:
         # CREATE TABLE IF NOT EXISTS races between processes; the lock serialises it.
-        with storage_errors(), self._transaction(commit=True) as cursor:
+        with translate_storage_errors("write"), self._transaction(commit=True) as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self.create_lock,))
             for statement in self.ddl():
                 cursor.execute(statement)
@@ -102,20 +103,10 @@ def open_side_table(
     postgres: Callable[[Any], Table],
 ) -> Memory | Table:
     """The ``what`` of the store the ledger writes to, its table created if missing."""
-    from eventsourcing.popo import POPOApplicationRecorder
-    from eventsourcing.sqlite import SQLiteApplicationRecorder
-
-    recorder = ledger.recorder
-    if isinstance(recorder, POPOApplicationRecorder):
+    recorder: Any = ledger.recorder
+    kind = recorder_kind(recorder, what)
+    if kind == "memory":
         return memory()
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        store = sqlite(recorder.datastore)
-    else:
-        from eventsourcing.postgres import PostgresApplicationRecorder
-
-        if not isinstance(recorder, PostgresApplicationRecorder):
-            msg = f"no {what} for a {type(recorder).__name__}"
-            raise TypeError(msg)
-        store = postgres(recorder.datastore)
+    store = (sqlite if kind == "sqlite" else postgres)(recorder.datastore)
     store.create_table()
     return store

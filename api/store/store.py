@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
@@ -168,6 +168,35 @@ def open_ledger(
     return ledger
 
 
+StoreKind = Literal["memory", "sqlite", "postgres"]
+
+
+def recorder_kind(recorder: Any, what: str) -> StoreKind:
+    """Which store a ledger's recorder writes to; TypeError (naming ``what``) for another."""
+    from eventsourcing.popo import POPOApplicationRecorder
+    from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+    if isinstance(recorder, POPOApplicationRecorder):
+        return "memory"
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        return "sqlite"
+    from eventsourcing.postgres import PostgresApplicationRecorder
+
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        msg = f"no {what} for a {type(recorder).__name__}"
+        raise TypeError(msg)
+    return "postgres"
+
+
+def postgres_events_statement(recorder: Any, text: str) -> Any:
+    """``text`` as a psycopg statement, ``{events}`` naming the recorder's events table in its schema."""
+    from psycopg.sql import SQL, Identifier
+
+    return SQL(text).format(
+        events=Identifier(recorder.datastore.schema, recorder.events_table_name)
+    )
+
+
 def _position_lookup(ledger: Ledger, kind: str) -> Callable[[UUID, int, int], dict[int, int]]:
     recorder: Any = ledger.recorder
     if kind == "sqlite":
@@ -183,14 +212,10 @@ def _position_lookup(ledger: Ledger, kind: str) -> Callable[[UUID, int, int], di
 
         return sqlite_lookup
     if kind == "postgres":
-        from psycopg.sql import SQL, Identifier
-
-        pg_statement = SQL(
-            "SELECT notification_id, originator_version FROM {schema}.{table} "
-            "WHERE originator_id = %s AND originator_version BETWEEN %s AND %s"
-        ).format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.events_table_name),
+        pg_statement = postgres_events_statement(
+            recorder,
+            "SELECT notification_id, originator_version FROM {events} "
+            "WHERE originator_id = %s AND originator_version BETWEEN %s AND %s",
         )
 
         def postgres_lookup(nid: UUID, first: int, last: int) -> dict[int, int]:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api.http.deps import LedgerDep
-from api.http.paging import ledger_page
+from api.http.paging import AfterVersionQuery, LedgerLimitQuery, ledger_page
 from api.http.presenters.audit import audit_entry_of, retraction_reasons
 from api.http.schemas import AuditPage, Problem
 from api.services.plover import plover_export
@@ -31,8 +31,8 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 def audit_trail(
     slug: str,
     ledger: LedgerDep,
-    after_version: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after_version: AfterVersionQuery = 0,
+    limit: LedgerLimitQuery = 100,
 ) -> AuditPage:
     page = ledger_page(ledger, slug, after_version, limit)
     neg = page.negotiation

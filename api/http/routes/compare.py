@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
 
 from api.http.deps import Services, ServicesDep, view_storage_errors
-from api.http.responses import READ_RESPONSES
+from api.http.responses import READ_RESPONSES, SVG_CHART_RESPONSES, svg_response
 from api.render.compare_chart import render_compare
 from domain.errors import InvalidValue, NegotiationNotFound
 from domain.values import SLUG_RE
@@ -90,10 +90,7 @@ def compare_negotiations(
     summary="The comparison as a static SVG",
     description="Each negotiation's share of its initial gap closed against the days since "
     "both sides had positions, one line each.",
-    responses={
-        **READ_RESPONSES,
-        200: {"content": {"image/svg+xml": {}}, "description": "The chart"},
-    },
+    responses={**READ_RESPONSES, **SVG_CHART_RESPONSES},
     response_class=Response,
 )
 def compare_chart(
@@ -102,7 +99,7 @@ def compare_chart(
     term: TermQuery = None,
 ) -> Response:
     document = comparison(n, term, services)
-    return Response(render_compare(document), media_type="image/svg+xml")
+    return svg_response(render_compare(document))
 
 
 @pages.get("/c", include_in_schema=False)

@@ -12,15 +12,16 @@ import json
 import re
 from importlib import resources
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 from fastapi.responses import FileResponse
 
 from api.http.auth import AUTH_RESPONSES, Role, require
 from api.http.deps import ChartTermQuery, ServicesDep, SlugPath, TimeTravelDep, TodayDep
 from api.http.reads.chart import dance_read
-from api.http.responses import READ_RESPONSES
+from api.http.responses import READ_RESPONSES, SVG_CHART_RESPONSES, svg_response
+from api.render.charts import Dance
 from api.render.dance_svg import render
 
 router = APIRouter()
@@ -100,10 +101,28 @@ def static_asset(name: str) -> Response:
     return FileResponse(path, media_type=media_type, headers=NO_STALE)
 
 
-@router.get(
-    "/negotiations/{slug}/chart.json",
-    tags=["charts"],
-    dependencies=[require(Role.READER)],
+charts = APIRouter(
+    prefix="/negotiations/{slug}", tags=["charts"], dependencies=[require(Role.READER)]
+)
+"""The charts: read like the API (a reader key once keys exist), unlike the pages above."""
+
+
+def requested_dance(
+    slug: SlugPath,
+    services: ServicesDep,
+    travel: TimeTravelDep,
+    today: TodayDep,
+    term: ChartTermQuery = None,
+) -> Dance:
+    """The dance a chart request asks for: its term, as its time travel asks."""
+    return dance_read(services.fresh_views(slug), slug, term, travel, today)
+
+
+DanceDep = Annotated[Dance, Depends(requested_dance)]
+
+
+@charts.get(
+    "/chart.json",
     summary="The negotiation dance as chart data",
     description="Per party the step line of its position on one term (in occurred_at order), "
     "every live offer as a point (with the amount as originally stated), agreements, "
@@ -112,41 +131,21 @@ def static_asset(name: str) -> Response:
     responses={**READ_RESPONSES, **AUTH_RESPONSES},
     response_model=dict[str, Any],
 )
-def chart_json(
-    slug: SlugPath,
-    services: ServicesDep,
-    travel: TimeTravelDep,
-    today: TodayDep,
-    term: ChartTermQuery = None,
-) -> Response:
+def chart_json(chart: DanceDep) -> Response:
     # Plain JSON already (strings, lists, booleans): no encoder walks its thousands of points.
-    document = dance_read(services.fresh_views(slug), slug, term, travel, today).to_json()
     return Response(
-        json.dumps(document, ensure_ascii=False, separators=(",", ":")),
+        json.dumps(chart.to_json(), ensure_ascii=False, separators=(",", ":")),
         media_type="application/json",
     )
 
 
-@router.get(
-    "/negotiations/{slug}/chart.svg",
-    tags=["charts"],
-    dependencies=[require(Role.READER)],
+@charts.get(
+    "/chart.svg",
     summary="The negotiation dance as a static SVG",
     description="The same dance as the dashboard's, for embedding in reports: one step line "
     "per party, offers as points, agreements and rejections marked, the midpoint dashed.",
-    responses={
-        **READ_RESPONSES,
-        **AUTH_RESPONSES,
-        200: {"content": {"image/svg+xml": {}}, "description": "The chart"},
-    },
+    responses={**READ_RESPONSES, **AUTH_RESPONSES, **SVG_CHART_RESPONSES},
     response_class=Response,
 )
-def chart_svg(
-    slug: SlugPath,
-    services: ServicesDep,
-    travel: TimeTravelDep,
-    today: TodayDep,
-    term: ChartTermQuery = None,
-) -> Response:
-    chart = dance_read(services.fresh_views(slug), slug, term, travel, today)
-    return Response(render(chart, "svg"), media_type="image/svg+xml")
+def chart_svg(chart: DanceDep) -> Response:
+    return svg_response(render(chart, "svg"))

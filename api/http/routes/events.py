@@ -7,7 +7,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Path, Request, Response, status
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute, _effective_route_context_var
@@ -24,7 +24,7 @@ from api.http.deps import (
     get_services,
     known_slug,
 )
-from api.http.paging import ledger_page
+from api.http.paging import AfterVersionQuery, LedgerLimitQuery, ledger_page
 from api.http.schemas import (
     EVENT_CREATE_MODELS,
     EventCreate,
@@ -268,8 +268,8 @@ def record_events(
 def list_events(
     slug: SlugPath,
     ledger: LedgerDep,
-    after_version: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after_version: AfterVersionQuery = 0,
+    limit: LedgerLimitQuery = 100,
 ) -> EventPage:
     page = ledger_page(ledger, slug, after_version, limit)
     neg = page.negotiation

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api import signed_note
@@ -36,8 +35,17 @@ from api.http.notes import (
     signing_seed,
     wants_note,
 )
-from api.http.schemas import Problem
+from api.http.schemas import (
+    CheckpointPublic,
+    ConsistencyProofPublic,
+    CosignaturesPublic,
+    InclusionProofPublic,
+    Problem,
+    VerifierKeyPublic,
+    VerifyPublic,
+)
 from api.services import ledger_proofs, ledger_scan
+from api.services.checkpoints import checkpoint_body, log_verifier, make_checkpoint
 from api.services.cosignatures import CosignatureStore
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
@@ -49,71 +57,6 @@ def get_now() -> datetime:
 
 
 NowDep = Annotated[datetime, Depends(get_now)]
-
-
-HEX_HASH = r"^[0-9a-f]{64}$"
-
-
-class CheckpointPublic(BaseModel):
-    """The global Merkle tree's size and root at a moment, signed when the server has a key."""
-
-    tree_size: int
-    root: str = Field(pattern=HEX_HASH)
-    timestamp: str
-    signature: str | None = Field(
-        default=None,
-        description="Ed25519 over domain.verify.checkpoint_payload(tree_size, root, timestamp), "
-        "base64",
-    )
-    public_key: str | None = Field(default=None, description="The raw Ed25519 public key, base64")
-
-
-class InclusionProofPublic(BaseModel):
-    leaf_index: int
-    tree_size: int
-    audit_path: list[str]
-    event_id: str
-    event_hash: str = Field(description="The event's hash; its leaf is SHA-256(0x00 || its bytes)")
-    position: int
-
-
-class ConsistencyProofPublic(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    from_: int = Field(alias="from", serialization_alias="from")
-    to: int
-    proof: list[str]
-
-
-class BadEventPublic(BaseModel):
-    position: int | None
-    event_id: str | None
-    negotiation: str | None
-    version: int | None
-    reason: str
-
-
-class VerifyPublic(BaseModel):
-    ok: bool
-    events_checked: int
-    head: int = Field(description="The log position the re-hash reached")
-    tree_size: int = Field(description="How many events were also checked against the tree")
-    root: str | None = Field(description="The Merkle root recomputed from the checked leaves")
-    first_bad: BadEventPublic | None = None
-
-
-class VerifierKeyPublic(BaseModel):
-    origin: str = Field(description="The checkpoint's origin line, also the signing key's name")
-    key_id: str = Field(description="The note key id: SHA-256(name || \\n || 0x01 || key)[:4], hex")
-    public_key: str = Field(description="The raw Ed25519 public key, base64")
-    verifier_key: str = Field(description="name+keyid+base64(0x01 || key), for note.NewVerifier")
-    witnesses: list[str] = Field(description="The verifier keys of the configured witnesses")
-
-
-class CosignaturesPublic(BaseModel):
-    tree_size: int
-    accepted: list[str] = Field(description="The witnesses whose cosignatures verified")
-    stored: int = Field(description="How many of them were new")
 
 
 @router.get(
@@ -131,7 +74,7 @@ def checkpoint(
     if wants_note(request.headers.get("accept")):
         return note_response(views, settings, cosignatures)
     with view_storage_errors():
-        made = ledger_proofs.make_checkpoint(views, now, settings.signing_seed())
+        made = make_checkpoint(views, now, settings.signing_seed())
     return CheckpointPublic(**made.to_json())
 
 
@@ -186,14 +129,14 @@ def accept_cosignatures(
         posted = signed_note.parse_checkpoint(note.text)
     except signed_note.NoteError as e:
         raise CosignatureRefused(f"not a checkpoint note: {e}") from None
-    if not signed_note.signed_by(note, ledger_proofs.log_verifier(origin, seed)):
+    if not signed_note.signed_by(note, log_verifier(origin, seed)):
         raise CosignatureRefused(f"the checkpoint does not carry a valid signature of {origin}")
     views = services.fresh_views()
     with view_storage_errors():
         size = views.tree_size()
         if posted.tree_size > size:
             raise CosignatureRefused(f"the log has {size} leaves, not {posted.tree_size}")
-        ours = ledger_proofs.checkpoint_body(views, origin, posted.tree_size)
+        ours = checkpoint_body(views, origin, posted.tree_size)
     if note.text != ours:
         raise CosignatureRefused(
             f"the log's checkpoint of {posted.tree_size} leaves is not this one"
@@ -218,7 +161,7 @@ def accept_cosignatures(
 )
 def verifier_key(settings: SettingsDep) -> VerifierKeyPublic:
     seed = signing_seed(settings)
-    verifier = ledger_proofs.log_verifier(settings.origin(), seed)
+    verifier = log_verifier(settings.origin(), seed)
     return VerifierKeyPublic(
         origin=verifier.name,
         key_id=verifier.key_id.hex(),
@@ -246,14 +189,7 @@ def inclusion_proof(
     views = services.fresh_views()
     with view_storage_errors():
         proof = ledger_proofs.inclusion(views, event_id.strip().lower(), tree_size)
-    return InclusionProofPublic(
-        leaf_index=proof.leaf_index,
-        tree_size=proof.tree_size,
-        audit_path=proof.audit_path,
-        event_id=proof.event_id,
-        event_hash=proof.event_hash,
-        position=proof.position,
-    )
+    return InclusionProofPublic.model_validate(proof, from_attributes=True)
 
 
 @router.get(

@@ -2,7 +2,7 @@
 
 ``GET /checkpoint`` is the signed note (as ``GET /ledger/checkpoint`` with ``Accept:
 text/plain``); ``GET /tile/<L>/<N>[.p/<W>]`` are hash tiles and ``GET /tile/entries/<N>[.p/<W>]``
-entry bundles, read from the Merkle view (``api.services.ledger_proofs.tile_data``). A full tile never
+entry bundles, read from the Merkle view (``api.services.tiles.tile_data``). A full tile never
 changes, so it is cacheable for a year; a partial one is not cached long, and the checkpoint
 is revalidated every time.
 """
@@ -15,7 +15,7 @@ from fastapi.responses import PlainTextResponse
 from api.http.deps import ServicesDep, view_storage_errors
 from api.http.notes import NOTE_RESPONSE, CosignaturesDep, note_response
 from api.http.schemas import Problem
-from api.services import ledger_proofs
+from api.services.tiles import parse_tile_path, tile_data
 
 router = APIRouter(tags=["tlog-tiles"])
 
@@ -49,9 +49,9 @@ def checkpoint_note(services: ServicesDep, cosignatures: CosignaturesDep) -> Res
     },
 )
 def tile(services: ServicesDep, path: str) -> Response:
-    wanted = ledger_proofs.parse_tile_path(path)
+    wanted = parse_tile_path(path)
     views = services.fresh_views()
     with view_storage_errors():
-        data = ledger_proofs.tile_data(views, wanted)
+        data = tile_data(views, wanted)
     cache = FULL_TILE_CACHE if wanted.full else PARTIAL_TILE_CACHE
     return Response(data, media_type=TILE_MEDIA_TYPE, headers={"Cache-Control": cache})

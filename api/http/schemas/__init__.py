@@ -34,6 +34,16 @@ from api.http.schemas.events import (
 )
 from api.http.schemas.feed import FeedEntry, FeedPage
 from api.http.schemas.health import HealthPublic, ViewHealth
+from api.http.schemas.keys import KeyCreate, KeyCreated, KeyPublic, public_of
+from api.http.schemas.ledger import (
+    BadEventPublic,
+    CheckpointPublic,
+    ConsistencyProofPublic,
+    CosignaturesPublic,
+    InclusionProofPublic,
+    VerifierKeyPublic,
+    VerifyPublic,
+)
 from api.http.schemas.negotiations import (
     NegotiationListItem,
     NegotiationPage,
@@ -50,7 +60,11 @@ __all__ = [
     "EVENT_CREATE_MODELS",
     "AuditEntryPublic",
     "AuditPage",
+    "BadEventPublic",
+    "CheckpointPublic",
     "ConcessionPublic",
+    "ConsistencyProofPublic",
+    "CosignaturesPublic",
     "DecimalText",
     "EventCreate",
     "EventPage",
@@ -61,6 +75,10 @@ __all__ = [
     "GapPointPublic",
     "GapsPublic",
     "HealthPublic",
+    "InclusionProofPublic",
+    "KeyCreate",
+    "KeyCreated",
+    "KeyPublic",
     "NegotiationCreate",
     "NegotiationListItem",
     "NegotiationPage",
@@ -82,11 +100,14 @@ __all__ = [
     "TermPublic",
     "TimelineEntryPublic",
     "TimelinePublic",
+    "VerifierKeyPublic",
+    "VerifyPublic",
     "ViewHealth",
     "entry_of",
     "example_of",
     "fact_of",
     "fingerprint",
+    "public_of",
     "recorded_of",
     "summary_of",
 ]

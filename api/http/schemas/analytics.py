@@ -70,33 +70,42 @@ class PositionPublic(BaseModel):
     via: Literal["offer", "agreement"]
 
 
-class TermPositionsPublic(BaseModel):
+class PerTerm(BaseModel):
+    """The rows of one term, in its unit: what positions, gaps and headlines group by."""
+
     term: str
     unit: str
+
+
+class AsOfAnswer(BaseModel):
+    """An answer about one negotiation, now or as of a moment."""
+
+    negotiation: str
+    as_of: str | None = Field(default=None, description=AS_OF_DESCRIPTION)
+
+
+def per_term_example(rows: str, example: list[dict[str, Any]]) -> dict[str, Any]:
+    """The documented example of a per-term answer: the SMA talks' one term, as of 2019-12-01."""
+    return {
+        "negotiation": "us-rok-sma-2020",
+        "as_of": "2019-12-01",
+        "terms": [{"term": "annual_contribution", "unit": "KRW", rows: example}],
+    }
+
+
+class TermPositionsPublic(PerTerm):
     positions: list[PositionPublic]
 
 
-class PositionsPublic(BaseModel):
+class PositionsPublic(AsOfAnswer):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {
-                    "negotiation": "us-rok-sma-2020",
-                    "as_of": "2019-12-01",
-                    "terms": [
-                        {
-                            "term": "annual_contribution",
-                            "unit": "KRW",
-                            "positions": [EXAMPLE_USA_POSITION, EXAMPLE_ROK_POSITION],
-                        }
-                    ],
-                }
+                per_term_example("positions", [EXAMPLE_USA_POSITION, EXAMPLE_ROK_POSITION])
             ]
         }
     )
 
-    negotiation: str
-    as_of: str | None = Field(default=None, description=AS_OF_DESCRIPTION)
     terms: list[TermPositionsPublic]
 
 
@@ -113,117 +122,97 @@ class GapPointPublic(BaseModel):
     gap: DecimalText
 
 
-class GapHeadlinePublic(BaseModel):
+class GapMetrics(BaseModel):
+    """A pair's gap on a term: what the headline and the full metrics both begin with."""
+
+    parties: list[str]
+    positions: dict[str, OptionalDecimalText]
+    gap: OptionalDecimalText
+    midpoint: OptionalDecimalText
+    relative_gap: OptionalDecimalText
+    ratio: OptionalDecimalText
+    initial_gap: OptionalDecimalText
+    initial_at: str | None
+    closed_share: OptionalDecimalText
+
+
+REASON_DESCRIPTION = "Why the metrics are null, when they are."
+
+
+class GapHeadlinePublic(GapMetrics):
     """A pair's gap on a term now (or as of the request): the summary's headline."""
 
-    parties: list[str]
-    positions: dict[str, OptionalDecimalText]
-    gap: OptionalDecimalText
-    midpoint: OptionalDecimalText
-    relative_gap: OptionalDecimalText
-    ratio: OptionalDecimalText
-    initial_gap: OptionalDecimalText
-    initial_at: str | None
-    closed_share: OptionalDecimalText
-    reason: str | None = Field(description="Why the metrics are null, when they are.")
+    reason: str | None = Field(description=REASON_DESCRIPTION)
 
 
-class PairGapPublic(BaseModel):
+class PairGapPublic(GapMetrics):
     """Every metric of GAP-METRICS for one pair of parties on one term, in the contract's order."""
 
-    parties: list[str]
-    positions: dict[str, OptionalDecimalText]
-    gap: OptionalDecimalText
-    midpoint: OptionalDecimalText
-    relative_gap: OptionalDecimalText
-    ratio: OptionalDecimalText
-    initial_gap: OptionalDecimalText
-    initial_at: str | None
-    closed_share: OptionalDecimalText
     concessions: dict[str, ConcessionPublic] | None
     days_since_last_move: int | None
     rounds_since_last_move: int | None
     history: list[GapPointPublic]
     forecast: str | None = Field(description="When a line through the last three gaps hits 0.")
-    reason: str | None = Field(description="Why the metrics are null, when they are.")
+    reason: str | None = Field(description=REASON_DESCRIPTION)
 
 
-class TermGapsPublic(BaseModel):
-    term: str
-    unit: str
+class TermGapsPublic(PerTerm):
     pairs: list[PairGapPublic]
 
 
-class GapsPublic(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "negotiation": "us-rok-sma-2020",
-                    "as_of": "2019-12-01",
-                    "terms": [
-                        {
-                            "term": "annual_contribution",
-                            "unit": "KRW",
-                            "pairs": [
-                                {
-                                    "parties": ["USA", "ROK"],
-                                    "positions": {
-                                        "USA": "6117650000000.00",
-                                        "ROK": "1040000000000",
-                                    },
-                                    "gap": "5077650000000.00",
-                                    "midpoint": "3578825000000.00",
-                                    "relative_gap": "1.418803657625058503838550362",
-                                    "ratio": "5.882355769230769230769230769",
-                                    "initial_gap": "5077650000000.00",
-                                    "initial_at": "2019-11-19",
-                                    "closed_share": "0",
-                                    "concessions": {
-                                        "USA": {
-                                            "amount": "0.00",
-                                            "share": "0",
-                                            "moves": 0,
-                                            "last_move_at": None,
-                                        },
-                                        "ROK": {
-                                            "amount": "0",
-                                            "share": "0",
-                                            "moves": 0,
-                                            "last_move_at": None,
-                                        },
-                                    },
-                                    "days_since_last_move": 12,
-                                    "rounds_since_last_move": 0,
-                                    "history": [
-                                        {
-                                            "at": "2019-11-19",
-                                            "positions": {
-                                                "USA": "6117650000000.00",
-                                                "ROK": "1040000000000",
-                                            },
-                                            "gap": "5077650000000.00",
-                                        }
-                                    ],
-                                    "forecast": None,
-                                    "reason": None,
-                                }
-                            ],
-                        }
-                    ],
-                }
-            ]
+EXAMPLE_PAIR_GAP: dict[str, Any] = {
+    "parties": ["USA", "ROK"],
+    "positions": {
+        "USA": "6117650000000.00",
+        "ROK": "1040000000000",
+    },
+    "gap": "5077650000000.00",
+    "midpoint": "3578825000000.00",
+    "relative_gap": "1.418803657625058503838550362",
+    "ratio": "5.882355769230769230769230769",
+    "initial_gap": "5077650000000.00",
+    "initial_at": "2019-11-19",
+    "closed_share": "0",
+    "concessions": {
+        "USA": {
+            "amount": "0.00",
+            "share": "0",
+            "moves": 0,
+            "last_move_at": None,
+        },
+        "ROK": {
+            "amount": "0",
+            "share": "0",
+            "moves": 0,
+            "last_move_at": None,
+        },
+    },
+    "days_since_last_move": 12,
+    "rounds_since_last_move": 0,
+    "history": [
+        {
+            "at": "2019-11-19",
+            "positions": {
+                "USA": "6117650000000.00",
+                "ROK": "1040000000000",
+            },
+            "gap": "5077650000000.00",
         }
+    ],
+    "forecast": None,
+    "reason": None,
+}
+
+
+class GapsPublic(AsOfAnswer):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [per_term_example("pairs", [EXAMPLE_PAIR_GAP])]}
     )
 
-    negotiation: str
-    as_of: str | None = Field(default=None, description=AS_OF_DESCRIPTION)
     terms: list[TermGapsPublic]
 
 
-class TermGapHeadlinesPublic(BaseModel):
-    term: str
-    unit: str
+class TermGapHeadlinesPublic(PerTerm):
     pairs: list[GapHeadlinePublic]
 
 
@@ -239,7 +228,7 @@ class TimelineEntryPublic(BaseModel):
     retracted_by: str | None
 
 
-class TimelinePublic(BaseModel):
+class TimelinePublic(AsOfAnswer):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -272,8 +261,6 @@ class TimelinePublic(BaseModel):
         }
     )
 
-    negotiation: str
-    as_of: str | None = Field(default=None, description=AS_OF_DESCRIPTION)
     events: list[TimelineEntryPublic] = Field(
         description="In occurred_at order, ties in recording order; retracted ones flagged."
     )

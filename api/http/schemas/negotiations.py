@@ -10,7 +10,9 @@ from domain.canonical import format_recorded_at
 from domain.negotiation import Negotiation
 
 
-class NegotiationSummary(BaseModel):
+class NegotiationHead(BaseModel):
+    """What a negotiation's summary and its line in the list both begin with."""
+
     slug: str
     title: str
     subject: str | None
@@ -19,6 +21,9 @@ class NegotiationSummary(BaseModel):
     parties: list[PartyPublic]
     terms: list[TermPublic]
     counts: dict[str, int] = Field(description="How many events of each type are on record.")
+
+
+class NegotiationSummary(NegotiationHead):
     head_hash: str = Field(description="The hash of the negotiation's latest event.")
     created_at: str
     updated_at: str
@@ -31,17 +36,9 @@ class NegotiationSummary(BaseModel):
     )
 
 
-class NegotiationListItem(BaseModel):
+class NegotiationListItem(NegotiationHead):
     """One negotiation as the index view keeps it."""
 
-    slug: str
-    title: str
-    subject: str | None
-    status: str
-    version: int
-    parties: list[PartyPublic]
-    terms: list[TermPublic]
-    counts: dict[str, int] = Field(description="How many events of each type are on record.")
     last_occurred_at: str = Field(description="The latest occurred_at of a live event.")
     updated_at: str = Field(description="When the ledger recorded its latest event.")
     gaps: list[TermGapHeadlinesPublic] = Field(
