@@ -20,9 +20,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from api.services.documents import stored_document
 from domain import merkle
-from domain.canonical import GENESIS_HASH, event_hash
+from domain.canonical import GENESIS_HASH, event_hash, stored_document
 from domain.ledger import Ledger
 from domain.negotiation import Negotiation
 from projections.views import LeafRow, Views

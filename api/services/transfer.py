@@ -18,10 +18,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from api.inputs import EventCreate, NegotiationCreate, fact_of
-from api.services.documents import stored_document
+from api.inputs import EventCreate, NegotiationCreate
 from domain import errors, facts
-from domain.canonical import FORMAT_KEY, format_recorded_at
+from domain.canonical import FORMAT_KEY, format_recorded_at, stored_document
 from domain.ledger import Ledger
 from domain.negotiation import Negotiation, negotiation_id
 from projections.storage import view_storage_errors
@@ -81,7 +80,7 @@ def to_line(data: dict[str, Any], *, sort_keys: bool = True) -> str:
 
 def document_of(event: Negotiation.Event, slug: str, position: int | None) -> dict[str, Any]:
     """An event's export line: its canonical document plus its stored hash and log position."""
-    document = stored_document(event, slug, fact_of(event))
+    document = stored_document(event, slug)
     return {**document, "hash": event.hash, "position": position}
 
 

@@ -13,9 +13,9 @@ import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from api.store.store import recorder_kind
 from domain.ledger import Ledger
 from domain.ledger.storage import translate_storage_errors
+from projections.storage import store_kind
 from projections.views import sqlite_write_transaction
 
 __all__ = [
@@ -104,7 +104,7 @@ def open_side_table(
 ) -> Memory | Table:
     """The ``what`` of the store the ledger writes to, its table created if missing."""
     recorder: Any = ledger.recorder
-    kind = recorder_kind(recorder, what)
+    kind = store_kind(recorder, what)
     if kind == "memory":
         return memory()
     store = (sqlite if kind == "sqlite" else postgres)(recorder.datastore)

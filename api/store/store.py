@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
@@ -166,26 +166,6 @@ def open_ledger(
     )
     ledger.set_position_lookup(_position_lookup(ledger, config.kind))
     return ledger
-
-
-StoreKind = Literal["memory", "sqlite", "postgres"]
-
-
-def recorder_kind(recorder: Any, what: str) -> StoreKind:
-    """Which store a ledger's recorder writes to; TypeError (naming ``what``) for another."""
-    from eventsourcing.popo import POPOApplicationRecorder
-    from eventsourcing.sqlite import SQLiteApplicationRecorder
-
-    if isinstance(recorder, POPOApplicationRecorder):
-        return "memory"
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        return "sqlite"
-    from eventsourcing.postgres import PostgresApplicationRecorder
-
-    if not isinstance(recorder, PostgresApplicationRecorder):
-        msg = f"no {what} for a {type(recorder).__name__}"
-        raise TypeError(msg)
-    return "postgres"
 
 
 def postgres_events_statement(recorder: Any, text: str) -> Any:
