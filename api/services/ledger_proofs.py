@@ -12,15 +12,9 @@ import uuid
 from dataclasses import dataclass
 
 from api.errors import EventNotInLedger, TreeSizeOutOfRange
-from api.errors import TileNotFound as TileNotFound  # re-exported: see below
 from api.services.checkpoints import Checkpoint, tree_root_of
-from api.services.tiles import encode_tile_index as encode_tile_index
-from api.services.tiles import parse_tile_path as parse_tile_path
 from domain import merkle, verify
 from projections.views import Views
-
-# TileNotFound, encode_tile_index and parse_tile_path are re-exported only for
-# tests/unit/test_signed_note.py; code imports them from api.services.tiles and api.errors.
 
 
 @dataclass(frozen=True)

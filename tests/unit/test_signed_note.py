@@ -11,7 +11,8 @@ import base64
 
 import pytest
 
-from api.services import ledger_proofs
+from api.errors import TileNotFound
+from api.services import tiles
 from api.signed_note import (
     COSIGNATURE_V1,
     ED25519,
@@ -157,11 +158,11 @@ def test_a_cosignature_verifies_with_the_witness_key_and_covers_the_whole_body()
 
 
 def test_tile_paths_have_one_spelling() -> None:
-    tile = ledger_proofs.parse_tile_path("1/x001/x234/067.p/5")
+    tile = tiles.parse_tile_path("1/x001/x234/067.p/5")
 
     assert (tile.level, tile.index, tile.width) == (1, 1234067, 5)
-    assert ledger_proofs.encode_tile_index(1234067) == "x001/x234/067"
-    assert ledger_proofs.parse_tile_path("entries/000").level is None
+    assert tiles.encode_tile_index(1234067) == "x001/x234/067"
+    assert tiles.parse_tile_path("entries/000").level is None
     for bad in ("01/000", "0/x000/005", "0/5", "0/000.p/256", "0/000.p/0", "64/000", "0/000/"):
-        with pytest.raises(ledger_proofs.TileNotFound):
-            ledger_proofs.parse_tile_path(bad)
+        with pytest.raises(TileNotFound):
+            tiles.parse_tile_path(bad)
