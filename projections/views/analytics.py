@@ -10,11 +10,15 @@ its fold checkpoints, ``projections.checkpoints``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from projections.checkpoints import apply_checkpointed, prefix_end
 from projections.views.base import IN_CHUNK
 from projections.views.events import EventRow
+
+if TYPE_CHECKING:
+    from projections.analytics import Space
+    from projections.views.plan import Remembered
 
 ANALYTICS_COLUMNS = ("negotiation", "key", "body")
 
@@ -135,10 +139,17 @@ def write_analytics(
     table: str,
     rows: Sequence[EventRow],
     space: type[SQLSpace] = SQLSpace,
+    memo: Remembered | None = None,
 ) -> None:
-    """Folds a batch into the (quoted) table, one negotiation at a time (through ``space``)."""
+    """Folds a batch into the (quoted) table, one negotiation at a time (through ``space``).
+
+    ``memo``: rows the batches before left, read from there rather than the table.
+    """
     for slug, found in by_negotiation(rows).items():
-        apply_checkpointed(space(cursor, sql, table, slug), found)
+        chosen: Space = space(cursor, sql, table, slug)
+        if memo is not None:
+            chosen = memo.space(slug, chosen)
+        apply_checkpointed(chosen, found)
 
 
 def apply_in_memory(tables: dict[str, dict[str, str]], rows: Sequence[EventRow]) -> None:

@@ -106,3 +106,142 @@ class OverlaySpace(SQLSpace):
     def delete(self, keys: Sequence[str]) -> None:
         super().delete(keys)
         self._over.update(dict.fromkeys(keys))
+
+
+# ------------------------------------------------------------------ remembered rows
+
+CACHED_KEYS = frozenset({"order", "positions", "meta", "headline", "ckk"})
+"""Analytics keys a batch reads back whole: remembered from one batch to the next."""
+CACHED_PREFIXES = ("tip/", "pt/", "gap/")
+"""Analytics key families read back per line or pair (small, rewritten in place). Not the
+rows that grow with the negotiation (``line/``, ``st/``, ``ref/``, ``hist/``, ``ck/``):
+they are read from the store as before."""
+MAX_KEYS = 4096
+"""Keys remembered of one negotiation (beyond that, none: it is read from the store)."""
+MAX_NEGOTIATIONS = 256
+"""Negotiations remembered (the least recently written are forgotten first)."""
+
+
+def _cached(key: str) -> bool:
+    return key in CACHED_KEYS or key.startswith(CACHED_PREFIXES)
+
+
+class Known:
+    """One negotiation's remembered analytics rows: ``rows`` (None: known absent) and the
+    prefixes whose rows are all in ``rows`` (``complete``)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, str | None] = {}
+        self.complete: set[str] = set()
+
+    def covers(self, prefix: str) -> bool:
+        return any(prefix.startswith(c) for c in self.complete)
+
+
+class RememberingSpace:
+    """A ``Space`` that answers from the rows remembered of a negotiation, else from ``inner``.
+
+    What it reads or writes of the remembered keys is remembered: after the batch commits,
+    ``rows`` is what the table holds (an upsert or a delete per write, replayed in order).
+    """
+
+    def __init__(self, inner: Any, known: Known) -> None:
+        self.inner, self.known = inner, known
+
+    def get(self, keys: Sequence[str]) -> dict[str, str]:
+        rows = self.known.rows
+        found: dict[str, str] = {}
+        missing = []
+        for key in keys:
+            if key in rows:
+                body = rows[key]
+                if body is not None:
+                    found[key] = body
+            else:
+                missing.append(key)
+        if missing:
+            read = self.inner.get(missing)
+            found.update(read)
+            for key in missing:
+                if _cached(key):
+                    rows[key] = read.get(key)
+        return found
+
+    def scan(self, prefix: str) -> list[tuple[str, str]]:
+        known = self.known
+        if known.covers(prefix):
+            return sorted(
+                (k, v) for k, v in known.rows.items() if v is not None and k.startswith(prefix)
+            )
+        found: list[tuple[str, str]] = self.inner.scan(prefix)
+        if prefix.startswith(CACHED_PREFIXES):
+            for key in [k for k in known.rows if k.startswith(prefix)]:
+                known.rows[key] = None  # the scan says which of them are there
+            known.rows.update(found)
+            known.complete.add(prefix)
+        return found
+
+    def range(self, low: str, high: str, *, last: bool = False) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = self.inner.range(low, high, last=last)
+        return found
+
+    def put(self, items: Mapping[str, str]) -> None:
+        self.inner.put(items)
+        rows = self.known.rows
+        for key, body in items.items():
+            if _cached(key):
+                rows[key] = body
+
+    def delete(self, keys: Sequence[str]) -> None:
+        self.inner.delete(keys)
+        rows = self.known.rows
+        for key in keys:
+            if _cached(key):
+                rows[key] = None
+
+
+class Remembered:
+    """What the batches this process committed left in the views, for the next batch to start
+    from instead of reading it back: some analytics rows, the index rows, the Merkle frontier.
+
+    Valid for a view only while its tracking row holds the position the last batch committed
+    and the schema is the same (``at``): a batch that starts anywhere else (another runner or
+    a rebuild moved the view) or fails forgets it all. A batch whose writes commit has its
+    tracking row checked in the same transaction, so the rows it started from were the
+    table's.
+    """
+
+    def __init__(self) -> None:
+        self.at: dict[str, tuple[Any, int]] = {}
+        self.analytics: dict[str, Known] = {}
+        self.index: dict[str, Any] = {}
+        self.merkle: tuple[int, dict[tuple[int, int], bytes]] | None = None
+
+    def forget(self) -> None:
+        self.at.clear()
+        self.analytics.clear()
+        self.index.clear()
+        self.merkle = None
+
+    def check(self, version: Any, start: Mapping[str, int], names: Sequence[str]) -> None:
+        """Forgets everything unless every view to write is where the last batch left it."""
+        if any(self.at.get(name) != (version, start[name]) for name in names):
+            self.forget()
+
+    def committed(self, version: Any, names: Sequence[str], end: int) -> None:
+        for name in names:
+            self.at[name] = (version, end)
+        for slug in [s for s, k in self.analytics.items() if len(k.rows) > MAX_KEYS]:
+            del self.analytics[slug]
+        _trim(self.analytics)
+        _trim(self.index)
+
+    def space(self, slug: str, inner: Any) -> RememberingSpace:
+        known = self.analytics.pop(slug, None) or Known()
+        self.analytics[slug] = known  # the most recently written last
+        return RememberingSpace(inner, known)
+
+
+def _trim(memo: dict[str, Any]) -> None:
+    for slug in list(memo)[: max(0, len(memo) - MAX_NEGOTIATIONS)]:
+        del memo[slug]
