@@ -9,7 +9,7 @@ its fold checkpoints, ``projections.checkpoints``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from projections.checkpoints import apply_checkpointed, prefix_end
@@ -71,19 +71,20 @@ class SQLSpace:
     def __init__(self, cursor: Any, sql: Callable[[str], str], table: str, slug: str) -> None:
         self.cursor, self.sql, self.table, self.slug = cursor, sql, table, slug
 
-    def get(self, keys: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        chosen = list(dict.fromkeys(keys))
-        for at in range(0, len(chosen), IN_CHUNK):
-            chunk = chosen[at : at + IN_CHUNK]
+    def _by_keys(self, statement: str, keys: Sequence[str]) -> Iterator[None]:
+        """Runs ``statement`` (its ``IN`` list as ``{marks}``) for the keys, a chunk at a time."""
+        for at in range(0, len(keys), IN_CHUNK):
+            chunk = keys[at : at + IN_CHUNK]
             marks = ", ".join(["%s"] * len(chunk))
             self.cursor.execute(
-                self.sql(
-                    f"SELECT key, body FROM {self.table} "  # noqa: S608
-                    f"WHERE negotiation = %s AND key IN ({marks})"
-                ),
-                [self.slug, *chunk],
+                self.sql(statement.format(table=self.table, marks=marks)), [self.slug, *chunk]
             )
+            yield
+
+    def get(self, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        statement = "SELECT key, body FROM {table} WHERE negotiation = %s AND key IN ({marks})"
+        for _ in self._by_keys(statement, list(dict.fromkeys(keys))):
             found.update((r["key"], r["body"]) for r in self.cursor.fetchall())
         return found
 
@@ -120,17 +121,9 @@ class SQLSpace:
         )
 
     def delete(self, keys: Sequence[str]) -> None:
-        chosen = list(keys)
-        for at in range(0, len(chosen), IN_CHUNK):
-            chunk = chosen[at : at + IN_CHUNK]
-            marks = ", ".join(["%s"] * len(chunk))
-            self.cursor.execute(
-                self.sql(
-                    f"DELETE FROM {self.table} "  # noqa: S608
-                    f"WHERE negotiation = %s AND key IN ({marks})"
-                ),
-                [self.slug, *chunk],
-            )
+        statement = "DELETE FROM {table} WHERE negotiation = %s AND key IN ({marks})"
+        for _ in self._by_keys(statement, list(keys)):
+            pass
 
 
 def write_analytics(
