@@ -10,11 +10,17 @@ unchanged. The write transaction then replays what they recorded, after checking
 views have not moved since the snapshot: their tracking rows (which only move forward) and
 the schema's version (which a rebuild's swap changes). If the schema moved, the batch is
 worked out again inside the transaction, as before; if the tracking did, it is refused.
+
+A batch also starts from what the batch before it left (``Remembered``): the small analytics
+rows every batch of offers reads back (``order``, ``positions``, tips, pairs' rows), the
+negotiations' index rows and the Merkle tree's frontier, as that batch wrote them. They are
+used only while every view's tracking row still holds the position that batch committed
+and the schema is the same; anything else (another runner, a rebuild, a failure) forgets them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from projections.checkpoints import prefix_end
@@ -133,9 +139,22 @@ class Known:
     def __init__(self) -> None:
         self.rows: dict[str, str | None] = {}
         self.complete: set[str] = set()
+        self.off = False
+        """Grown past ``MAX_KEYS``: nothing is remembered of it (forgotten at the commit)."""
 
     def covers(self, prefix: str) -> bool:
         return any(prefix.startswith(c) for c in self.complete)
+
+    def record(self, items: Iterable[tuple[str, str | None]]) -> None:
+        """Remembers what the rows under those keys now hold (the keys it keeps)."""
+        if self.off:
+            return
+        rows = self.rows
+        rows.update((k, v) for k, v in items if _cached(k))
+        if len(rows) > MAX_KEYS:
+            self.off = True
+            rows.clear()
+            self.complete.clear()
 
 
 class RememberingSpace:
@@ -162,9 +181,7 @@ class RememberingSpace:
         if missing:
             read = self.inner.get(missing)
             found.update(read)
-            for key in missing:
-                if _cached(key):
-                    rows[key] = read.get(key)
+            self.known.record((key, read.get(key)) for key in missing)
         return found
 
     def scan(self, prefix: str) -> list[tuple[str, str]]:
@@ -174,11 +191,11 @@ class RememberingSpace:
                 (k, v) for k, v in known.rows.items() if v is not None and k.startswith(prefix)
             )
         found: list[tuple[str, str]] = self.inner.scan(prefix)
-        if prefix.startswith(CACHED_PREFIXES):
-            for key in [k for k in known.rows if k.startswith(prefix)]:
-                known.rows[key] = None  # the scan says which of them are there
-            known.rows.update(found)
-            known.complete.add(prefix)
+        if prefix.startswith(CACHED_PREFIXES) and not known.off:
+            # The scan says which of them are there.
+            known.record([*((k, None) for k in known.rows if k.startswith(prefix)), *found])
+            if not known.off:
+                known.complete.add(prefix)
         return found
 
     def range(self, low: str, high: str, *, last: bool = False) -> list[tuple[str, str]]:
@@ -187,17 +204,11 @@ class RememberingSpace:
 
     def put(self, items: Mapping[str, str]) -> None:
         self.inner.put(items)
-        rows = self.known.rows
-        for key, body in items.items():
-            if _cached(key):
-                rows[key] = body
+        self.known.record(items.items())
 
     def delete(self, keys: Sequence[str]) -> None:
         self.inner.delete(keys)
-        rows = self.known.rows
-        for key in keys:
-            if _cached(key):
-                rows[key] = None
+        self.known.record((key, None) for key in keys)
 
 
 class Remembered:
@@ -231,7 +242,7 @@ class Remembered:
     def committed(self, version: Any, names: Sequence[str], end: int) -> None:
         for name in names:
             self.at[name] = (version, end)
-        for slug in [s for s, k in self.analytics.items() if len(k.rows) > MAX_KEYS]:
+        for slug in [s for s, k in self.analytics.items() if k.off]:
             del self.analytics[slug]
         _trim(self.analytics)
         _trim(self.index)

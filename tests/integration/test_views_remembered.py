@@ -172,3 +172,16 @@ def test_every_fact_type_batch_by_batch(ledger: Ledger) -> None:
         ledger.record("rem-c", [offer("ROK", 100 + day, 400 + day)])
     runner.catch_up()
     assert contents(runner) == rebuilt(ledger)
+
+
+def test_a_negotiation_with_more_rows_than_remembered_is_read_from_the_table(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("projections.views.plan.MAX_KEYS", 6)
+    runner = ProjectionRunner(ledger, batch_size=2)
+    open_seed(ledger, "rem-d")
+    for day in range(1, 6):
+        ledger.record("rem-d", [offer("ROK", 100 + day, day), offer("USA", 900 - day, day)])
+        runner.catch_up()
+    assert "rem-d" not in runner.views._remembered.analytics  # type: ignore[attr-defined]
+    assert contents(runner) == rebuilt(ledger)
