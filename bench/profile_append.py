@@ -122,6 +122,7 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=2000)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--save", help="also write parley's profile here (pstats format)")
+    parser.add_argument("--save-runner", help="also write the runner thread's profile here")
     parser.add_argument(
         "--views-elsewhere",
         action="store_true",
@@ -171,6 +172,8 @@ def main() -> None:
 
     if args.save:
         stats.dump_stats(args.save)
+    if args.save_runner and runner is not None:
+        runner.dump_stats(args.save_runner)
     print(f"CPU per append (in-process, profiled): parley {1000 * cpu:.2f} ms")
     print(f"CPU per append (in-process, profiler on): baseline {1000 * base_cpu:.2f} ms")
     print(f"ratio of CPU per append, baseline / parley: {base_cpu / cpu:.2f}")

@@ -282,6 +282,18 @@ def quantity_json(quantity: Quantity) -> dict[str, Any]:
     return {"amount": fmt(quantity.amount), "unit": quantity.unit}
 
 
+def position_entry(party: str, standing: Standing) -> dict[str, Any]:
+    """A party's entry of ``/positions`` on a term."""
+    return {
+        "party": party,
+        "value": quantity_json(standing.value),
+        "original": quantity_json(standing.original),
+        "event_id": standing.record.event_id,
+        "at": standing.record.occurred_at.isoformat(),
+        "via": standing.via,
+    }
+
+
 def positions_of(book: Book) -> list[dict[str, Any]]:
     terms = []
     for term in book.terms:
@@ -290,16 +302,7 @@ def positions_of(book: Book) -> list[dict[str, Any]]:
             standing = book.line(term, party).current
             if standing is None:
                 continue
-            entries.append(
-                {
-                    "party": party,
-                    "value": quantity_json(standing.value),
-                    "original": quantity_json(standing.original),
-                    "event_id": standing.record.event_id,
-                    "at": standing.record.occurred_at.isoformat(),
-                    "via": standing.via,
-                }
-            )
+            entries.append(position_entry(party, standing))
         terms.append({"term": term.id, "unit": term.unit, "positions": entries})
     return terms
 

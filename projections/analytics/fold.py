@@ -26,7 +26,7 @@ from projections.analytics.keys import (
     tip_key,
 )
 from projections.gaps import pair_metrics
-from projections.positions import Book, build_book, quantity_json
+from projections.positions import Book, build_book, position_entry
 from projections.records import Record, Stream, rebuild
 from projections.series import drop_other_lines, write_steps
 
@@ -212,14 +212,7 @@ class State:
             if standing is None:
                 entries.pop(party, None)
             else:
-                entries[party] = {
-                    "party": party,
-                    "value": quantity_json(standing.value),
-                    "original": quantity_json(standing.original),
-                    "event_id": standing.record.event_id,
-                    "at": standing.record.occurred_at.isoformat(),
-                    "via": standing.via,
-                }
+                entries[party] = position_entry(party, standing)
         writes: dict[str, str] = {}
         gone: list[str] = []
         for term_id in sorted({t for t, _ in changed}):

@@ -9,12 +9,16 @@ its fold checkpoints, ``projections.checkpoints``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from projections.checkpoints import apply_checkpointed, prefix_end
 from projections.views.base import IN_CHUNK
 from projections.views.events import EventRow
+
+if TYPE_CHECKING:
+    from projections.analytics import Space
+    from projections.views.plan import Remembered
 
 ANALYTICS_COLUMNS = ("negotiation", "key", "body")
 
@@ -67,19 +71,20 @@ class SQLSpace:
     def __init__(self, cursor: Any, sql: Callable[[str], str], table: str, slug: str) -> None:
         self.cursor, self.sql, self.table, self.slug = cursor, sql, table, slug
 
-    def get(self, keys: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        chosen = list(dict.fromkeys(keys))
-        for at in range(0, len(chosen), IN_CHUNK):
-            chunk = chosen[at : at + IN_CHUNK]
+    def _by_keys(self, statement: str, keys: Sequence[str]) -> Iterator[None]:
+        """Runs ``statement`` (its ``IN`` list as ``{marks}``) for the keys, a chunk at a time."""
+        for at in range(0, len(keys), IN_CHUNK):
+            chunk = keys[at : at + IN_CHUNK]
             marks = ", ".join(["%s"] * len(chunk))
             self.cursor.execute(
-                self.sql(
-                    f"SELECT key, body FROM {self.table} "  # noqa: S608
-                    f"WHERE negotiation = %s AND key IN ({marks})"
-                ),
-                [self.slug, *chunk],
+                self.sql(statement.format(table=self.table, marks=marks)), [self.slug, *chunk]
             )
+            yield
+
+    def get(self, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        statement = "SELECT key, body FROM {table} WHERE negotiation = %s AND key IN ({marks})"
+        for _ in self._by_keys(statement, list(dict.fromkeys(keys))):
             found.update((r["key"], r["body"]) for r in self.cursor.fetchall())
         return found
 
@@ -116,17 +121,9 @@ class SQLSpace:
         )
 
     def delete(self, keys: Sequence[str]) -> None:
-        chosen = list(keys)
-        for at in range(0, len(chosen), IN_CHUNK):
-            chunk = chosen[at : at + IN_CHUNK]
-            marks = ", ".join(["%s"] * len(chunk))
-            self.cursor.execute(
-                self.sql(
-                    f"DELETE FROM {self.table} "  # noqa: S608
-                    f"WHERE negotiation = %s AND key IN ({marks})"
-                ),
-                [self.slug, *chunk],
-            )
+        statement = "DELETE FROM {table} WHERE negotiation = %s AND key IN ({marks})"
+        for _ in self._by_keys(statement, list(keys)):
+            pass
 
 
 def write_analytics(
@@ -135,10 +132,17 @@ def write_analytics(
     table: str,
     rows: Sequence[EventRow],
     space: type[SQLSpace] = SQLSpace,
+    memo: Remembered | None = None,
 ) -> None:
-    """Folds a batch into the (quoted) table, one negotiation at a time (through ``space``)."""
+    """Folds a batch into the (quoted) table, one negotiation at a time (through ``space``).
+
+    ``memo``: rows the batches before left, read from there rather than the table.
+    """
     for slug, found in by_negotiation(rows).items():
-        apply_checkpointed(space(cursor, sql, table, slug), found)
+        chosen: Space = space(cursor, sql, table, slug)
+        if memo is not None:
+            chosen = memo.space(slug, chosen)
+        apply_checkpointed(chosen, found)
 
 
 def apply_in_memory(tables: dict[str, dict[str, str]], rows: Sequence[EventRow]) -> None:

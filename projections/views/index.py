@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.canonical import format_recorded_at
 from projections.index import NegotiationRow, fold_negotiations
 from projections.views.base import IN_CHUNK
 from projections.views.events import EventRow, _dumps
+
+if TYPE_CHECKING:
+    from projections.views.plan import Remembered
 
 INDEX_COLUMNS = (
     "slug",
@@ -88,11 +91,21 @@ def index_from(found: Mapping[str, Any]) -> NegotiationRow:
 
 
 def write_index(
-    cursor: Any, sql: Callable[[str], str], table: str, rows: Sequence[EventRow]
+    cursor: Any,
+    sql: Callable[[str], str],
+    table: str,
+    rows: Sequence[EventRow],
+    memo: Remembered | None = None,
 ) -> None:
-    """Folds the rows into the (quoted) table: reads the rows they touch, writes them back."""
+    """Folds the rows into the (quoted) table: reads the rows they touch, writes them back.
+
+    ``memo``: the rows the batches before wrote, read from there rather than the table.
+    """
     slugs = sorted({r.negotiation for r in rows})
     current: dict[str, NegotiationRow] = {}
+    if memo is not None:
+        current.update((s, memo.index[s]) for s in slugs if s in memo.index)
+        slugs = [s for s in slugs if s not in current]
     for at in range(0, len(slugs), IN_CHUNK):
         chunk = slugs[at : at + IN_CHUNK]
         marks = ", ".join(["%s"] * len(chunk))
@@ -112,3 +125,7 @@ def write_index(
         ),
         [index_params(current[s]) for s in sorted(changed)],
     )
+    if memo is not None:  # rows never change in place: each fold makes a new one
+        for slug in sorted(changed):
+            memo.index.pop(slug, None)
+            memo.index[slug] = current[slug]

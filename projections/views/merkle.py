@@ -14,12 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain import merkle
 from domain.merkle import event_leaf, frontier
 from projections.views.base import IN_CHUNK
 from projections.views.events import EventRow
+
+if TYPE_CHECKING:
+    from projections.views.plan import Remembered
 
 __all__ = ["LEAF_COLUMNS", "LeafRow", "fetch_nodes", "frontier", "leaf_rows", "merkle_append"]
 
@@ -122,18 +125,34 @@ def fetch_nodes(
 
 
 def write_merkle(
-    cursor: Any, sql: Callable[[str], str], leaves: str, nodes: str, rows: Sequence[EventRow]
+    cursor: Any,
+    sql: Callable[[str], str],
+    leaves: str,
+    nodes: str,
+    rows: Sequence[EventRow],
+    memo: Remembered | None = None,
 ) -> None:
     """Adds the rows as leaves and stores the subtrees they complete (tables quoted).
 
     Appending reads only the frontier of the tree so far (at most log2 n nodes, one
-    query); every other node it needs is one it is writing.
+    query); every other node it needs is one it is writing. ``memo``: the tree's size and
+    frontier as the batch before left them, used instead of reading them.
     """
-    cursor.execute(f"SELECT MAX(leaf_index) AS last FROM {leaves}")  # noqa: S608
-    last = cursor.fetchone()["last"]
-    size = 0 if last is None else int(last) + 1
-    known = fetch_nodes(cursor, sql, nodes, frontier(size), leaves)
+    if memo is not None and memo.merkle is not None:
+        size, known = memo.merkle
+    else:
+        cursor.execute(f"SELECT MAX(leaf_index) AS last FROM {leaves}")  # noqa: S608
+        last = cursor.fetchone()["last"]
+        size = 0 if last is None else int(last) + 1
+        known = fetch_nodes(cursor, sql, nodes, frontier(size), leaves)
     fresh = merkle_append(known, size, [r.hash for r in rows])
+    if memo is not None:
+        reached = {**known, **{(level, index): node for level, index, node in fresh}}
+        grown = size + len(rows)
+        edge = frontier(grown)
+        memo.merkle = (
+            (grown, {a: reached[a] for a in edge}) if all(a in reached for a in edge) else None
+        )
     marks = ", ".join(["%s"] * len(LEAF_COLUMNS))
     cursor.executemany(
         sql(f"INSERT INTO {leaves} ({', '.join(LEAF_COLUMNS)}) VALUES ({marks})"),  # noqa: S608

@@ -16,6 +16,8 @@ they share are ``projections.views.sql_reads``.
 from __future__ import annotations
 
 import contextlib
+import functools
+import threading
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -36,7 +38,7 @@ from projections.views.events import EventRow, mark_retractions, write_events
 from projections.views.index import write_index
 from projections.views.interface import ReadBatch
 from projections.views.merkle import write_merkle
-from projections.views.plan import Deferred, OverlaySpace
+from projections.views.plan import Deferred, OverlaySpace, Remembered
 from projections.views.schema import DEFERRED, table_ddl
 from projections.views.sql_reads import SQLReads
 
@@ -89,7 +91,31 @@ class SQLViews(SQLReads):
         if not names:
             return 0
         chosen = {name: [r for r in rows if r.position > start[name]] for name in names}
-        planned = self._plan(chosen) if self.plans_ahead else None
+        if not self.plans_ahead:
+            return self._write(chosen, start, end, None)
+        # One batch at a time uses what the last one left (``Remembered``); another, at once.
+        memo = self._remembered if self._remembering.acquire(blocking=False) else None
+        try:
+            self._batch.start, self._batch.memo = start, memo
+            planned = self._plan(chosen)
+            applied = self._write(chosen, start, end, planned)
+        except BaseException:
+            if memo is not None:
+                memo.forget()
+            raise
+        finally:
+            if memo is not None:
+                self._remembering.release()
+        return applied
+
+    def _write(
+        self,
+        chosen: Mapping[str, Sequence[EventRow]],
+        start: Mapping[str, int],
+        end: int,
+        planned: tuple[Any, dict[str, Deferred], Remembered | None] | None,
+    ) -> int:
+        names = list(chosen)
         with self._writing() as cursor:
             current = self._lock_tracking(cursor, names)
             for name in names:
@@ -97,24 +123,51 @@ class SQLViews(SQLReads):
                     msg = f"{name} is at {current[name]}, not {start[name]}"
                     raise ViewMovedError(msg)
             if planned is not None and planned[0] != self._schema_version(cursor):
-                planned = None  # a rebuild swapped tables in meanwhile: work it out again
+                # A rebuild swapped tables in meanwhile: work it out again.
+                if planned[2] is not None:
+                    planned[2].forget()
+                planned = None
             for name in names:
                 if planned is not None:
                     planned[1][name].replay(cursor)
                 else:
                     self._apply(cursor, {name: name}, chosen[name])
                 self._track(cursor, name, end)
-            return len({r.position for found in chosen.values() for r in found})
+        if planned is not None and planned[2] is not None:
+            planned[2].committed(planned[0], names, end)
+        return len({r.position for found in chosen.values() for r in found})
 
-    def _plan(self, chosen: Mapping[str, Sequence[EventRow]]) -> tuple[Any, dict[str, Deferred]]:
-        """Each view's writes for its rows, worked out in one read snapshot."""
+    @functools.cached_property
+    def _remembered(self) -> Remembered:
+        return Remembered()
+
+    @functools.cached_property
+    def _remembering(self) -> threading.Lock:
+        return threading.Lock()
+
+    @functools.cached_property
+    def _batch(self) -> threading.local:
+        """The batch ``apply`` plans on this thread: its ``start`` and its ``memo``."""
+        return threading.local()
+
+    def _plan(
+        self, chosen: Mapping[str, Sequence[EventRow]]
+    ) -> tuple[Any, dict[str, Deferred], Remembered | None]:
+        """Each view's writes for its rows, worked out in one read snapshot.
+
+        What the batches before left (``Remembered``) is used where it is still the table's.
+        """
+        start: Mapping[str, int] = self._batch.start
+        memo: Remembered | None = self._batch.memo
         with self._reading() as reader:
             version = self._schema_version(reader)
+            if memo is not None:
+                memo.check(version, start, list(chosen))
             planned = {}
             for name, rows in chosen.items():
                 planned[name] = Deferred(reader)
-                self._apply(planned[name], {name: name}, rows, space=OverlaySpace)
-        return version, planned
+                self._apply(planned[name], {name: name}, rows, space=OverlaySpace, memo=memo)
+        return version, planned, memo
 
     def _apply(
         self,
@@ -124,6 +177,7 @@ class SQLViews(SQLReads):
         *,
         bulk: bool = False,
         space: type[SQLSpace] = SQLSpace,
+        memo: Remembered | None = None,
     ) -> None:
         """Applies rows to the tables named for each view (``{view: table}``).
 
@@ -137,14 +191,14 @@ class SQLViews(SQLReads):
             write_events(cursor, self._sql, self.quote(events), rows, bulk=bulk)
         index = tables.get(INDEX_VIEW)
         if index is not None:
-            write_index(cursor, self._sql, self.quote(index), rows)
+            write_index(cursor, self._sql, self.quote(index), rows, memo)
         analytics = tables.get(ANALYTICS_VIEW)
         if analytics is not None:
-            write_analytics(cursor, self._sql, self.quote(analytics), rows, space)
+            write_analytics(cursor, self._sql, self.quote(analytics), rows, space, memo)
         tree = tables.get(MERKLE_VIEW)
         if tree is not None:
             leaves, nodes = (self.quote(t) for t in merkle_tables(tree))
-            write_merkle(cursor, self._sql, leaves, nodes, rows)
+            write_merkle(cursor, self._sql, leaves, nodes, rows, memo)
 
     # Rebuilding.
 
