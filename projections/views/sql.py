@@ -36,7 +36,7 @@ from projections.views.base import (
 )
 from projections.views.events import EventRow, mark_retractions, write_events
 from projections.views.index import write_index
-from projections.views.interface import ReadBatch
+from projections.views.interface import ReadBatch, catch_up
 from projections.views.merkle import write_merkle
 from projections.views.plan import Deferred, OverlaySpace, Remembered
 from projections.views.schema import DEFERRED, table_ddl
@@ -243,12 +243,7 @@ class SQLViews(SQLReads):
             # The tracking rows stay locked until the swap commits: a live runner waits, then
             # finds its view moved on and resumes from the rebuilt position.
             self._lock_tracking(cursor, chosen)
-            while True:
-                rows, last = read(position)
-                if last == position:
-                    break
-                self._apply(cursor, tables, rows)
-                position = last
+            position = catch_up(read, position, lambda rows: self._apply(cursor, tables, rows))
             for view in chosen:
                 live = table_names(view, view)
                 for table, fresh in zip(live, table_names(view, tables[view]), strict=True):
