@@ -10,7 +10,7 @@ its fold checkpoints, ``projections.checkpoints``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from projections.checkpoints import apply_checkpointed, prefix_end
 from projections.views.base import IN_CHUNK
@@ -18,9 +18,15 @@ from projections.views.events import EventRow
 
 if TYPE_CHECKING:
     from projections.analytics import Space
-    from projections.views.plan import Remembered
 
 ANALYTICS_COLUMNS = ("negotiation", "key", "body")
+
+
+class Remembers(Protocol):
+    """What a batch reads instead of the table (``projections.views.plan.Remembered``)."""
+
+    def space(self, slug: str, inner: Any) -> Any:
+        """``inner``, a negotiation's space, answering first from the remembered rows."""
 
 
 def analytics_ddl(name: str, ident: Callable[[str], str], table: str, collate: str) -> list[str]:
@@ -132,7 +138,7 @@ def write_analytics(
     table: str,
     rows: Sequence[EventRow],
     space: type[SQLSpace] = SQLSpace,
-    memo: Remembered | None = None,
+    memo: Remembers | None = None,
 ) -> None:
     """Folds a batch into the (quoted) table, one negotiation at a time (through ``space``).
 
