@@ -17,28 +17,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from store_histories import open_seed, record_every_fact_type, statements
+from view_dumps import contents, rebuilt
 
 from domain import facts
 from domain.ledger import Ledger
 from domain.values import Quantity
 from projections.runner import ProjectionRunner
-from projections.views import VIEWS, SQLiteViews
+from projections.views import SQLiteViews
 from projections.views.analytics import SQLSpace
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 SLUGS = ("rem-a", "rem-b")
 RUNS = itertools.count()
-
-
-def contents(runner: ProjectionRunner) -> dict[str, object]:
-    return {view: runner.views.dump(view) for view in VIEWS}
-
-
-def rebuilt(ledger: Ledger) -> dict[str, object]:
-    runner = ProjectionRunner(ledger)
-    runner.rebuild()
-    return contents(runner)
 
 
 def offer(party: str, amount: int, day: int, unit: str = "USD") -> facts.OfferMade:
