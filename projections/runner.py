@@ -1,19 +1,17 @@
 """The projection runner: applies the notification log to the views, a batch at a time.
 
 One loop for every store. A batch starts right after the views' tracked position: from the
-events this process just saved, when they were handed over unbroken from there
-(``projections.handoff``), else read from the store (``select_notifications``, or on
-PostgreSQL its subscription, ``projections.subscription``) and decoded
-(``projections.decoding``). It is applied to the views with their tracking position in one
-transaction. At the head it waits: the memory store and PostgreSQL (LISTEN) wake it, the API
-``nudge()``s it after an append, and a short bounded poll covers the rest (a lost NOTIFY,
-another process writing to a SQLite file).
+events this process just saved, when handed over unbroken from there (``projections.handoff``),
+else read from the store (``select_notifications``, or PostgreSQL's subscription,
+``projections.subscription``) and decoded (``projections.decoding``); it is applied to the views
+with their tracking position in one transaction. At the head it waits: the memory store and
+PostgreSQL (LISTEN) wake it, the API ``nudge()``s it after an append, and a short bounded poll
+covers the rest (a lost NOTIFY, another process writing to a SQLite file).
 
 It runs in a background thread (``start()``/``stop()``, or as a context manager) inside
-``parley serve``, or in the foreground (``run_forever()``) as ``parley project``. Several
-runners may race on one store: the views refuse a batch that another runner has applied
-(see ``projections.views``), and the loser resumes from the tracked position. Rebuilding
-from zero is ``projections.rebuild``.
+``parley serve``, or in the foreground (``run_forever()``) as ``parley project``. Runners may
+race on one store: the views refuse a batch another runner has applied (``projections.views``),
+and the loser resumes from the tracked position. Rebuilding from zero: ``projections.rebuild``.
 """
 
 from __future__ import annotations
