@@ -14,6 +14,7 @@ from typing import Any
 from api.store.store import postgres_events_statement
 from domain.ledger import Ledger
 from domain.negotiation import negotiation_id
+from projections.storage import store_kind
 from projections.views import SQLiteViews, Views
 
 Lookup = Callable[[str], int | None]
@@ -25,11 +26,9 @@ def last_position_lookup(ledger: Ledger, views: Views | None = None) -> Lookup:
     On a SQLite file, through the views' own read connections (``views``): the library's
     pool makes a read queue behind every append waiting for the write lock.
     """
-    from eventsourcing.popo import POPOApplicationRecorder
-    from eventsourcing.sqlite import SQLiteApplicationRecorder
-
     recorder: Any = ledger.recorder
-    if isinstance(recorder, SQLiteApplicationRecorder):
+    kind = store_kind(recorder, "position lookup")
+    if kind == "sqlite":
         statement = (
             f"SELECT rowid FROM {recorder.events_table_name} "  # noqa: S608
             "WHERE originator_id = ? ORDER BY originator_version DESC LIMIT 1"
@@ -53,7 +52,7 @@ def last_position_lookup(ledger: Ledger, views: Views | None = None) -> Lookup:
                 return None if row is None else int(row[0])
 
         return sqlite_lookup
-    if isinstance(recorder, POPOApplicationRecorder):
+    if kind == "memory":
 
         def memory_lookup(slug: str) -> int | None:
             with recorder._database_lock:
@@ -62,7 +61,7 @@ def last_position_lookup(ledger: Ledger, views: Views | None = None) -> Lookup:
                     return None
                 # Versions run 1..n without gaps: the last is the count.
                 last = index.get(len(index))
-                return (max(index.values()) if last is None else last) + 1
+                return int(max(index.values()) if last is None else last) + 1
 
         return memory_lookup
     pg_statement = postgres_events_statement(
