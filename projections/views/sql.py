@@ -96,8 +96,7 @@ class SQLViews(SQLReads):
         # One batch at a time uses what the last one left (``Remembered``); another, at once.
         memo = self._remembered if self._remembering.acquire(blocking=False) else None
         try:
-            self._batch.start, self._batch.memo = start, memo
-            planned = self._plan(chosen)
+            planned = self._plan(chosen, start, memo)
             applied = self._write(chosen, start, end, planned)
         except BaseException:
             if memo is not None:
@@ -145,20 +144,17 @@ class SQLViews(SQLReads):
     def _remembering(self) -> threading.Lock:
         return threading.Lock()
 
-    @functools.cached_property
-    def _batch(self) -> threading.local:
-        """The batch ``apply`` plans on this thread: its ``start`` and its ``memo``."""
-        return threading.local()
-
     def _plan(
-        self, chosen: Mapping[str, Sequence[EventRow]]
+        self,
+        chosen: Mapping[str, Sequence[EventRow]],
+        start: Mapping[str, int],
+        memo: Remembered | None,
     ) -> tuple[Any, dict[str, Deferred], Remembered | None]:
         """Each view's writes for its rows, worked out in one read snapshot.
 
-        What the batches before left (``Remembered``) is used where it is still the table's.
+        What the batches before left (``memo``) is used where it is still the table's: views
+        tracked at ``start``.
         """
-        start: Mapping[str, int] = self._batch.start
-        memo: Remembered | None = self._batch.memo
         with self._reading() as reader:
             version = self._schema_version(reader)
             if memo is not None:

@@ -61,8 +61,8 @@ def test_a_schema_changed_between_the_plan_and_the_write_is_worked_out_again(
     plan = views._plan
     replayed: list[str] = []
 
-    def plan_then_change_the_schema(chosen: Any) -> Any:
-        planned = plan(chosen)
+    def plan_then_change_the_schema(*args: Any) -> Any:
+        planned = plan(*args)
         for name, deferred in planned[1].items():
             replay = deferred.replay
             deferred.replay = lambda cursor, name=name, replay=replay: (  # type: ignore[method-assign]
