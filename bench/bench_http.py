@@ -8,9 +8,12 @@ subprocess on 127.0.0.1; the load is an ``httpx.AsyncClient`` in this process wi
 - **SQLite, one worker**: single-event appends (``offer_made``) to distinct negotiations,
   one per concurrent client, against ``bench/http_baseline_app.py``: FastAPI + eventsourcing
   appending the same JSON to one aggregate per client with no validation, on the same SQLite
-  store (WAL). Appends/s of each and their ratio (goal >= 0.8); the CPU-time column divides
-  appends by the CPU seconds the server's processes spent, and CPU per append is printed for
-  both. The load comes from wrk (Debian's, a process of its own) when installed.
+  store (WAL). The servers are up together and driven in turn, one pass each per round;
+  the ratio (goal >= 0.8) is the median over rounds of parley's appends/s over the
+  baseline's in the same round, so that a core's drift over a minute is not read as a
+  difference between them. The CPU-time column divides appends by the CPU seconds the
+  server's processes spent, and CPU per append is printed for both. The load comes from
+  wrk (Debian's, a process of its own) when installed.
 - **PostgreSQL, 1, 2 and 4 workers** (``parley serve --workers N``, the projection runner in
   the parent): distinct negotiations, then one hot negotiation shared by every client.
   Appends/s, p50 and p99 latency; 4 workers over 1 (goal >= 1.6 on 2 cores). Refused
@@ -66,10 +69,12 @@ class Plan:
     seconds: float
     """Of each timed pass."""
     warmup: float
+    rounds: int
+    """Of the SQLite comparison: one pass of each server per round (``sqlite_rounds``)."""
 
 
-FULL = Plan(passes=3, seconds=4.0, warmup=1.0)
-QUICK = Plan(passes=2, seconds=1.5, warmup=0.5)
+FULL = Plan(passes=3, seconds=4.0, warmup=1.0, rounds=7)
+QUICK = Plan(passes=2, seconds=1.5, warmup=0.5, rounds=5)
 
 
 # ------------------------------------------------------------------ servers
@@ -220,6 +225,13 @@ class Result:
     def refused(self) -> int:
         return sum(sum(p.refused.values()) for p in self.passes)
 
+    def summary(self) -> str:
+        return (
+            f"{self.name}: {self.rate():,.0f} appends/s, p50 {self.percentile(0.5):.1f} ms, "
+            f"p99 {self.percentile(0.99):.1f} ms, refused {self.refused()}, "
+            f"CPU {1000 / self.cpu_rate():.2f} ms per append"
+        )
+
     def measurements(self) -> list[Measurement]:
         return [
             Measurement(
@@ -234,30 +246,27 @@ class Result:
         ]
 
 
+def one_pass(server: Server, paths: list[str], seconds: float, use_wrk: bool) -> Pass:
+    """One timed pass of load on ``server``, with the CPU its processes spent."""
+    if use_wrk:
+        # The same requests in warm-up and timed passes: the httpx driver's offers carry
+        # other dates, which would leave wrk's offers back-dated (a refold of their lines).
+        return wrk_drive(server, paths, seconds)
+    before = server.cpu()
+    done = asyncio.run(drive(server.base_url, paths, seconds, MAX_PER_PASS))
+    done.cpu = server.cpu() - before
+    return done
+
+
 def measure(
     server: Server, name: str, paths: list[str], plan: Plan, *, use_wrk: bool = False
 ) -> Result:
-    if use_wrk:
-        # The same requests as the timed passes: the httpx driver's offers carry other
-        # dates, which would leave wrk's offers back-dated (a refold of their lines each).
-        wrk_drive(server, paths, plan.warmup)
-    else:
-        asyncio.run(drive(server.base_url, paths, plan.warmup, MAX_PER_PASS))
-    passes = []
-    for _ in range(plan.passes):
-        if use_wrk:
-            passes.append(wrk_drive(server, paths, plan.seconds))
-            continue
-        before = server.cpu()
-        done = asyncio.run(drive(server.base_url, paths, plan.seconds, MAX_PER_PASS))
-        done.cpu = server.cpu() - before
-        passes.append(done)
-    result = Result(name, passes)
-    print(
-        f"  {name}: {result.rate():,.0f} appends/s, p50 {result.percentile(0.5):.1f} ms, "
-        f"p99 {result.percentile(0.99):.1f} ms, refused {result.refused()}, "
-        f"CPU {1000 / result.cpu_rate():.2f} ms per append"
+    """A warm-up, then ``plan.passes`` timed passes of one server."""
+    one_pass(server, paths, plan.warmup, use_wrk)
+    result = Result(
+        name, [one_pass(server, paths, plan.seconds, use_wrk) for _ in range(plan.passes)]
     )
+    print(f"  {result.summary()}")
     return result
 
 
@@ -276,37 +285,79 @@ def distinct_paths(prefix: str = "bench") -> tuple[list[str], list[str]]:
 # ------------------------------------------------------------------ the runs
 
 
-def sqlite_pair(plan: Plan, tmp: Path) -> tuple[Result, Result, Result]:
-    """The baseline app and parley, one after the other, with the same load generator
-    (wrk when installed, else the httpx client; both are processes of their own).
+def sqlite_rounds(plan: Plan, tmp: Path) -> tuple[Result, Result, Result, list[Round]]:
+    """The baseline app and parley, all three up at once, driven in turn round after round
+    with the same load generator (wrk when installed, else the httpx client; both are
+    processes of their own).
 
     Parley runs twice: as ``parley serve`` runs by default (the views kept by the server's
     own runner thread, whose CPU counts), and with ``PARLEY_PROJECT_IN_PROCESS=false`` (the
     views left to a ``parley project`` process, not run here): the append path alone.
+
+    On a shared 2-core machine the speed of a core drifts by tens of per cent over seconds;
+    one server measured for a minute and the other the next minute compared that drift, not
+    the servers. Each round drives every server for one pass, in an order that turns from
+    round to round, and the ratios are taken per round (see ``Round``) before their median.
     """
     use_wrk = WRK is not None
     loader = "wrk" if use_wrk else "httpx"
-    baseline_argv = [str(UVICORN), "--factory", "http_baseline_app:create_app"]
-    baseline_env = {"BASELINE_SQLITE": str(tmp / "baseline.db")}
-    with Server(baseline_argv, baseline_env) as server:
-        paths = [f"/streams/stream-{n}/events" for n in range(CONCURRENCY)]
-        baseline = measure(server, f"SQLite, baseline app ({loader})", paths, plan, use_wrk=use_wrk)
-    results = []
+    servers = [
+        (
+            f"SQLite, baseline app ({loader})",
+            Server(
+                [str(UVICORN), "--factory", "http_baseline_app:create_app"],
+                {"BASELINE_SQLITE": str(tmp / "baseline.db")},
+            ),
+            [f"/streams/stream-{n}/events" for n in range(CONCURRENCY)],
+        )
+    ]
     for name, extra in (
         ("parley 1 worker", {}),
         ("parley 1 worker, views elsewhere", {"PARLEY_PROJECT_IN_PROCESS": "false"}),
     ):
-        parley_env = {
-            "PARLEY_DATABASE_URL": f"sqlite:///{tmp / name.replace(' ', '_')}.db",
-            **extra,
-        }
-        with Server([str(PARLEY), "serve"], parley_env) as server:
-            slugs, paths = distinct_paths()
-            open_negotiations(server, slugs)
-            results.append(
-                measure(server, f"SQLite, {name} ({loader})", paths, plan, use_wrk=use_wrk)
-            )
-    return baseline, results[0], results[1]
+        env = {"PARLEY_DATABASE_URL": f"sqlite:///{tmp / name.replace(' ', '_')}.db", **extra}
+        servers.append((f"SQLite, {name} ({loader})", Server([str(PARLEY), "serve"], env), []))
+    passes: list[list[Pass]] = [[] for _ in servers]
+    with contextlib.ExitStack() as stack:
+        for _, server, paths in servers:
+            stack.enter_context(server)
+            if not paths:
+                slugs, paths[:] = distinct_paths()
+                open_negotiations(server, slugs)
+            one_pass(server, paths, plan.warmup, use_wrk)
+        for round_ in range(plan.rounds):
+            order = list(range(len(servers)))
+            turn = round_ % len(order)
+            for i in order[turn:] + order[:turn]:
+                _, server, paths = servers[i]
+                passes[i].append(one_pass(server, paths, plan.seconds, use_wrk))
+    results = [Result(name, done) for (name, _, _), done in zip(servers, passes, strict=True)]
+    for result in results:
+        print(f"  {result.summary()}")
+    baseline, parley, bare = results
+    rounds = [
+        Round(b, p, e) for b, p, e in zip(baseline.passes, parley.passes, bare.passes, strict=True)
+    ]
+    return baseline, parley, bare, rounds
+
+
+@dataclass(frozen=True)
+class Round:
+    """One pass of each server, taken one after the other within seconds."""
+
+    baseline: Pass
+    parley: Pass
+    bare: Pass
+    """Parley with the views elsewhere."""
+
+
+def round_ratio(rounds: list[Round], which: str, *, cpu: bool = False) -> float:
+    """The median over rounds of ``which`` (parley or bare) over the baseline of the same round."""
+
+    def rate(p: Pass) -> float:
+        return p.appends / max(p.cpu, 1e-9) if cpu else p.rate
+
+    return statistics.median(rate(getattr(r, which)) / rate(r.baseline) for r in rounds)
 
 
 def postgres_runs(plan: Plan) -> dict[tuple[int, str], Result]:
@@ -378,24 +429,26 @@ def run(quick: bool = False) -> Report:
     plan = QUICK if quick else FULL
     report = Report(title=f"HTTP appends ({CONCURRENCY} clients in flight, loopback)")
     with tempfile.TemporaryDirectory(prefix="parley-bench-http-") as tmp:
-        baseline, parley, bare = sqlite_pair(plan, Path(tmp))
+        baseline, parley, bare, rounds = sqlite_rounds(plan, Path(tmp))
     report.measurements += baseline.measurements() + parley.measurements() + bare.measurements()
+    each = ", ".join(f"{r.parley.rate / r.baseline.rate:.2f}" for r in rounds)
     report.ratios.append(
         Ratio(
             "parley / baseline app, SQLite, 1 worker",
-            parley.rate() / baseline.rate(),
+            round_ratio(rounds, "parley"),
             RATIO_GOAL,
-            "appends/s of parley serve over FastAPI + eventsourcing with no validation",
-            parley.cpu_rate() / baseline.cpu_rate(),
+            "appends/s of parley serve over FastAPI + eventsourcing with no validation, "
+            f"median of {len(rounds)} rounds ({each})",
+            round_ratio(rounds, "parley", cpu=True),
         )
     )
     report.ratios.append(
         Ratio(
             "parley (views in another process) / baseline app, SQLite",
-            bare.rate() / baseline.rate(),
+            round_ratio(rounds, "bare"),
             None,
             "the append path alone: the views' CPU is the difference from the row above",
-            bare.cpu_rate() / baseline.cpu_rate(),
+            round_ratio(rounds, "bare", cpu=True),
         )
     )
     import psycopg
@@ -434,7 +487,9 @@ def run(quick: bool = False) -> Report:
                 )
             )
     report.notes.append(
-        f"{plan.passes} passes of {plan.seconds:.1f} s per row after {plan.warmup:.1f} s of warm-up;"
+        f"SQLite: {plan.rounds} rounds of one {plan.seconds:.1f} s pass per server, the order turning"
+        f" each round; PostgreSQL: {plan.passes} passes of {plan.seconds:.1f} s per row;"
+        f" {plan.warmup:.1f} s of warm-up per server;"
         f" SQLite's default synchronous on this build: {sqlite_synchronous()} (2 = FULL, as parley sets)"
     )
     report.notes.append(
