@@ -248,7 +248,22 @@ ALLOWED_AFTER_CLOSE: frozenset[str] = frozenset(
 )
 
 
+def field_names(cls: type[Any]) -> tuple[str, ...]:
+    """The names of a dataclass's fields, in order.
+
+    Cached: ``dataclasses.fields`` builds its tuple anew on every call, and recording one
+    event asked for the fields of its fact, its metadata and its values several times.
+    """
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
 def fact_of(event: Any) -> Fact:
     """The fact a stored event records, without the ledger's metadata."""
     fact_type = FACT_TYPES[event.TYPE]
-    return fact_type(**{f.name: getattr(event, f.name) for f in fields(fact_type)})
+    return fact_type(**{name: getattr(event, name) for name in field_names(fact_type)})

@@ -28,12 +28,14 @@ class ValueAsDict(Transcoding):
     def __init__(self, value_type: type) -> None:
         self.type = value_type
         self.name = value_type.__name__.lower()
+        self._names = tuple(f.name for f in dataclasses.fields(value_type))
         self._tuple_fields = {
             f.name for f in dataclasses.fields(value_type) if str(f.type).startswith("tuple")
         }
 
     def encode(self, obj: Any) -> dict[str, Any]:
-        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        # The transcoder picks a transcoding by the exact type, so obj is a value_type.
+        return {name: getattr(obj, name) for name in self._names}
 
     def decode(self, data: dict[str, Any]) -> Any:
         for name in self._tuple_fields:

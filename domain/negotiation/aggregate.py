@@ -45,6 +45,8 @@ from domain.negotiation.rules import DECIDERS
 from domain.negotiation.state import Entry, NegotiationFields, stored_state, typed_state
 from domain.values import SLUG_RE, check_name, check_pattern, check_text, sort_key
 
+_PLAIN_CONTAINERS = (dict, list)
+
 STORED_MODULE = "domain.negotiation"
 """The module the stored topics name (``Negotiation`` is importable from it)."""
 
@@ -140,7 +142,13 @@ class Negotiation(Aggregate, NegotiationFields):
     def __deepcopy__(self, memo: dict[int, Any]) -> Negotiation:
         """Copies the containers, shares their (never mutated) values."""
         clone = object.__new__(type(self))
-        state = {k: copy(v) if isinstance(v, dict | list) else v for k, v in vars(self).items()}
+        state = dict(vars(self))
+        for name, value in state.items():
+            # Once per load: the exact types first, the isinstance check for the rest.
+            if type(value) in _PLAIN_CONTAINERS:
+                state[name] = value.copy()
+            elif isinstance(value, dict | list):
+                state[name] = copy(value)
         state["_pending_events"] = []
         object.__setattr__(clone, "__dict__", state)
         return clone

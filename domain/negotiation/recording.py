@@ -49,7 +49,7 @@ def event_kwargs(fact: facts.Fact, meta: EventMeta) -> dict[str, Any]:
     The fact's fields and the metadata's, under the names ``Negotiation.Event`` gives them:
     the same, but for ``recorded_at``, which is the library's ``timestamp``.
     """
-    kwargs = {f.name: getattr(fact, f.name) for f in dataclasses.fields(fact)}
-    kwargs.update({f.name: getattr(meta, f.name) for f in dataclasses.fields(meta)})
+    kwargs = {name: getattr(fact, name) for name in facts.field_names(type(fact))}
+    kwargs.update({name: getattr(meta, name) for name in facts.field_names(EventMeta)})
     kwargs["timestamp"] = kwargs.pop("recorded_at")
     return kwargs

@@ -1,0 +1,284 @@
+"""The domain's fast paths answer what the slow code they replaced answered.
+
+Recording an event hashes its canonical document, builds its keyword arguments, encodes its
+values and copies the cached aggregate; each of these skipped a generic step (an isinstance
+chain, ``dataclasses.fields``) for the types it knows. The slow versions are written out here
+as they were, and every fast path is compared with its slow version on drawn values,
+subclasses and unknown types included.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import sma_book
+
+from domain import facts
+from domain.canonical import FACT_COMMON_FIELDS, fact_fields, payload_of, to_json
+from domain.ledger.snapshots import snapshot_due, snapshot_spacing
+from domain.negotiation.recording import EventMeta, event_kwargs
+from domain.transcodings import ValueAsDict
+from domain.values import (
+    VALUE_TYPES,
+    Delegation,
+    Participant,
+    Party,
+    Quantity,
+    Readout,
+    Source,
+    Term,
+)
+
+
+def slow_to_json(value: Any) -> Any:
+    """``to_json`` as the isinstance chain it was."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: slow_to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): slow_to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [slow_to_json(v) for v in value]
+    msg = f"no canonical JSON form for {type(value).__name__}"
+    raise TypeError(msg)
+
+
+def slow_fact_fields(fact_type: type[facts.Fact]) -> tuple[str, ...]:
+    own = [f.name for f in dataclasses.fields(fact_type) if f.name not in FACT_COMMON_FIELDS]
+    base = {f.name for f in dataclasses.fields(facts.Fact)}
+    return tuple(name for name in own if name not in base)
+
+
+def slow_payload_of(fact: facts.Fact) -> dict[str, Any]:
+    """``payload_of`` in format 2, as it was."""
+    names = [f.name for f in dataclasses.fields(facts.Fact) if f.name != "occurred_at"]
+    names += slow_fact_fields(facts.FACT_TYPES[fact.TYPE])
+    return {name: slow_to_json(getattr(fact, name)) for name in names}
+
+
+def slow_event_kwargs(fact: facts.Fact, meta: EventMeta) -> dict[str, Any]:
+    kwargs = {f.name: getattr(fact, f.name) for f in dataclasses.fields(fact)}
+    kwargs.update({f.name: getattr(meta, f.name) for f in dataclasses.fields(meta)})
+    kwargs["timestamp"] = kwargs.pop("recorded_at")
+    return kwargs
+
+
+def slow_snapshot_due(before: int, after: int) -> bool:
+    return any(v % snapshot_spacing(v) == 0 for v in range(before + 1, after + 1))
+
+
+# ------------------------------------------------------------------ values
+
+
+class Text(str):
+    """A str subclass: the fast path knows exact types only."""
+
+
+class Count(int):
+    pass
+
+
+class Amount(Decimal):
+    pass
+
+
+class Day(date):
+    pass
+
+
+class Items(list[Any]):
+    pass
+
+
+class Table(dict[str, Any]):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """A dataclass the ledger has never met."""
+
+    left: Any
+    right: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class CountedPair(int):
+    """A dataclass that is an int: the chain answers with the int, not the fields."""
+
+    label: str = "x"
+
+
+text = st.text(st.characters(exclude_categories=("Cs",)), max_size=6)
+decimals = st.decimals(allow_nan=False, allow_infinity=False, places=4) | st.decimals(
+    allow_nan=False, allow_infinity=False
+)
+moments = st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=9))]))
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    text,
+    decimals,
+    st.dates(),
+    moments,
+    st.datetimes(),
+    st.uuids(),
+    text.map(Text),
+    st.integers().map(Count),
+    decimals.map(Amount),
+    st.dates().map(lambda d: Day(d.year, d.month, d.day)),
+    st.integers().map(CountedPair),
+)
+sources = st.builds(Source, text, st.none() | text, st.none() | text, st.none() | st.dates())
+values = st.builds(Quantity, decimals, text) | sources
+value_objects = st.one_of(
+    values,
+    st.builds(Party, text, text, st.none() | text),
+    st.builds(Term, text, text, text),
+    st.builds(Delegation, text, text, st.lists(text, max_size=2).map(tuple)),
+    st.builds(Participant, text, text, st.none() | text),
+    st.builds(Readout, text, text, st.lists(sources, max_size=2).map(tuple)),
+)
+leaves = scalars | value_objects
+
+
+def nested(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.lists(children, max_size=3),
+        st.lists(children, max_size=3).map(tuple),
+        st.lists(children, max_size=3).map(Items),
+        st.dictionaries(text, children, max_size=3),
+        st.dictionaries(st.integers(), children, max_size=2),
+        st.dictionaries(text, children, max_size=2).map(Table),
+        st.dictionaries(text, children, max_size=2).map(OrderedDict),
+        st.dictionaries(text, children, max_size=2).map(MappingProxyType),
+        st.builds(Pair, children, children),
+    )
+
+
+json_values = st.recursive(leaves, nested, max_leaves=12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=json_values)
+def test_to_json_answers_as_its_isinstance_chain(value: Any) -> None:
+    fast, slow = to_json(value), slow_to_json(value)
+    assert fast == slow
+    assert repr(fast) == repr(slow)  # the same types too (True is not 1)
+
+
+@pytest.mark.parametrize("odd", [1.5, {1, 2}, object(), Pair, b"bytes"])
+@pytest.mark.parametrize("convert", [to_json, slow_to_json])
+def test_to_json_refuses_what_the_chain_refuses(odd: Any, convert: Any) -> None:
+    with pytest.raises(TypeError, match="no canonical JSON form"):
+        convert(odd)
+
+
+# ------------------------------------------------------------------- facts
+
+
+def fact_strategy(fact_type: type[facts.Fact]) -> st.SearchStrategy[facts.Fact]:
+    """Any fact of the type, from its field types (free JSON details drawn by hand)."""
+    overrides: dict[str, st.SearchStrategy[Any]] = {
+        "occurred_at": st.dates() | moments,
+        "sources": st.lists(sources, max_size=2).map(tuple),
+    }
+    if fact_type is facts.IssueRaised:
+        overrides["details"] = st.none() | st.dictionaries(
+            text, st.integers() | text | st.lists(text, max_size=2), max_size=3
+        )
+    return st.builds(fact_type, **overrides)
+
+
+any_fact = st.sampled_from(sorted(facts.FACT_TYPES)).flatmap(
+    lambda kind: fact_strategy(facts.FACT_TYPES[kind])
+)
+metas = st.builds(
+    EventMeta,
+    st.uuids(),
+    moments,
+    text,
+    text,
+    text,
+    st.none() | st.just(["key", "fingerprint", 3]),
+    st.sampled_from([1, 2]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fact=any_fact)
+def test_payload_of_answers_as_it_did(fact: facts.Fact) -> None:
+    assert payload_of(fact) == slow_payload_of(fact)
+    assert fact_fields(type(fact)) == slow_fact_fields(type(fact))
+
+
+@settings(max_examples=200, deadline=None)
+@given(fact=any_fact, meta=metas)
+def test_event_kwargs_answers_as_it_did(fact: facts.Fact, meta: EventMeta) -> None:
+    fast, slow = event_kwargs(fact, meta), slow_event_kwargs(fact, meta)
+    assert list(fast) == list(slow)
+    assert all(fast[k] is slow[k] for k in slow)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=value_objects)
+def test_value_transcodings_encode_every_field(value: Any) -> None:
+    assert type(value) in VALUE_TYPES
+    transcoding = ValueAsDict(type(value))
+    slow = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    assert transcoding.encode(value) == slow
+    assert list(transcoding.encode(value)) == list(slow)
+
+
+@given(before=st.integers(0, 1 << 40), count=st.integers(1, 300))
+def test_snapshot_due_answers_as_the_range_check(before: int, count: int) -> None:
+    assert snapshot_due(before, before + count) == slow_snapshot_due(before, before + count)
+
+
+def test_snapshot_due_at_every_point_of_a_stream() -> None:
+    for version in range(1, 70_000):
+        assert snapshot_due(version - 1, version) == slow_snapshot_due(version - 1, version)
+
+
+# --------------------------------------------------------- aggregate copies
+
+
+def test_a_copied_negotiation_owns_its_containers_and_shares_its_values() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    book = sma_book(lambda: at)
+    neg = book.get("sma")
+    neg.extra_list = [1, 2]  # type: ignore[attr-defined]
+    neg.extra_table = Table(a=1)  # type: ignore[attr-defined]
+    clone = copy.deepcopy(neg)
+
+    assert vars(clone).keys() == vars(neg).keys()
+    assert type(clone) is type(neg)
+    for name, value in vars(neg).items():
+        copied = vars(clone)[name]
+        if name == "_pending_events":
+            assert copied == []
+        elif isinstance(value, dict | list):
+            assert copied == value
+            assert copied is not value
+            assert type(copied) is type(value)
+        else:
+            assert copied is value
