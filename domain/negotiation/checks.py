@@ -128,4 +128,6 @@ def checked_common(fact: facts.Fact, recorded_at: datetime) -> Any:
     if fact.note is not None:
         check_text(fact.note, "note")
     check_sources(fact.sources, "sources")
+    if occurred_at is fact.occurred_at:  # already a date or datetime: nothing to replace
+        return fact
     return dataclasses.replace(fact, occurred_at=occurred_at)

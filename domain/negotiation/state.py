@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from domain import facts
+from domain.facts import field_names
 from domain.status import StatusChange
 from domain.values import Term, sort_key
 
@@ -235,17 +236,48 @@ def _references(fact: facts.Fact) -> set[Ref]:
         return {Ref.party(fact.party.id)}
     if isinstance(fact, facts.TermDefined):
         return {Ref.term(fact.term.id)}
-    for name in ("party", "raised_by", "initiated_by"):
+    parties, items, values, events = _reference_names(type(fact))
+    for name in parties:
         value = getattr(fact, name, None)
         if isinstance(value, str):
             refs.add(Ref.party(value))
-    for name in ("participants", "readouts", "delegations"):
+    for name in items:
         for item in getattr(fact, name, ()) or ():
             refs.add(Ref.party(item.party))
-    for term_id in getattr(fact, "values", None) or {}:
-        refs.add(Ref.term(term_id))
-    for name in ("offer_event_id", "agreement_event_id", "retracted_event_id"):
+    for name in values:
+        for term_id in getattr(fact, name, None) or {}:
+            refs.add(Ref.term(term_id))
+    for name in events:
         value = getattr(fact, name, None)
         if isinstance(value, str):
             refs.add(Ref.event(value))
     return refs
+
+
+REFERENCE_NAMES = (
+    ("party", "raised_by", "initiated_by"),
+    ("participants", "readouts", "delegations"),
+    ("values",),
+    ("offer_event_id", "agreement_event_id", "retracted_event_id"),
+)
+"""The attributes ``_references`` reads: parties, items naming a party, terms, events."""
+
+
+def _reference_names(fact_type: type[Any]) -> tuple[tuple[str, ...], ...]:
+    """``REFERENCE_NAMES`` without those a fact type has not (each entry made once per type).
+
+    Asking an object for an attribute it has not raises and catches an AttributeError inside
+    ``getattr``: most facts lack most of these names, and every append asked for all of them.
+    """
+    found = _REFERENCE_NAMES.get(fact_type)
+    if found is None:
+        own = set(field_names(fact_type))
+        found = tuple(
+            tuple(n for n in names if n in own or hasattr(fact_type, n))
+            for names in REFERENCE_NAMES
+        )
+        _REFERENCE_NAMES[fact_type] = found
+    return found
+
+
+_REFERENCE_NAMES: dict[type[Any], tuple[tuple[str, ...], ...]] = {}

@@ -14,7 +14,7 @@ import dataclasses
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -24,10 +24,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import sma_book
 
-from domain import facts
+from domain import errors, facts
 from domain.canonical import FACT_COMMON_FIELDS, fact_fields, payload_of, to_json
 from domain.ledger.snapshots import snapshot_due, snapshot_spacing
+from domain.negotiation import Negotiation
+from domain.negotiation.checks import checked_common
 from domain.negotiation.recording import EventMeta, event_kwargs
+from domain.negotiation.state import Entry, Ref, _reference_names
 from domain.transcodings import ValueAsDict
 from domain.values import (
     VALUE_TYPES,
@@ -38,6 +41,7 @@ from domain.values import (
     Readout,
     Source,
     Term,
+    sort_key,
 )
 
 
@@ -282,3 +286,69 @@ def test_a_copied_negotiation_owns_its_containers_and_shares_its_values() -> Non
             assert type(copied) is type(value)
         else:
             assert copied is value
+
+
+# ------------------------------------------------------- keys and references
+
+
+def slow_sort_key(at: date | datetime) -> str:
+    if isinstance(at, datetime):
+        moment = at.astimezone(UTC)
+    else:
+        moment = datetime.combine(at, time(0, 0), tzinfo=UTC)
+    return moment.isoformat(timespec="microseconds")
+
+
+@given(at=st.dates() | st.dates().map(lambda d: Day(d.year, d.month, d.day)) | moments)
+def test_sort_key_answers_as_the_general_case(at: date) -> None:
+    assert sort_key(at) == slow_sort_key(at)
+
+
+def slow_references(fact: facts.Fact) -> set[Ref]:
+    refs: set[Ref] = set()
+    if isinstance(fact, facts.PartyJoined):
+        return {Ref.party(fact.party.id)}
+    if isinstance(fact, facts.TermDefined):
+        return {Ref.term(fact.term.id)}
+    for name in ("party", "raised_by", "initiated_by"):
+        value = getattr(fact, name, None)
+        if isinstance(value, str):
+            refs.add(Ref.party(value))
+    for name in ("participants", "readouts", "delegations"):
+        for item in getattr(fact, name, ()) or ():
+            refs.add(Ref.party(item.party))
+    for term_id in getattr(fact, "values", None) or {}:
+        refs.add(Ref.term(term_id))
+    for name in ("offer_event_id", "agreement_event_id", "retracted_event_id"):
+        value = getattr(fact, name, None)
+        if isinstance(value, str):
+            refs.add(Ref.event(value))
+    return refs
+
+
+@settings(max_examples=300, deadline=None)
+@given(fact=any_fact, version=st.integers(1, 10**6))
+def test_an_entry_holds_the_references_the_general_case_finds(
+    fact: facts.Fact, version: int
+) -> None:
+    entry = Entry.of_fact(fact, version)
+    assert entry.refs == tuple(sorted(slow_references(fact)))
+    assert entry.key == slow_sort_key(fact.occurred_at)
+
+
+@pytest.mark.parametrize("kind", sorted(facts.FACT_TYPES))
+def test_an_event_class_reads_the_references_its_fact_type_reads(kind: str) -> None:
+    """Entries are made from stored events too: their classes add no name of their own."""
+    event_type = Negotiation.EVENT_CLASSES[kind]
+    assert _reference_names(event_type) == _reference_names(facts.FACT_TYPES[kind])
+
+
+@settings(max_examples=200, deadline=None)
+@given(fact=any_fact)
+def test_checked_common_answers_an_equal_fact(fact: facts.Fact) -> None:
+    try:
+        checked = checked_common(fact, datetime(9000, 1, 1, tzinfo=UTC))
+    except errors.ParleyError:
+        return
+    assert checked == dataclasses.replace(fact)
+    assert type(checked) is type(fact)
