@@ -208,7 +208,8 @@ def built_bytes(document: dict[str, Any]) -> bytes:
     text = json.dumps(
         document, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
     )
-    if FORMAT_KEY in document and _ASTRAL.search(text):
+    # isascii() first: searching the text for astral characters cost more than hashing it.
+    if FORMAT_KEY in document and not text.isascii() and _ASTRAL.search(text):
         return document_bytes(document)
     return text.encode("utf-8")
 
