@@ -206,6 +206,8 @@ def to_amount(value: Decimal | str | int, field: str = "amount") -> Decimal:
             f"{MAX_FRACTION_DIGITS} fractional digits",
             field=field,
         )
+    if exponent <= 0 and type(amount) is Decimal and amount:
+        return amount  # already plain: format() and Decimal() would rebuild it digit for digit
     plain = Decimal(format(amount, "f"))
     return plain + 0 if plain == 0 else plain  # -0 becomes 0
 

@@ -42,6 +42,7 @@ from domain.values import (
     Source,
     Term,
     sort_key,
+    to_amount,
 )
 
 
@@ -352,3 +353,34 @@ def test_checked_common_answers_an_equal_fact(fact: facts.Fact) -> None:
         return
     assert checked == dataclasses.replace(fact)
     assert type(checked) is type(fact)
+
+
+def slow_to_amount(value: Decimal | str | int) -> Decimal:
+    """``to_amount`` of a value it accepts, as it always rebuilt it."""
+    amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    plain = Decimal(format(amount, "f"))
+    return plain + 0 if plain == 0 else plain
+
+
+amounts = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.decimals(allow_nan=False, allow_infinity=False, places=6),
+    st.decimals(allow_nan=False, allow_infinity=False).map(Amount),
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    st.integers(-(10**20), 10**20),
+    st.builds(lambda c, e: Decimal(f"{c}E{e}"), st.integers(-(10**8), 10**8), st.integers(-8, 8)),
+    st.sampled_from([Decimal("-0"), Decimal("0E+3"), Decimal("-0.00"), Decimal("5E+9")]),
+)
+
+
+@settings(max_examples=500)
+@given(value=amounts)
+def test_to_amount_answers_as_it_did(value: Decimal | str | int) -> None:
+    try:
+        fast = to_amount(value)
+    except errors.InvalidValue:
+        return  # out of bounds: refused before either way of building the answer
+    slow = slow_to_amount(value)
+    assert type(fast) is type(slow) is Decimal
+    assert fast.as_tuple() == slow.as_tuple()
+    assert str(fast) == str(slow)
