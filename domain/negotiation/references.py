@@ -51,7 +51,10 @@ def checked_readouts(
 def checked_values(
     neg: NegotiationState, values: dict[str, Quantity], field: str
 ) -> dict[str, Quantity]:
+    """The values with their amounts in plain notation (``to_amount``); ``values`` itself
+    when that changes none of them, so that the rule keeps the fact as it is."""
     checked: dict[str, Quantity] = {}
+    unchanged = type(values) is dict
     for term_id, quantity in values.items():
         where = f"{field}.{term_id}"
         if term_id not in neg.terms:
@@ -63,8 +66,13 @@ def checked_values(
                 f"measured in {unit!r} (only money terms accept another ISO 4217 currency)",
                 field=where,
             )
-        checked[term_id] = Quantity(to_amount(quantity.amount, where + ".amount"), quantity.unit)
-    return checked
+        amount = to_amount(quantity.amount, where + ".amount")
+        if amount is quantity.amount and type(quantity) is Quantity:
+            checked[term_id] = quantity
+        else:
+            checked[term_id] = Quantity(amount, quantity.unit)
+            unchanged = False
+    return values if unchanged else checked
 
 
 def answered_entry(

@@ -34,6 +34,7 @@ from domain.values import (
     PARTY_ID_RE,
     TERM_ID_RE,
     Party,
+    Quantity,
     Term,
     check_actor_code,
     check_currency,
@@ -136,7 +137,7 @@ def decide_offer_made(neg: NegotiationState, fact: facts.OfferMade) -> facts.Fac
         raise errors.InvalidValue(f"kind is one of {facts.OFFER_KINDS}", field="kind")
     if fact.conditions is not None:
         check_text(fact.conditions, "conditions")
-    return dataclasses.replace(fact, values=checked_values(neg, fact.values, "values"))
+    return _with_values(fact, checked_values(neg, fact.values, "values"))
 
 
 def _answered_offer(
@@ -213,7 +214,16 @@ def decide_issue_resolved(neg: NegotiationState, fact: facts.IssueResolved) -> f
 def decide_agreement_reached(neg: NegotiationState, fact: facts.AgreementReached) -> facts.Fact:
     if fact.status not in facts.AGREEMENT_STATUSES:
         raise errors.InvalidValue(f"status is one of {facts.AGREEMENT_STATUSES}", field="status")
-    return dataclasses.replace(fact, values=checked_values(neg, fact.values, "values"))
+    return _with_values(fact, checked_values(neg, fact.values, "values"))
+
+
+def _with_values(
+    fact: facts.OfferMade | facts.AgreementReached, values: dict[str, Quantity]
+) -> facts.Fact:
+    """The fact with its checked values: itself when checking changed none of them."""
+    if values is fact.values:
+        return fact
+    return dataclasses.replace(fact, values=values)
 
 
 def decide_agreement_rejected(neg: NegotiationState, fact: facts.AgreementRejected) -> facts.Fact:

@@ -384,3 +384,56 @@ def test_to_amount_answers_as_it_did(value: Decimal | str | int) -> None:
     assert type(fast) is type(slow) is Decimal
     assert fast.as_tuple() == slow.as_tuple()
     assert str(fast) == str(slow)
+
+
+# ------------------------------------------------------------ offered values
+
+
+class OwnQuantity(Quantity):
+    """A Quantity subclass: the rule stores a plain Quantity of it."""
+
+
+class OwnValues(dict[str, Quantity]):
+    pass
+
+
+def slow_checked_values(values: dict[str, Quantity]) -> dict[str, Quantity]:
+    return {term: Quantity(to_amount(q.amount), q.unit) for term, q in values.items()}
+
+
+quantities = st.builds(
+    Quantity, amounts.filter(lambda a: isinstance(a, Decimal)), st.sampled_from(["USD", "EUR"])
+) | st.builds(OwnQuantity, st.decimals(0, 10**6, places=2), st.just("USD"))
+offered = st.dictionaries(st.just("contribution"), quantities, min_size=1) | st.dictionaries(
+    st.just("contribution"), quantities, min_size=1
+).map(OwnValues)
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+BOOK = sma_book(lambda: AT)
+"""A negotiation with a USD term, ``contribution``, and the parties ROK and USA."""
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=offered, agreement=st.booleans())
+def test_a_decided_offer_or_agreement_holds_the_values_the_general_case_makes(
+    values: dict[str, Quantity], agreement: bool
+) -> None:
+    neg = BOOK.get("sma")
+    fact: facts.Fact
+    if agreement:
+        fact = facts.AgreementReached(occurred_at=date(2020, 1, 1), status="signed", values=values)
+    else:
+        fact = facts.OfferMade(
+            occurred_at=date(2020, 1, 1), party="ROK", kind="offer", values=values
+        )
+    try:
+        decided = neg.decide(fact, AT)
+    except errors.InvalidValue:
+        return  # an amount out of bounds: refused either way
+    expected = dataclasses.replace(fact, values=slow_checked_values(values))
+    assert decided == expected
+    assert type(decided.values) is dict  # type: ignore[attr-defined]
+    for term, quantity in decided.values.items():  # type: ignore[attr-defined]
+        assert type(quantity) is Quantity
+        assert str(quantity.amount) == str(expected.values[term].amount)
+    assert payload_of(decided) == payload_of(expected)
