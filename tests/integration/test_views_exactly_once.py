@@ -172,3 +172,35 @@ def test_two_runners_sharing_views_in_one_process_apply_each_event_once(ledger: 
     assert first.applied + second.applied == head
     assert first.views.tracked_positions() == dict.fromkeys(VIEWS, head)
     assert contents(first) == rebuilt(ledger)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_sqlite_moves_every_tracking_row_of_a_batch_as_the_librarys_insert_would(
+    ledger: Ledger,
+) -> None:
+    """SQLite moves a batch's tracking rows in one statement (``_track_all``): it moves them
+    all forward, adds a missing one, and refuses a batch when any row is not behind."""
+    views = open_views(ledger.recorder)
+    assert isinstance(views, SQLViews)
+    names = list(VIEWS)
+
+    with views._writing() as cursor:
+        views._track_all(cursor, names, 5)
+    assert views.tracked_positions() == dict.fromkeys(names, 5)
+
+    with views._writing() as cursor:
+        cursor.execute("DELETE FROM tracking WHERE application_name = ?", (names[0],))
+    with views._writing() as cursor:
+        views._track_all(cursor, names, 7)
+    assert views.tracked_positions() == dict.fromkeys(names, 7)
+
+    for position in (7, 6):  # the same position again, or an earlier one
+        with pytest.raises(IntegrityError), views._writing() as cursor:
+            views._track_all(cursor, names, position)
+        assert views.tracked_positions() == dict.fromkeys(names, 7)
+
+    with views._writing() as cursor:  # one row ahead of the rest
+        views._track_all(cursor, names[1:2], 9)
+    with pytest.raises(IntegrityError), views._writing() as cursor:
+        views._track_all(cursor, names, 8)
+    assert views.tracked_positions() == {name: 9 if name == names[1] else 7 for name in names}
