@@ -150,8 +150,10 @@ class _Extension:
         """
         tips = self.tips_of(term)
         key, at = moment
-        if any(t["last"] is not None and t["last"] > key for t in tips.values()):
-            raise _Fallback  # not at the end of the term's time: the fold places it
+        for each in tips.values():
+            last = each["last"]
+            if last is not None and last > key:
+                raise _Fallback  # not at the end of the term's time: the fold places it
         tip = tips[party]
         changes: list[list[Any]] = tip["lc"]
         text = str(amount)

@@ -145,7 +145,7 @@ class Known:
         """Grown past ``MAX_KEYS``: nothing is remembered of it (forgotten at the commit)."""
 
     def covers(self, prefix: str) -> bool:
-        return any(prefix.startswith(c) for c in self.complete)
+        return prefix.startswith(tuple(self.complete))
 
     def record(self, items: Iterable[tuple[str, str | None]]) -> None:
         """Remembers what the rows under those keys now hold (the keys it keeps)."""
@@ -189,9 +189,9 @@ class RememberingSpace:
     def scan(self, prefix: str) -> list[tuple[str, str]]:
         known = self.known
         if known.covers(prefix):
-            return sorted(
-                (k, v) for k, v in known.rows.items() if v is not None and k.startswith(prefix)
-            )
+            rows = [(k, v) for k, v in known.rows.items() if v is not None and k.startswith(prefix)]
+            rows.sort()
+            return rows
         found: list[tuple[str, str]] = self.inner.scan(prefix)
         if prefix.startswith(CACHED_PREFIXES) and not known.off:
             # The scan says which of them are there.
