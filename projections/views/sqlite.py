@@ -14,24 +14,45 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRe
 from projections.views.base import VIEWS
 from projections.views.sql import SQLViews
 
+SYNCHRONOUS_NORMAL = 1
+
 
 @contextlib.contextmanager
-def sqlite_write_transaction(datastore: Any) -> Iterator[SQLiteCursor]:
+def sqlite_write_transaction(datastore: Any, *, durable: bool = True) -> Iterator[SQLiteCursor]:
     """A write transaction on the library's SQLite datastore that takes the lock first.
 
     BEGIN IMMEDIATE waits for the write lock up front: a deferred transaction that reads
     and then writes fails with SQLITE_BUSY when another process wrote in between.
+
+    ``durable=False``: the commit does not wait for the disk (``synchronous=NORMAL`` for
+    this transaction, the connection's own setting restored after). For what can be
+    worked out again from the log, the views: in WAL mode such a commit is still atomic
+    and in order, a power failure can only lose it whole, with the tracking row committed
+    in it, and the next durable commit on the file (an append's) syncs it too. Waiting
+    for the disk held the file's only write lock, which every append waits for, about
+    0.7 ms per batch.
     """
     with datastore.get_connection(commit=True) as conn:
         cursor = conn.cursor()
         try:
-            cursor.execute("BEGIN IMMEDIATE")
+            relaxed = None
+            if not durable:
+                cursor.execute("PRAGMA synchronous")
+                level = int(cursor.fetchone()[0])
+                if level > SYNCHRONOUS_NORMAL:
+                    cursor.execute(f"PRAGMA synchronous={SYNCHRONOUS_NORMAL}")
+                    relaxed = level
             try:
-                yield cursor
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cursor
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+            finally:
+                if relaxed is not None:
+                    cursor.execute(f"PRAGMA synchronous={relaxed}")
         except sqlite3.IntegrityError as e:
             raise IntegrityError(e) from e
         except sqlite3.OperationalError as e:
@@ -98,7 +119,9 @@ class SQLiteViews(SQLViews, SQLiteTrackingRecorder):
             self._create_table(cursor)
 
     def _writing(self) -> contextlib.AbstractContextManager[SQLiteCursor]:
-        return sqlite_write_transaction(self.datastore)
+        # The views and their tracking are worked out again from the log if a commit is
+        # lost: no waiting for the disk (see ``sqlite_write_transaction``).
+        return sqlite_write_transaction(self.datastore, durable=False)
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[Any]:
