@@ -33,10 +33,11 @@ def compact(value: Any) -> str:
         return _standard.encode(value)
 
 
-KEPT_LIMIT = 4096
+KEPT_LIMIT = 2048
 """Texts remembered at most (then all are forgotten: the next reads decode again)."""
-KEPT_MAX_CHARS = 16_384
-"""Longer texts are not remembered (a pair's history, a checkpoint): they are read seldom."""
+KEPT_MAX_CHARS = 8192
+"""Longer texts are not remembered (a pair's history, a checkpoint: read seldom), so what is
+remembered stays under 16 MB; a negotiation's tips and pair rows are a few hundred bytes."""
 _kept: dict[str, Any] = {}
 _absent = object()
 
