@@ -32,8 +32,9 @@ class RowDecoder:
         self.recorder = recorder
         self.mapper = mapper
         self._stored = StoredRows(mapper)
-        self._slugs: OrderedDict[UUID, str] = OrderedDict()
-        self._last_slug: tuple[UUID, str] | None = None
+        self._slugs: OrderedDict[int, str] = OrderedDict()
+        """By the id's integer: a UUID hashes and compares in Python, an int in C."""
+        self._last_slug: tuple[int, str] | None = None
 
     def rows(self, notifications: Sequence[Notification]) -> list[EventRow]:
         """The rows of the negotiation events among them (anything else is passed over)."""
@@ -67,19 +68,21 @@ class RowDecoder:
         Events carry only the aggregate id.
         """
         last = self._last_slug
-        if last is not None and last[0] == nid:
+        if last is not None and last[0] == nid.int:
             # A negotiation's events mostly come in runs: no cache bookkeeping for those.
             return last[1]
         slug = self._lookup_slug(nid, opened)
-        self._last_slug = (nid, slug)
+        self._last_slug = (nid.int, slug)
         return slug
 
     def _lookup_slug(self, nid: UUID, opened: str | None) -> str:
+        key = nid.int
+        known = self._slugs.get(key)
         if opened is not None:
             slug = opened
-        elif nid in self._slugs:
-            self._slugs.move_to_end(nid)
-            return self._slugs[nid]
+        elif known is not None:
+            self._slugs.move_to_end(key)
+            return known
         else:
             stored = self.recorder.select_events(nid, lte=1, limit=1)
             first = self.mapper.to_domain_event(stored[0])
@@ -87,7 +90,7 @@ class RowDecoder:
                 msg = f"the first event of {nid} is not an opening"
                 raise TypeError(msg)
             slug = first.slug
-        self._slugs[nid] = slug
+        self._slugs[key] = slug
         if len(self._slugs) > SLUG_CACHE_SIZE:
             self._slugs.popitem(last=False)
         return slug

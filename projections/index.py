@@ -14,7 +14,6 @@ the world); ``last_recorded_at`` the latest ``recorded_at`` of any event.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -147,18 +146,25 @@ class _Run:
         counts = dict(row.counts)
         for kind, n in self.counts.items():
             counts[kind] = counts.get(kind, 0) + n
-        later = self.latest is not None and self.latest.sort_key > row.last_occurred_key
-        return dataclasses.replace(
-            row,
+        latest = self.latest
+        later = latest is not None and latest.sort_key > row.last_occurred_key
+        # The constructor, not dataclasses.replace(): this runs once per negotiation a batch
+        # touches.
+        return NegotiationRow(
+            slug=row.slug,
+            negotiation_id=row.negotiation_id,
+            title=row.title,
+            subject=row.subject,
+            status=row.status,
+            parties=row.parties,
+            terms=row.terms,
             counts=counts,
             version=max(row.version, self.version),
-            last_occurred_at=self.latest.occurred_at
-            if later and self.latest
-            else row.last_occurred_at,
-            last_occurred_key=self.latest.sort_key
-            if later and self.latest
-            else row.last_occurred_key,
+            last_occurred_at=latest.occurred_at if later and latest else row.last_occurred_at,
+            last_occurred_key=latest.sort_key if later and latest else row.last_occurred_key,
             last_recorded_at=max(row.last_recorded_at, self.recorded_at),
+            opened_position=row.opened_position,
+            status_changes=row.status_changes,
         )
 
 

@@ -41,7 +41,7 @@ batch folded into the lines and pairs it touches), ``extend`` (the O(1) path), `
 from __future__ import annotations
 
 from projections.analytics.batch import apply_batch
-from projections.analytics.fold import empty_pair_rows, headline
+from projections.analytics.fold import empty_pair_rows, headline_text
 from projections.analytics.keys import (
     ANALYTIC_TYPES,
     FORMAT,
@@ -88,7 +88,7 @@ __all__ = [
     "clock_counts",
     "empty_pair_rows",
     "gaps_text",
-    "headline",
+    "headline_text",
     "line_key",
     "line_record",
     "line_row_key",

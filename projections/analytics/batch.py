@@ -39,8 +39,11 @@ def apply_batch(space: Space, rows: Sequence[Any]) -> None:
 def _apply(space: Space, rows: Sequence[Any]) -> None:
     chosen = [record_json(r) for r in rows]
     offers = all(d["t"] == "offer_made" for d in chosen)
-    # The meta records only the fold reads (the O(1) path does not).
-    found = space.get(["positions", "order"] if offers else ["meta", "positions", "order"])
+    # The meta records only the fold reads; the headline, only the O(1) path (which leaves
+    # it be when it comes out the same).
+    found = space.get(
+        ["positions", "order", "headline"] if offers else ["meta", "positions", "order"]
+    )
     if offers and extend(space, found, chosen):
         return
     buffered = Buffered(space)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -10,7 +10,7 @@ from typing import Any
 
 from domain.values import parse_occurred_at, sort_key
 from projections import metrics
-from projections.analytics.fold import headline
+from projections.analytics.fold import headline_text
 from projections.analytics.keys import (
     FORMAT,
     TAIL,
@@ -23,6 +23,7 @@ from projections.analytics.keys import (
     sorted_positions,
     tip_key,
 )
+from projections.jsontext import kept, parsed
 from projections.metrics import fmt
 from projections.series import offer_step
 
@@ -34,13 +35,16 @@ class _Fallback(Exception):
 def extend(space: Space, found: Mapping[str, str], offers: Sequence[dict[str, Any]]) -> bool:
     """Applies a batch of offers that only append at the end of their lines, or returns False.
 
-    Nothing is written unless the whole batch qualifies (see the module's docstring).
+    Nothing is written unless the whole batch qualifies (see the module's docstring), and
+    no row is rewritten with the text it holds (``found`` and what is read here).
     """
     try:
-        writes = _Extension(space, found).apply(offers)
+        extension = _Extension(space, found)
+        writes = extension.apply(offers)
     except _Fallback:
         return False
-    space.put(writes)
+    read = extension.read
+    space.put({k: v for k, v in writes.items() if read.get(k) != v})
     return True
 
 
@@ -48,15 +52,23 @@ class _Extension:
     def __init__(self, space: Space, found: Mapping[str, str]) -> None:
         if "order" not in found:
             raise _Fallback
-        order = json.loads(found["order"])
+        # The values ``parsed`` gives are shared (``projections.jsontext``): what changes is
+        # copied (``positions``) or replaced whole (a tip, a pair), never changed in place.
+        order = parsed(found["order"])
         if order.get("v") != FORMAT or order.get("offer_only"):
             raise _Fallback
         self.space = space
+        self.read: dict[str, str] = dict(found)
+        """The texts read of each key: what the rows hold until this batch writes."""
         self.order = order
         self.parties: list[str] = order["parties"]
         self.units = {t["id"]: t["unit"] for t in order["terms"]}
-        self.positions: dict[str, dict[str, Any]] = json.loads(found.get("positions", "{}"))
+        self.positions: dict[str, dict[str, Any]] = {
+            term: dict(entries) for term, entries in parsed(found.get("positions", "{}")).items()
+        }
         self.tips: dict[str, dict[str, dict[str, Any]]] = {}
+        self.moved: list[tuple[str, str]] = []
+        """The lines whose tip changes, in the order they first did."""
         self.pairs: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.hist: dict[tuple[str, str, str], _History] = {}
         """Histories that change (or are new): each is read only then, and rewritten."""
@@ -64,7 +76,9 @@ class _Extension:
 
     def tips_of(self, term: str) -> dict[str, dict[str, Any]]:
         if term not in self.tips:
-            found = {k.split("/")[2]: json.loads(v) for k, v in self.space.scan(f"tip/{term}/")}
+            rows = self.space.scan(f"tip/{term}/")
+            self.read.update(rows)
+            found = {k.split("/")[2]: parsed(v) for k, v in rows}
             if set(found) != set(self.parties):
                 raise _Fallback
             self.tips[term] = found
@@ -73,18 +87,23 @@ class _Extension:
     def pair_of(self, term: str, p: str, q: str) -> dict[str, Any]:
         if (term, p, q) not in self.pairs:
             key = pair_key("pt", term, p, q)
-            found = self.space.get([key]).get(key)
+            # With its gap row, which the batch rewrites: unless it comes out the same.
+            rows = self.space.get([key, pair_key("gap", term, p, q)])
+            self.read.update(rows)
+            found = rows.get(key)
             if found is None:  # not stored: neither had a position; its rows are new
                 self.pairs[term, p, q] = {"n": 0, "first": None, "tail": []}
                 self.hist[term, p, q] = _History("[]")
             else:
-                self.pairs[term, p, q] = json.loads(found)
+                self.pairs[term, p, q] = parsed(found)
         return self.pairs[term, p, q]
 
     def hist_of(self, term: str, p: str, q: str) -> _History:
         if (term, p, q) not in self.hist:
             key = pair_key("hist", term, p, q)
-            self.hist[term, p, q] = _History(self.space.get([key]).get(key, "[]"))
+            found = self.space.get([key])
+            self.read.update(found)
+            self.hist[term, p, q] = _History(found.get(key, "[]"))
         return self.hist[term, p, q]
 
     def apply(self, offers: Sequence[dict[str, Any]]) -> dict[str, str]:
@@ -98,8 +117,7 @@ class _Extension:
             lines = [[term, party] for term in values]
             self.writes[f"ref/{data['id']}"] = dumps(lines)
             text = dumps(data)
-            occurred = parse_occurred_at(data["o"])
-            moment = (sort_key(occurred), occurred.isoformat())
+            moment = _moment(data["o"])
             for term, quantity in values.items():
                 if self.units.get(term) != quantity["unit"]:
                     raise _Fallback  # another unit converts at a rate: the fold does that
@@ -109,13 +127,13 @@ class _Extension:
                 # At the end of the term's time the offer is the line's standing from its
                 # moment on: its step row is the one the fold would write (or rewrite).
                 self.writes.update(offer_step(data, term, party, amount, self.units[term], moment))
+        for term, party in self.moved:  # the other tips stay as read
+            self.writes[tip_key(term, party)] = kept(self.tips[term][party])
         for term, p, q in sorted(dirty):
-            self.writes.update(self.entry(term, p, q))
-        for term, tips in self.tips.items():
-            self.writes.update({tip_key(term, party): dumps(tip) for party, tip in tips.items()})
-        self.writes["positions"] = dumps(sorted_positions(self.positions))
+            self.writes.update(self.pair_rows(term, p, q))
+        self.writes["positions"] = kept(sorted_positions(self.positions))
         terms = [(t["id"], t["unit"]) for t in self.order["terms"]]
-        self.writes["headline"] = dumps(headline(self.space, terms, self.parties, self.writes))
+        self.writes["headline"] = headline_text(self.space, terms, self.parties, self.writes)
         return self.writes
 
     def offer(
@@ -132,11 +150,14 @@ class _Extension:
         """
         tips = self.tips_of(term)
         key, at = moment
-        if any(t["last"] is not None and t["last"] > key for t in tips.values()):
-            raise _Fallback  # not at the end of the term's time: the fold places it
+        for each in tips.values():
+            last = each["last"]
+            if last is not None and last > key:
+                raise _Fallback  # not at the end of the term's time: the fold places it
         tip = tips[party]
         changes: list[list[Any]] = tip["lc"]
-        identity: Identity = ["a", str(amount)]
+        text = str(amount)
+        identity: Identity = ["a", text]
         if tip["last"] is None or key > tip["last"]:
             before = changes[-1][3] if changes else None
             removed = False
@@ -149,21 +170,24 @@ class _Extension:
             changes = changes[:-1]
             n -= 1
         if added:
-            changes = [*changes, [key, at, str(amount), identity]][-2:]
+            changes = [*changes, [key, at, text, identity]][-2:]
             n += 1
         if len(changes) != min(n, 2):
             raise _Fallback  # a change before the one removed is not kept here: the fold has it
+        if (term, party) not in self.moved:
+            self.moved.append((term, party))
         tips[party] = {
             "last": key,
             "before": before,
-            "cur": [str(amount), None],
+            "cur": [text, None],
             "n": n,
             "lc": changes,
         }
+        shown, unit = fmt(amount), self.units[term]
         self.positions.setdefault(term, {})[party] = {
             "party": party,
-            "value": {"amount": fmt(amount), "unit": self.units[term]},
-            "original": {"amount": fmt(amount), "unit": self.units[term]},
+            "value": {"amount": shown, "unit": unit},
+            "original": {"amount": shown, "unit": unit},
             "event_id": data["id"],
             "at": at,
             "via": "offer",
@@ -214,8 +238,31 @@ class _Extension:
             raise _Fallback  # a point before the one removed is not kept here: the fold has it
         self.pairs[term, p, q] = {"n": n, "first": first, "tail": tail}
 
-    def entry(self, term: str, p: str, q: str) -> dict[str, str]:
-        """The pair's stored rows from the tips: what ``pair_rows`` makes from the folds."""
+    def pair_rows(self, term: str, p: str, q: str) -> dict[str, str]:
+        """The pair's stored rows from the tips: what ``pair_rows`` makes from the folds.
+
+        Its gap row is made of the two tips and the pair's tip alone: the text made of the
+        same ones is remembered (a batch that leaves them be makes the same row).
+        """
+        pair = kept(self.pairs[term, p, q])
+        made = (term, p, q, self.tip_text(term, p), self.tip_text(term, q), pair)
+        gap = _GAPS.get(made)
+        if gap is None:
+            gap = kept(self.entry(term, p, q))
+            if len(_GAPS) >= GAPS_LIMIT:
+                _GAPS.clear()
+            _GAPS[made] = gap
+        rows = {pair_key("gap", term, p, q): gap, pair_key("pt", term, p, q): pair}
+        if (term, p, q) in self.hist:  # changed or new; else it stays as stored
+            rows[pair_key("hist", term, p, q)] = self.hist[term, p, q].text()
+        return rows
+
+    def tip_text(self, term: str, party: str) -> str:
+        key = tip_key(term, party)
+        return self.writes.get(key) or self.read[key]
+
+    def entry(self, term: str, p: str, q: str) -> dict[str, Any]:
+        """The pair's gap entry from the tips (with what the read needs, ``_last``)."""
         tips = self.tips[term]
         pair = self.pairs[term, p, q]
         shown = {}
@@ -273,13 +320,19 @@ class _Extension:
                 forecast=None if forecast is None else forecast.isoformat(),
             )
             entry["_last"] = sort_key(parse_occurred_at(last[1]))
-        rows = {
-            pair_key("gap", term, p, q): dumps(entry),
-            pair_key("pt", term, p, q): dumps(self.pairs[term, p, q]),
-        }
-        if (term, p, q) in self.hist:  # changed or new; else it stays as stored
-            rows[pair_key("hist", term, p, q)] = self.hist[term, p, q].text()
-        return rows
+        return entry
+
+
+_GAPS: dict[tuple[str, ...], str] = {}
+"""Gap rows' texts by what they are made of (``_Extension.pair_rows``)."""
+GAPS_LIMIT = 1024
+
+
+@functools.lru_cache(maxsize=4096)
+def _moment(occurred_at: str) -> tuple[str, str]:
+    """An offer's sort key and its ``occurred_at`` as ISO text (offers share their days)."""
+    occurred = parse_occurred_at(occurred_at)
+    return sort_key(occurred), occurred.isoformat()
 
 
 class _History:

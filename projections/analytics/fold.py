@@ -26,6 +26,7 @@ from projections.analytics.keys import (
     tip_key,
 )
 from projections.gaps import pair_metrics
+from projections.jsontext import parsed
 from projections.positions import Book, build_book, position_entry
 from projections.records import Record, Stream, rebuild
 from projections.series import drop_other_lines, write_steps
@@ -232,7 +233,7 @@ class State:
                         gone.extend(pair_key(k, term_id, p, q) for k in ("gap", "hist", "pt"))
         writes["positions"] = dumps(sorted_positions(self.positions))
         terms_order = [(t.id, t.unit) for t in book.terms]
-        writes["headline"] = dumps(headline(self.space, terms_order, parties, writes, gone))
+        writes["headline"] = headline_text(self.space, terms_order, parties, writes, gone)
         joined = set(self.shaping()[0])
         writes["order"] = dumps(
             {
@@ -250,24 +251,46 @@ class State:
         self.space.put(writes)
 
 
-def headline(
+def headline_text(
     space: Space,
     terms: Sequence[tuple[str, str]],
     parties: Sequence[str],
     writes: Mapping[str, str],
     gone: Sequence[str] = (),
-) -> list[dict[str, Any]]:
-    """Per term, the headline of its first pair (the first two parties): what the list shows."""
+) -> str:
+    """Per term, the headline of its first pair (the first two parties): what the list shows.
+
+    As JSON text: made of those pairs' gap rows alone, so the text of the same rows is
+    remembered (a batch that leaves them be makes the same headline).
+    """
     if len(parties) < 2:
-        return [{"term": t, "unit": unit, "pairs": []} for t, unit in terms]
+        return dumps([{"term": t, "unit": unit, "pairs": []} for t, unit in terms])
     p, q = parties[0], parties[1]
     keys = [pair_key("gap", t, p, q) for t, _ in terms]
     # A pair row about to be deleted is stale: the read would make the empty entry.
     found = space.get([k for k in keys if k not in writes and k not in gone])
+    texts = tuple(writes.get(key) or found.get(key) for key in keys)
+    made = (tuple(terms), p, q, texts)
+    text = _HEADLINES.get(made)
+    if text is None:
+        text = dumps(_headline(terms, p, q, texts))
+        if len(_HEADLINES) >= HEADLINES_LIMIT:
+            _HEADLINES.clear()
+        _HEADLINES[made] = text
+    return text
+
+
+_HEADLINES: dict[tuple[Any, ...], str] = {}
+"""Headline texts by what they are made of (``headline_text``)."""
+HEADLINES_LIMIT = 1024
+
+
+def _headline(
+    terms: Sequence[tuple[str, str]], p: str, q: str, texts: Sequence[str | None]
+) -> list[dict[str, Any]]:
     out = []
-    for (term, unit), key in zip(terms, keys, strict=True):
-        text = writes.get(key) or found.get(key) or empty_pair_rows(term, p, q)[0]
-        entry = json.loads(text)
+    for (term, unit), text in zip(terms, texts, strict=True):
+        entry = parsed(text or empty_pair_rows(term, p, q)[0])  # read only
         pairs = [{name: entry[name] for name in HEADLINE_FIELDS}]
         out.append({"term": term, "unit": unit, "pairs": pairs})
     return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from projections.checkpoints import apply_checkpointed, prefix_end
+from projections.checkpoints import apply_checkpointed, checkpoint_every, prefix_end
 from projections.views.base import IN_CHUNK
 from projections.views.events import EventRow
 
@@ -144,11 +144,12 @@ def write_analytics(
 
     ``memo``: rows the batches before left, read from there rather than the table.
     """
+    every = checkpoint_every()
     for slug, found in by_negotiation(rows).items():
         chosen: Space = space(cursor, sql, table, slug)
         if memo is not None:
             chosen = memo.space(slug, chosen)
-        apply_checkpointed(chosen, found)
+        apply_checkpointed(chosen, found, every)
 
 
 def apply_in_memory(tables: dict[str, dict[str, str]], rows: Sequence[EventRow]) -> None:

@@ -45,7 +45,13 @@ class Deferred:
         return self
 
     def executemany(self, statement: str, params: Sequence[Any]) -> None:
-        self.writes.append((True, statement, list(params)))
+        writes = self.writes
+        if writes and writes[-1][0] and writes[-1][1] == statement:
+            # The same statement again (the analytics of the next negotiation): one call runs
+            # both, in the same order.
+            writes[-1][2].extend(params)
+        else:
+            writes.append((True, statement, list(params)))
 
     def fetchall(self) -> list[Any]:
         return list(self._reader.fetchall())
@@ -128,10 +134,6 @@ MAX_NEGOTIATIONS = 256
 """Negotiations remembered (the least recently written are forgotten first)."""
 
 
-def _cached(key: str) -> bool:
-    return key in CACHED_KEYS or key.startswith(CACHED_PREFIXES)
-
-
 class Known:
     """One negotiation's remembered analytics rows: ``rows`` (None: known absent) and the
     prefixes whose rows are all in ``rows`` (``complete``)."""
@@ -143,14 +145,14 @@ class Known:
         """Grown past ``MAX_KEYS``: nothing is remembered of it (forgotten at the commit)."""
 
     def covers(self, prefix: str) -> bool:
-        return any(prefix.startswith(c) for c in self.complete)
+        return prefix.startswith(tuple(self.complete))
 
     def record(self, items: Iterable[tuple[str, str | None]]) -> None:
         """Remembers what the rows under those keys now hold (the keys it keeps)."""
         if self.off:
             return
         rows = self.rows
-        rows.update((k, v) for k, v in items if _cached(k))
+        rows.update({k: v for k, v in items if k in CACHED_KEYS or k.startswith(CACHED_PREFIXES)})
         if len(rows) > MAX_KEYS:
             self.off = True
             rows.clear()
@@ -187,9 +189,9 @@ class RememberingSpace:
     def scan(self, prefix: str) -> list[tuple[str, str]]:
         known = self.known
         if known.covers(prefix):
-            return sorted(
-                (k, v) for k, v in known.rows.items() if v is not None and k.startswith(prefix)
-            )
+            rows = [(k, v) for k, v in known.rows.items() if v is not None and k.startswith(prefix)]
+            rows.sort()
+            return rows
         found: list[tuple[str, str]] = self.inner.scan(prefix)
         if prefix.startswith(CACHED_PREFIXES) and not known.off:
             # The scan says which of them are there.

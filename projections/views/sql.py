@@ -58,6 +58,11 @@ class SQLViews(SQLReads):
     def _track(self, cursor: Any, name: str, position: int) -> None:
         """Advances a tracking row (the library's insert: fails unless it moves forward)."""
 
+    def _track_all(self, cursor: Any, names: Sequence[str], position: int) -> None:
+        """``_track`` of each of those views (distinct) to one position."""
+        for name in names:
+            self._track(cursor, name, position)
+
     @abstractmethod
     def _set_tracking(self, cursor: Any, name: str, position: int) -> None:
         """Sets a tracking row to a position (the rebuild's swap)."""
@@ -131,7 +136,7 @@ class SQLViews(SQLReads):
                     planned[1][name].replay(cursor)
                 else:
                     self._apply(cursor, {name: name}, chosen[name])
-                self._track(cursor, name, end)
+            self._track_all(cursor, names, end)
         if planned is not None and planned[2] is not None:
             planned[2].committed(planned[0], names, end)
         return len({r.position for found in chosen.values() for r in found})

@@ -14,24 +14,45 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRe
 from projections.views.base import VIEWS
 from projections.views.sql import SQLViews
 
+SYNCHRONOUS_NORMAL = 1
+
 
 @contextlib.contextmanager
-def sqlite_write_transaction(datastore: Any) -> Iterator[SQLiteCursor]:
+def sqlite_write_transaction(datastore: Any, *, durable: bool = True) -> Iterator[SQLiteCursor]:
     """A write transaction on the library's SQLite datastore that takes the lock first.
 
     BEGIN IMMEDIATE waits for the write lock up front: a deferred transaction that reads
     and then writes fails with SQLITE_BUSY when another process wrote in between.
+
+    ``durable=False``: the commit does not wait for the disk (``synchronous=NORMAL`` for
+    this transaction, the connection's own setting restored after). For what can be
+    worked out again from the log, the views: in WAL mode such a commit is still atomic
+    and in order, a power failure can only lose it whole, with the tracking row committed
+    in it, and the next durable commit on the file (an append's) syncs it too. Waiting
+    for the disk held the file's only write lock, which every append waits for, about
+    0.7 ms per batch.
     """
     with datastore.get_connection(commit=True) as conn:
         cursor = conn.cursor()
         try:
-            cursor.execute("BEGIN IMMEDIATE")
+            relaxed = None
+            if not durable:
+                cursor.execute("PRAGMA synchronous")
+                level = int(cursor.fetchone()[0])
+                if level > SYNCHRONOUS_NORMAL:
+                    cursor.execute(f"PRAGMA synchronous={SYNCHRONOUS_NORMAL}")
+                    relaxed = level
             try:
-                yield cursor
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cursor
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+            finally:
+                if relaxed is not None:
+                    cursor.execute(f"PRAGMA synchronous={relaxed}")
         except sqlite3.IntegrityError as e:
             raise IntegrityError(e) from e
         except sqlite3.OperationalError as e:
@@ -98,7 +119,9 @@ class SQLiteViews(SQLViews, SQLiteTrackingRecorder):
             self._create_table(cursor)
 
     def _writing(self) -> contextlib.AbstractContextManager[SQLiteCursor]:
-        return sqlite_write_transaction(self.datastore)
+        # The views and their tracking are worked out again from the log if a commit is
+        # lost: no waiting for the disk (see ``sqlite_write_transaction``).
+        return sqlite_write_transaction(self.datastore, durable=False)
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[Any]:
@@ -167,6 +190,37 @@ class SQLiteViews(SQLViews, SQLiteTrackingRecorder):
 
     def _track(self, cursor: Any, name: str, position: int) -> None:
         self._insert_tracking(cast(SQLiteCursor, cursor), Tracking(name, position))
+
+    def _track_all(self, cursor: Any, names: Sequence[str], position: int) -> None:
+        if not self.datastore.single_row_tracking:
+            super()._track_all(cursor, names, position)
+            return
+        # What the library's insert does to each row (it only moves forward), in one
+        # statement: four upserts, each returning its row, cost a batch of a dozen events
+        # as much as its analytics rows.
+        marks = ", ".join("?" * len(names))
+        raw: sqlite3.Cursor = getattr(cursor, "sqlite_cursor", cursor)  # the library's wraps it
+        raw.execute(
+            "UPDATE tracking SET notification_id = ? "  # noqa: S608
+            f"WHERE application_name IN ({marks}) AND notification_id < ?",
+            [position, *names, position],
+        )
+        moved = raw.rowcount
+        if moved == len(names):
+            return
+        # A row it did not move is missing (the library's insert adds it), or else not
+        # behind (which the library's insert refuses).
+        raw.execute(
+            f"SELECT application_name FROM tracking WHERE application_name IN ({marks})",  # noqa: S608
+            list(names),
+        )
+        present = {row[0] for row in raw.fetchall()}
+        if moved != len(present):
+            msg = f"tracking of {', '.join(names)} is not behind {position}"
+            raise IntegrityError(msg)
+        for name in names:
+            if name not in present:
+                self._track(cursor, name, position)
 
     def _set_tracking(self, cursor: Any, name: str, position: int) -> None:
         cursor.execute(

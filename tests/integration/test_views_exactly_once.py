@@ -17,7 +17,7 @@ from view_dumps import contents, rebuilt
 
 from domain.ledger import Ledger
 from projections.runner import ProjectionRunner
-from projections.views import INDEX_VIEW, VIEWS, SQLViews, open_views
+from projections.views import INDEX_VIEW, VIEWS, SQLViews, open_views, sqlite_write_transaction
 
 SQL_STORES = pytest.mark.parametrize("store_url", ["sqlite", "postgres"], indirect=True)
 REPO = Path(__file__).resolve().parents[2]
@@ -172,3 +172,59 @@ def test_two_runners_sharing_views_in_one_process_apply_each_event_once(ledger: 
     assert first.applied + second.applied == head
     assert first.views.tracked_positions() == dict.fromkeys(VIEWS, head)
     assert contents(first) == rebuilt(ledger)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_sqlite_moves_every_tracking_row_of_a_batch_as_the_librarys_insert_would(
+    ledger: Ledger,
+) -> None:
+    """SQLite moves a batch's tracking rows in one statement (``_track_all``): it moves them
+    all forward, adds a missing one, and refuses a batch when any row is not behind."""
+    views = open_views(ledger.recorder)
+    assert isinstance(views, SQLViews)
+    names = list(VIEWS)
+
+    with views._writing() as cursor:
+        views._track_all(cursor, names, 5)
+    assert views.tracked_positions() == dict.fromkeys(names, 5)
+
+    with views._writing() as cursor:
+        cursor.execute("DELETE FROM tracking WHERE application_name = ?", (names[0],))
+    with views._writing() as cursor:
+        views._track_all(cursor, names, 7)
+    assert views.tracked_positions() == dict.fromkeys(names, 7)
+
+    for position in (7, 6):  # the same position again, or an earlier one
+        with pytest.raises(IntegrityError), views._writing() as cursor:
+            views._track_all(cursor, names, position)
+        assert views.tracked_positions() == dict.fromkeys(names, 7)
+
+    with views._writing() as cursor:  # one row ahead of the rest
+        views._track_all(cursor, names[1:2], 9)
+    with pytest.raises(IntegrityError), views._writing() as cursor:
+        views._track_all(cursor, names, 8)
+    assert views.tracked_positions() == {name: 9 if name == names[1] else 7 for name in names}
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_sqlite_views_commit_without_waiting_for_the_disk_and_leave_connections_durable(
+    ledger: Ledger,
+) -> None:
+    views = open_views(ledger.recorder)
+    assert isinstance(views, SQLViews)
+    datastore: Any = ledger.recorder.datastore
+    for _ in range(2):
+        with views._writing() as cursor:
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == 1  # NORMAL
+        with sqlite_write_transaction(datastore) as cursor:  # the API's side tables
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == 2  # FULL
+        with datastore.transaction(commit=False) as cursor:  # appends
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == 2
+    with pytest.raises(RuntimeError), views._writing():
+        raise RuntimeError
+    with datastore.transaction(commit=False) as cursor:
+        cursor.execute("PRAGMA synchronous")
+        assert cursor.fetchone()[0] == 2

@@ -26,6 +26,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.exceptions import StarletteDeprecationWarning
+from test_jsontext import same_json
 from test_time_travel_property import (
     HISTORIES,
     PARTY,
@@ -40,6 +41,7 @@ from view_batches import BATCH_SIZES, as_negotiation, in_batches, view_examples
 from api.http.app import create_app
 from api.settings import Settings
 from domain.ledger import Ledger
+from projections import jsontext
 from projections.analytics import (
     HEADLINE_FIELDS,
     gaps_text,
@@ -188,3 +190,26 @@ def test_offers_at_the_end_of_their_terms_time_take_the_o1_path(
     check_every_batch(analytics_views, recorded, [1])
 
     assert taken == [True] * len(history)
+
+
+@view_examples(8)
+@given(data=st.data(), sizes=BATCH_SIZES)
+def test_what_the_o1_path_keeps_decoded_is_what_its_text_decodes_to(
+    analytics_views: Views, data: st.DataObject, sizes: list[int]
+) -> None:
+    """The next batch takes a row this one wrote as the value it wrote it from
+    (``projections.jsontext.kept``): that value must be the one the text decodes to."""
+    history = data.draw(forward_histories(), label="history")
+    recorded = history_rows(history)
+    keep = jsontext._keep
+    kept: list[str] = []
+
+    def checked(text: str, value: Any) -> None:
+        assert same_json(value, json.loads(text)), text
+        kept.append(text)
+        keep(text, value)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jsontext, "_keep", checked)
+        jsontext._kept.clear()
+        check_every_batch(analytics_views, recorded, sizes)
