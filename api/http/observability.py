@@ -24,7 +24,6 @@ from prometheus_client.registry import Collector
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 from pythonjsonlogger.orjson import OrjsonFormatter
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import ParleyError, StorageUnavailable
@@ -246,6 +245,17 @@ def route_template(scope: Scope) -> str:
     return template if isinstance(template, str) else UNMATCHED_ROUTE
 
 
+def add_missing(message: Message, headers: tuple[tuple[bytes, bytes], ...]) -> None:
+    """Appends to a response's start each of ``headers`` whose name it does not carry yet.
+
+    What ``MutableHeaders(scope=message)``'s ``in`` and ``append`` did header by header
+    (names compared as sent), without decoding and encoding each name every time.
+    """
+    raw = message["headers"] = list(message["headers"])
+    present = {name for name, _ in raw}
+    raw.extend(header for header in headers if header[0] not in present)
+
+
 class RequestObserver:
     """Request id, metrics and one access log line for each HTTP request (pure ASGI)."""
 
@@ -267,9 +277,7 @@ class RequestObserver:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                if REQUEST_ID_HEADER not in headers:
-                    headers.append(REQUEST_ID_HEADER, request_id)
+                add_missing(message, ((b"x-request-id", request_id.encode("latin-1")),))
             await send(message)
 
         metrics = self.metrics

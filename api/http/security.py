@@ -25,6 +25,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.auth import is_loopback
+from api.http.observability import add_missing
 from api.http.problems.answers import parley_error_response, problem_response
 from api.http.problems.table import problem_type, title_of
 from domain.errors import StorageUnavailable
@@ -181,14 +182,11 @@ class SecurityMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS:
-                    if name.decode() not in headers:
-                        headers.append(name.decode(), value.decode())
+                add_missing(message, SECURITY_HEADERS)
                 if message["status"] == 405:
                     allowed = allowed_methods(scope)
                     if allowed:
-                        headers["allow"] = ", ".join(allowed)
+                        MutableHeaders(scope=message)["allow"] = ", ".join(allowed)
             await send(message)
 
         refusal = self.refusal(scope)

@@ -83,12 +83,18 @@ async def appending(
     dependency was a visible share of an append's CPU.
     """
     principal = await current_principal(request)
-    action = f"{request.method} {request.url.path}"
-    principal.require(Role.READER, action)
+    # The refusal's words (the request's URL) are worked out only for a refusal.
+    if not principal.may(Role.READER):
+        principal.require(Role.READER, _action(request))
     known = await known_slug(slug)
     services = await get_services(request)
-    principal.require(Role.RECORDER, action)
+    if not principal.may(Role.RECORDER):
+        principal.require(Role.RECORDER, _action(request))
     return Appending(known, services, principal)
+
+
+def _action(request: Request) -> str:
+    return f"{request.method} {request.url.path}"
 
 
 IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
