@@ -16,6 +16,7 @@ request id). Two jobs:
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -57,6 +58,7 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
 _HOST_RE = re.compile(r"^(?P<name>\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)(?::(?P<port>[0-9]{1,5}))?$")
 
 
+@functools.lru_cache(maxsize=256)  # clients send one or two values again and again
 def loopback_host_header(value: str | None) -> bool:
     """Whether a ``Host`` header names this machine's loopback: ``localhost:8000``, ``[::1]``."""
     if value is None:

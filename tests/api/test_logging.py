@@ -24,6 +24,7 @@ from starlette.testclient import TestClient
 from api.http.observability import (
     JSON_LINE_OPTIONS,
     RequestIdFilter,
+    fresh_request_id,
     json_formatter,
     logging_config,
 )
@@ -72,6 +73,11 @@ def test_each_request_gets_an_id_in_its_response(client: TestClient) -> None:
     second = client.get("/health").headers["X-Request-ID"]
     assert first != second
     assert uuid.UUID(first)
+
+
+@given(random=st.binary(min_size=16, max_size=16))
+def test_a_fresh_request_id_is_the_version_4_uuid_of_its_random_bytes(random: bytes) -> None:
+    assert fresh_request_id(random) == uuid.UUID(bytes=random, version=4).hex
 
 
 def test_a_sane_incoming_request_id_is_kept(client: TestClient) -> None:

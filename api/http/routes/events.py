@@ -181,7 +181,7 @@ class AppendRoute(APIRoute):
                 status_code=sub_response.status_code or status_code or 200,
                 media_type="application/json",
             )
-            response.headers.raw.extend(sub_response.headers.raw)
+            response.raw_headers.extend(sub_response.raw_headers)  # no MutableHeaders built
             return response
 
         return handle
