@@ -13,6 +13,7 @@ from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute, _effective_route_context_var
 from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from api.http.auth import Principal, Role, current_principal
 from api.http.conditional import etag_of, parse_if_match
@@ -139,7 +140,7 @@ class AppendRoute(APIRoute):
             ):
                 return await slow(request)
             try:
-                data = await request.json()  # cached: FastAPI's handler reads the same
+                data = await json_body(request)  # cached: FastAPI's handler reads the same
             except ValueError:  # malformed JSON or not UTF-8: FastAPI words the answer
                 return await slow(request)
             context = await appending(request, request.path_params["slug"])
@@ -185,6 +186,28 @@ class AppendRoute(APIRoute):
             return response
 
         return handle
+
+
+async def json_body(request: Request) -> Any:
+    """``await request.json()``, with the body read straight from ``receive``.
+
+    Starlette reads it through an async generator (which the loop registers and finalises)
+    in an ``aclosing`` block: ~10 us of an append's work on the event loop. The body is
+    kept where Starlette keeps it, so every later read (FastAPI's handler's) gets it.
+    """
+    if not hasattr(request, "_body"):
+        chunks = []
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            elif message["type"] == "http.disconnect":
+                request._is_disconnected = True
+                raise ClientDisconnect
+        request._body = b"".join(chunks)
+    return await request.json()
 
 
 appends = APIRouter(prefix="/negotiations/{slug}/events", tags=["events"], route_class=AppendRoute)
