@@ -54,6 +54,10 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+ALLOWS = {(have, needed): have.allows(needed) for have in Role for needed in Role}
+"""``Role.allows`` for every pair of roles, worked out once: it lists the roles each call."""
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who a request acts as: a key's name and role, or ``anonymous`` on an open server."""
@@ -62,8 +66,12 @@ class Principal:
     role: Role
     authenticated: bool = True
 
+    def may(self, role: Role) -> bool:
+        """Whether this principal's role allows what ``role`` may do."""
+        return ALLOWS[self.role, role]
+
     def require(self, role: Role, action: str) -> None:
-        if not self.role.allows(role):
+        if not self.may(role):
             raise Forbidden(
                 f"{action} needs a key with the role {role.value}; the key {self.name!r} "
                 f"is a {self.role.value} key",

@@ -16,6 +16,7 @@ request id). Two jobs:
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -25,6 +26,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.auth import is_loopback
+from api.http.observability import add_missing
 from api.http.problems.answers import parley_error_response, problem_response
 from api.http.problems.table import problem_type, title_of
 from domain.errors import StorageUnavailable
@@ -56,6 +58,7 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
 _HOST_RE = re.compile(r"^(?P<name>\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)(?::(?P<port>[0-9]{1,5}))?$")
 
 
+@functools.lru_cache(maxsize=256)  # clients send one or two values again and again
 def loopback_host_header(value: str | None) -> bool:
     """Whether a ``Host`` header names this machine's loopback: ``localhost:8000``, ``[::1]``."""
     if value is None:
@@ -181,14 +184,11 @@ class SecurityMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS:
-                    if name.decode() not in headers:
-                        headers.append(name.decode(), value.decode())
+                add_missing(message, SECURITY_HEADERS)
                 if message["status"] == 405:
                     allowed = allowed_methods(scope)
                     if allowed:
-                        headers["allow"] = ", ".join(allowed)
+                        MutableHeaders(scope=message)["allow"] = ", ".join(allowed)
             await send(message)
 
         refusal = self.refusal(scope)

@@ -177,6 +177,19 @@ def test_each_route_answers_each_caller_as_its_rule_says(
         assert response.status_code < 500, response.text
 
 
+def test_a_reader_refused_an_append_is_told_which_request_and_which_role(
+    keyed: tuple[TestClient, dict[Role, str]],
+) -> None:
+    client, _ = keyed
+    secret = add_key(client, READER, "reader-told")
+    response = client.post(f"/negotiations/{SLUG}/events", json=offer(), headers=bearer(secret))
+    problem = assert_problem(response, 403, "forbidden")
+    assert problem["detail"] == (
+        f"POST /negotiations/{SLUG}/events needs a key with the role recorder; "
+        "the key 'reader-told' is a reader key"
+    )
+
+
 @pytest.mark.parametrize(
     "authorization",
     [

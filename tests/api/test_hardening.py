@@ -9,11 +9,16 @@ from urllib.parse import quote
 
 import pytest
 from apitools import assert_problem
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import StarletteDeprecationWarning
 
 from api.http.app import create_app
 from api.http.auth import Gate
+from api.http.observability import add_missing
 from api.http.problems.table import CATALOGUE
+from api.http.security import SECURITY_HEADERS
 from api.settings import Settings
 from api.store.keys import KeyNotFound, Role
 from domain import errors
@@ -119,6 +124,28 @@ def test_every_answer_forbids_sniffing_and_framing(client, path):
     assert "frame-ancestors 'none'" in policy
     assert "script-src 'self';" in policy
     assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+
+
+HEADER_NAMES = st.sampled_from(
+    [b"x-frame-options", b"X-Frame-Options", b"referrer-policy", b"x-request-id", b"etag"]
+)
+
+
+@pytest.mark.parametrize(
+    "adding", [SECURITY_HEADERS, ((b"x-request-id", b"req-1"),)], ids=["security", "request-id"]
+)
+@given(raw=st.lists(st.tuples(HEADER_NAMES, st.binary(max_size=3)), max_size=6))
+def test_add_missing_adds_what_mutable_headers_added(
+    adding: tuple[tuple[bytes, bytes], ...], raw: list[tuple[bytes, bytes]]
+) -> None:
+    expected = {"headers": tuple(raw)}
+    headers = MutableHeaders(scope=expected)
+    for name, value in adding:
+        if name.decode() not in headers:
+            headers.append(name.decode(), value.decode())
+    message = {"headers": tuple(raw)}
+    add_missing(message, adding)
+    assert message["headers"] == expected["headers"]
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc", "/", "/n/usa-rok-sma"])

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
 import logging.config
+import sys
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from enum import IntEnum, StrEnum
+from typing import Any, NamedTuple
 
 import pytest
 from apitools import offer, post_events
 from conftest import ClientFactory
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pythonjsonlogger.json import JsonFormatter
 from starlette.testclient import TestClient
 
-from api.http.observability import RequestIdFilter, json_formatter, logging_config
+from api.http.observability import (
+    JSON_LINE_OPTIONS,
+    RequestIdFilter,
+    fresh_request_id,
+    json_formatter,
+    logging_config,
+)
 
 API_KEY_TEXT = "pk_live_do-not-log-me"
 ACCESS_FIELDS = {
@@ -61,6 +73,11 @@ def test_each_request_gets_an_id_in_its_response(client: TestClient) -> None:
     second = client.get("/health").headers["X-Request-ID"]
     assert first != second
     assert uuid.UUID(first)
+
+
+@given(random=st.binary(min_size=16, max_size=16))
+def test_a_fresh_request_id_is_the_version_4_uuid_of_its_random_bytes(random: bytes) -> None:
+    assert fresh_request_id(random) == uuid.UUID(bytes=random, version=4).hex
 
 
 def test_a_sane_incoming_request_id_is_kept(client: TestClient) -> None:
@@ -119,6 +136,116 @@ def test_each_request_is_logged_as_one_json_line(sma: TestClient, log_lines: io.
     text = log_lines.getvalue()
     assert API_KEY_TEXT not in text
     assert "query strings" not in text
+
+
+class Kept(logging.Handler):
+    """Keeps the records themselves, to be formatted in the test."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.addFilter(RequestIdFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def as_the_standard_encoder_wrote_it(record: logging.LogRecord) -> dict[str, Any]:
+    """The line python-json-logger's standard ``JsonFormatter`` writes, read back."""
+    line: dict[str, Any] = json.loads(JsonFormatter(**JSON_LINE_OPTIONS).format(record))
+    return line
+
+
+def test_the_access_line_reads_as_the_standard_encoder_wrote_it(sma: TestClient) -> None:
+    kept, root = Kept(), logging.getLogger()
+    level = root.level
+    root.addHandler(kept)
+    root.setLevel(logging.INFO)
+    try:
+        response = post_events(sma, offer(), headers={"X-Request-ID": "req-same"})
+    finally:
+        root.removeHandler(kept)
+        root.setLevel(level)
+    assert response.status_code == 201
+    [record] = [r for r in kept.records if r.name == "api.access"]
+    line = json.loads(json_formatter().format(record))
+    assert line == as_the_standard_encoder_wrote_it(record)
+    assert list(line) == [
+        "level",
+        "logger",
+        "message",
+        "request_id",
+        "method",
+        "route",
+        "path",
+        "status",
+        "duration_ms",
+        "time",
+    ]
+    assert line["message"] == "POST /negotiations/{slug}/events 201"
+    assert line["request_id"] == "req-same"
+    assert line["time"] == dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat()
+
+
+class Colour(StrEnum):
+    RED = "red"
+
+
+class Level(IntEnum):
+    HIGH = 3
+
+
+class Point(NamedTuple):
+    x: int
+    y: int
+
+
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()  # beyond 64 bits too: orjson refuses them
+    | st.floats(allow_nan=False, allow_infinity=False)  # orjson writes NaN as null
+    | st.text()
+    | st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1)
+    | st.decimals(allow_nan=False, allow_infinity=False)
+    | st.datetimes(timezones=st.none() | st.just(dt.UTC))
+    | st.dates()
+    | st.uuids()
+    | st.binary(max_size=8)
+    | st.sampled_from([Colour.RED, Level.HIGH, Point(1, 2), {3, 1}, frozenset({"a"}), ValueError])
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    extras=st.dictionaries(st.from_regex(r"\Ax_[a-z]{1,6}\Z"), VALUES, max_size=4),
+    message=st.text(max_size=20),
+    failed=st.booleans(),
+)
+def test_any_line_reads_as_the_standard_encoder_wrote_it(
+    extras: dict[str, Any], message: str, failed: bool
+) -> None:
+    exc_info = None
+    if failed:
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            exc_info = sys.exc_info()
+    record = logging.getLogger("parley.test").makeRecord(
+        "parley.test", logging.WARNING, __file__, 1, "%s", (message,), exc_info, extra=extras
+    )
+    record.request_id = None
+    record.color_message = "\x1b[1m"
+    assert json.loads(json_formatter().format(record)) == as_the_standard_encoder_wrote_it(record)
 
 
 def test_lines_logged_inside_a_route_carry_its_request_id(
