@@ -105,7 +105,7 @@ def _sigterm_ends_cleanly() -> Iterator[None]:
 
 def _uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Logging (JSON lines by default, in every worker) and how long SIGTERM waits."""
-    from api.http.observability import logging_config
+    from api.http.logs import logging_config
 
     return {
         "log_config": logging_config(settings.log_format, settings.log_level),

@@ -21,13 +21,8 @@ from hypothesis import strategies as st
 from pythonjsonlogger.json import JsonFormatter
 from starlette.testclient import TestClient
 
-from api.http.observability import (
-    JSON_LINE_OPTIONS,
-    RequestIdFilter,
-    fresh_request_id,
-    json_formatter,
-    logging_config,
-)
+from api.http.logs import JSON_LINE_OPTIONS, RequestIdFilter, json_formatter, logging_config
+from api.http.observability import fresh_request_id
 
 API_KEY_TEXT = "pk_live_do-not-log-me"
 ACCESS_FIELDS = {
